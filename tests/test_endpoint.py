@@ -1,0 +1,191 @@
+"""The shared QUIC endpoint, on real UDP sockets on loopback."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import socket
+import struct
+
+import pytest
+
+from app.net import ConnectionClosed, QuicEndpoint, QuicPeerConnection
+
+
+@pytest.fixture
+async def pair():
+    a = await QuicEndpoint.create("::", 0)
+    b = await QuicEndpoint.create("::", 0)
+    yield a, b
+    await a.close()
+    await b.close()
+
+
+async def _echo_datagram(sender: QuicPeerConnection, receiver: QuicPeerConnection, data: bytes) -> None:
+    sender.send_datagram(data)
+    got = await asyncio.wait_for(receiver.recv_datagram(), 5)
+    assert got == data
+
+
+async def test_connect_accept_datagrams_and_streams_both_ways(pair) -> None:
+    a, b = pair
+    assert a.port > 0 and b.port > 0
+    client, server = await asyncio.gather(a.connect(("127.0.0.1", b.port)), b.accept())
+    assert client.is_client and not server.is_client
+    assert server.remote == ("127.0.0.1", a.port)
+    await _echo_datagram(client, server, b"to server")
+    await _echo_datagram(server, client, b"to client")
+
+    reader, writer = await client.open_stream()
+    writer.write(b"hello over a stream")
+    s_reader, s_writer = await asyncio.wait_for(server.accept_stream(), 5)
+    assert await s_reader.readexactly(19) == b"hello over a stream"
+    s_writer.write(b"and back")
+    assert await reader.readexactly(8) == b"and back"
+    assert client.rtt is not None and client.rtt < 1.0
+    # The server presents a certificate; its Ed25519 key is visible to the client.
+    assert client.peer_public_key == b.tls.public_key
+
+
+async def test_dual_stack_one_port_serves_v4_and_v6(pair) -> None:
+    a, b = pair
+    assert b.dual_stack
+    v4 = await a.connect(("127.0.0.1", b.port))
+    v6 = await a.connect(("::1", b.port))
+    servers = [await b.accept(), await b.accept()]
+    assert {s.remote[0] for s in servers} == {"127.0.0.1", "::1"}
+    await _echo_datagram(v4, next(s for s in servers if s.remote[0] == "127.0.0.1"), b"v4")
+    await _echo_datagram(v6, next(s for s in servers if s.remote[0] == "::1"), b"v6")
+
+
+async def test_simultaneous_dial_both_connections_work(pair) -> None:
+    a, b = pair
+    a_out, b_out = await asyncio.gather(
+        a.connect(("127.0.0.1", b.port)), b.connect(("127.0.0.1", a.port))
+    )
+    a_in = await a.accept()
+    b_in = await b.accept()
+    await _echo_datagram(a_out, b_in, b"a->b on a's dial")
+    await _echo_datagram(b_in, a_out, b"b->a on a's dial")
+    await _echo_datagram(b_out, a_in, b"b->a on b's dial")
+    await _echo_datagram(a_in, b_out, b"a->b on b's dial")
+    assert len(a.connections) == 2 and len(b.connections) == 2
+
+
+async def test_hundred_connections_both_roles_then_close_frees_everything(pair) -> None:
+    a, b = pair
+    outgoing = await asyncio.gather(*(a.connect(("127.0.0.1", b.port)) for _ in range(50)))
+    incoming_dials = await asyncio.gather(*(b.connect(("::1", a.port)) for _ in range(50)))
+    a_accepted = [await a.accept() for _ in range(50)]
+    b_accepted = [await b.accept() for _ in range(50)]
+    assert len(a.connections) == 100
+
+    # Every connection carries its own traffic to the right peer.
+    b_by_remote_port = {c.remote[1]: c for c in b_accepted}
+    assert len(b_by_remote_port) == 1  # all from a's one port
+    for i, conn in enumerate(outgoing):
+        conn.send_datagram(b"out %d" % i)
+    got = sorted([await asyncio.wait_for(c.recv_datagram(), 5) for c in b_accepted])
+    assert got == sorted(b"out %d" % i for i in range(50))
+    for i, conn in enumerate(incoming_dials):
+        conn.send_datagram(b"in %d" % i)
+    got = sorted([await asyncio.wait_for(c.recv_datagram(), 5) for c in a_accepted])
+    assert got == sorted(b"in %d" % i for i in range(50))
+
+    for conn in outgoing + a_accepted:
+        conn.close()
+    await asyncio.gather(*(c.wait_closed() for c in outgoing + a_accepted))
+    assert len(a.connections) == 0
+    assert a.cid_table_size == 0
+    assert all(c._timer is None for c in outgoing + a_accepted)
+
+
+async def test_endpoint_close_cancels_timers_and_tasks() -> None:
+    a = await QuicEndpoint.create("::", 0)
+    b = await QuicEndpoint.create("::", 0)
+    conns = [await a.connect(("127.0.0.1", b.port)) for _ in range(5)]
+    accepted = [await b.accept() for _ in range(5)]
+    before = {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
+    await a.close()
+    await b.close()
+    assert a.cid_table_size == 0 and b.cid_table_size == 0
+    assert not a.connections and not b.connections
+    for c in conns + accepted:
+        assert c.is_closed
+        assert c._timer is None
+        assert c._transmit_task is None
+    after = {t for t in asyncio.all_tasks() if t is not asyncio.current_task()}
+    assert after <= before
+    with pytest.raises(ConnectionClosed):
+        await a.accept()
+    with pytest.raises(ConnectionClosed):
+        await a.connect(("127.0.0.1", b.port))
+
+
+async def test_connect_to_nothing_times_out_cleanly(pair) -> None:
+    a, _ = pair
+    dead = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    dead.bind(("127.0.0.1", 0))  # bound, never answers
+    try:
+        with pytest.raises(ConnectionClosed):
+            await a.connect(("127.0.0.1", dead.getsockname()[1]), timeout=0.3)
+    finally:
+        dead.close()
+    assert not a.connections and a.cid_table_size == 0
+
+
+def _garbage(rng: random.Random, i: int) -> bytes:
+    kind = i % 5
+    if kind == 0:
+        return rng.randbytes(rng.randrange(0, 1500))
+    if kind == 1:  # long header, version 1, Initial, random CIDs, padded to 1200: decrypt fails
+        dcid, scid = rng.randbytes(8), rng.randbytes(8)
+        head = bytes([0xC0]) + struct.pack("!I", 1) + bytes([8]) + dcid + bytes([8]) + scid
+        return head + rng.randbytes(1200)
+    if kind == 2:  # truncated long header
+        return bytes([0xC0]) + struct.pack("!I", 1) + bytes([20])
+    if kind == 3:  # short header, unknown CID
+        return bytes([0x40]) + rng.randbytes(rng.randrange(1, 60))
+    return bytes([0xC0]) + struct.pack("!I", rng.getrandbits(32)) + rng.randbytes(30)
+
+
+async def test_ten_thousand_garbage_datagrams_change_nothing(pair) -> None:
+    a, b = pair
+    client = await a.connect(("127.0.0.1", b.port))
+    server = await b.accept()
+    reader, writer = await client.open_stream()
+    writer.write(b"open")
+    s_reader, s_writer = await server.accept_stream()
+    assert await s_reader.readexactly(4) == b"open"
+    rng = random.Random(1234)
+    attacker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    try:
+        sent = 0
+        for batch in range(100):
+            for i in range(100):
+                attacker.sendto(_garbage(rng, batch * 100 + i), ("127.0.0.1", b.port))
+                sent += 1
+            # A reliable round trip on the real connection, after each batch.
+            writer.write(b"%04d" % batch)
+            assert await asyncio.wait_for(s_reader.readexactly(4), 5) == b"%04d" % batch
+            s_writer.write(b"ok")
+            assert await asyncio.wait_for(reader.readexactly(2), 5) == b"ok"
+    finally:
+        attacker.close()
+    assert sent == 10_000
+    dropped = b.stats.dropped_garbage + b.stats.dropped_unknown_cid
+    # Version-negotiation answers are sent for unknown versions; everything else is dropped.
+    assert dropped + b.stats.by_reason.get("version-negotiation", 0) == sent
+    assert b.stats.by_reason.get("bad-initial", 0) > 0  # well-formed Initials that did not decrypt
+    assert len(b.connections) == 1 and server in b.connections
+    assert b.cid_table_size == len([c for c in b._by_cid.values() if c is server])
+    await _echo_datagram(server, client, b"and back")
+
+
+async def test_random_initial_bytes_from_hypothesis_style_fuzz_never_raise(pair) -> None:
+    _, b = pair
+    for _ in range(200):
+        b._datagram_received(os.urandom(random.randrange(0, 64)), ("::ffff:127.0.0.1", 9, 0, 0))
+    assert b.stats.packets_in == 200
+    assert not b.connections
