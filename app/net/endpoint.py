@@ -131,7 +131,7 @@ class QuicEndpoint:
     async def _bind(self, host: str, port: int) -> None:
         socks = _bind_sockets(host, port)
         for sock in socks:
-            transport, proto = await self._loop.create_datagram_endpoint(
+            _, proto = await self._loop.create_datagram_endpoint(
                 partial(_Socket, self, sock.family), sock=sock
             )
             self._sockets[sock.family] = cast(_Socket, proto)
