@@ -121,6 +121,11 @@ class Identity:
         """A friendly two-word label; not a security property."""
         return self._alias
 
+    @property
+    def signing_key(self) -> Ed25519PrivateKey:
+        """The Ed25519 private key (for a TLS certificate made with this identity)."""
+        return self._private_key
+
     def sign(self, data: bytes) -> bytes:
         """Return the 64-byte Ed25519 signature of ``data``."""
         return self._private_key.sign(bytes(data))

@@ -210,3 +210,12 @@ def to_socket_addr(host: str, port: int, v6_socket: bool) -> tuple[Any, ...]:
     if ip.version == 6:
         raise AddressError(f"cannot send to IPv6 address {ip} from an IPv4 socket")
     return (str(ip), port)
+
+
+def parse_listen_addr(text: str) -> tuple[str, int]:
+    """Like `parse_addr`, but port 0 ("any free port") is allowed: for addresses to bind."""
+    stripped = text.strip() if isinstance(text, str) else text
+    if isinstance(stripped, str) and stripped.endswith(":0"):
+        host, _ = parse_addr(stripped[:-2] + ":1")
+        return host, 0
+    return parse_addr(text)

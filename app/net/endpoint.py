@@ -131,9 +131,7 @@ class QuicEndpoint:
     async def _bind(self, host: str, port: int) -> None:
         socks = _bind_sockets(host, port)
         for sock in socks:
-            _, proto = await self._loop.create_datagram_endpoint(
-                partial(_Socket, self, sock.family), sock=sock
-            )
+            _, proto = await self._loop.create_datagram_endpoint(partial(_Socket, self, sock.family), sock=sock)
             self._sockets[sock.family] = cast(_Socket, proto)
         first = socks[0]
         self.port = first.getsockname()[1]
@@ -232,7 +230,7 @@ class QuicEndpoint:
                 for level, opt in _ttl_options(sock_proto.family, v6_target):
                     restore.append((level, opt, sock.getsockopt(level, opt)))
                     sock.setsockopt(level, opt, ttl)
-            sock.sendto(data, sockaddr)
+            sock_proto.transport.sendto(data, sockaddr)  # sent at once on an idle UDP socket
             self.stats.packets_out += 1
             return True
         except OSError as exc:
@@ -255,9 +253,7 @@ class QuicEndpoint:
         for conn in conns:
             conn.close(reason_phrase="endpoint closing")
         if conns and grace > 0:
-            await asyncio.wait(
-                [asyncio.ensure_future(c.wait_closed()) for c in conns], timeout=grace
-            )
+            await asyncio.wait([asyncio.ensure_future(c.wait_closed()) for c in conns], timeout=grace)
         for conn in list(self._connections):
             conn.abort()
         self._connections.clear()

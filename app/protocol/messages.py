@@ -224,6 +224,15 @@ class MediaPathReport(_Msg, tag="MediaPathReport", kw_only=True):
     candidate: Address | None = None
 
 
+class PeerProof(_Msg, tag="PeerProof", kw_only=True):
+    """First message on a direct peer connection, both ways: proof of the identity key
+    the relay named for this call (see ``app.protocol.proofs.direct_peer_transcript``)."""
+
+    call_id: CallId
+    fingerprint: Fingerprint
+    signature: SmallBytes
+
+
 # ----------------------------------------------------------------------- media room
 
 
@@ -280,6 +289,7 @@ Message = (
     | Hangup
     | PunchReady
     | MediaPathReport
+    | PeerProof
     | MediaJoin
     | MediaJoined
     | Ping
@@ -321,6 +331,7 @@ __all__ = [
     "MediaJoined",
     "MediaPathReport",
     "Message",
+    "PeerProof",
     "Ping",
     "Pong",
     "PresenceEntry",

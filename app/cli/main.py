@@ -1,0 +1,278 @@
+"""`wzp-cli`: the headless client (a product feature, and the contract our checks use).
+
+    wzp-cli [--data-dir D] id
+    wzp-cli [--data-dir D] --relay R [--json] listen [--answer trusted|generic|reject] [--max-calls N]
+    wzp-cli [--data-dir D] --relay R [--json] call FINGERPRINT [--duration S]
+    wzp-cli [--data-dir D] --relay R [--json] nat [--probe HOST:PORT ...]
+
+With --json every event is one JSON object per line on stdout, with an "event" key.
+Exit status 0 when things went as asked; otherwise non-zero with a one-line reason on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+from app.client import events as ev
+from app.client.client import ClientError, WzpClient
+from app.identity import IdentityFileError, default_data_dir, load_or_create_identity
+from app.nat.addresses import AddressError, parse_addr
+
+log = logging.getLogger("wzp.cli")
+
+EXIT_OK = 0
+EXIT_CALL_FAILED = 1
+EXIT_USAGE = 2
+EXIT_RELAY = 3
+
+
+class CliFailure(Exception):
+    def __init__(self, message: str, code: int = EXIT_CALL_FAILED) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+END_REASONS = {
+    "Declined": "the other side declined the call",
+    "Busy": "the other side is busy in another call",
+    "Offline": "the other side is offline",
+    "Unavailable": "the other side cannot be called",
+    "Timeout": "no answer (the call rang out)",
+    "Cancelled": "the call was cancelled",
+    "Error": "the call failed",
+    "LimitExceeded": "too many calls at once",
+    "Replaced": "this identity registered again elsewhere",
+}
+
+
+def _addr(text: str) -> str:
+    try:
+        parse_addr(text)
+    except AddressError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="wzp-cli", description="WZP headless client.")
+    p.add_argument("--data-dir", type=Path, default=None, help="identity and settings folder")
+    p.add_argument("--relay", type=_addr, default=None, help="relay HOST:PORT")
+    p.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
+    p.add_argument("--port", type=int, default=0, help="local UDP port of the shared socket (default: any)")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("id", help="print this identity's fingerprint and alias")
+    listen = sub.add_parser("listen", help="register and answer calls")
+    listen.add_argument("--answer", choices=["trusted", "generic", "reject"], default="trusted")
+    listen.add_argument("--max-calls", type=int, default=0, help="exit after N calls have ended (0: never)")
+    listen.add_argument("--hidden", action="store_true", help="do not show up in presence lists")
+    _media_args(listen)
+    call = sub.add_parser("call", help="call a fingerprint")
+    call.add_argument("fingerprint")
+    call.add_argument("--duration", type=float, default=5.0, help="seconds to stay in the call (default 5)")
+    _media_args(call)
+    nat = sub.add_parser("nat", help="detect the NAT type from this machine")
+    nat.add_argument(
+        "--probe",
+        type=_addr,
+        action="append",
+        default=None,
+        help="reflect against this HOST:PORT (repeatable; default: the relay and its port+1)",
+    )
+    return p
+
+
+def _media_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--play", type=Path, default=None, help="send this WAV file instead of the microphone")
+    p.add_argument("--record", type=Path, default=None, help="write what is received to this WAV file")
+    p.add_argument("--bitrate", type=int, default=24000, help="Opus bitrate in bit/s (16000-64000)")
+    p.add_argument("--no-audio", action="store_true", help="send silence, play nothing (no audio devices)")
+
+
+class Printer:
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+
+    def event(self, event: ev.ClientEvent) -> None:
+        self.line(event.to_dict())
+
+    def line(self, data: dict[str, Any]) -> None:
+        if self.as_json:
+            print(json.dumps(data, separators=(",", ":")), flush=True)
+        else:
+            name = data.get("event", "")
+            rest = " ".join(f"{k}={v}" for k, v in data.items() if k != "event")
+            print(f"{name}: {rest}" if name else rest, flush=True)
+
+
+async def _with_client(args: argparse.Namespace, printer: Printer, body: Any) -> int:
+    if args.relay is None:
+        raise CliFailure("--relay HOST:PORT is required for this command", EXIT_USAGE)
+    data_dir = args.data_dir or default_data_dir()
+    identity = load_or_create_identity(data_dir)
+    media_factory = None
+    if args.command in ("call", "listen"):
+        from app.media.session_factory import make_media_factory
+
+        media_factory = make_media_factory(
+            play=getattr(args, "play", None),
+            record=getattr(args, "record", None),
+            bitrate=getattr(args, "bitrate", 24000),
+            no_audio=getattr(args, "no_audio", False),
+            emit=printer.event,
+        )
+    client = WzpClient(
+        identity,
+        data_dir,
+        args.relay,
+        port=args.port,
+        media_factory=media_factory,
+        discoverable=not getattr(args, "hidden", False),
+    )
+    client.add_listener(printer.event)
+    await client.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        body_task = asyncio.ensure_future(body(client, stop))
+        stop_task = asyncio.ensure_future(stop.wait())
+        done, _ = await asyncio.wait({body_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
+        if body_task in done:
+            return body_task.result()
+        body_task.cancel()
+        await asyncio.gather(body_task, return_exceptions=True)
+        return EXIT_OK
+    finally:
+        stop_task.cancel()
+        await client.stop()
+
+
+async def _register(client: WzpClient, timeout: float = 10.0) -> None:
+    try:
+        await client.wait_registered(timeout)
+    except TimeoutError:
+        raise CliFailure(f"could not register with the relay {client.relay} within {timeout:g} s", EXIT_RELAY) from None
+
+
+async def cmd_call(args: argparse.Namespace, printer: Printer) -> int:
+    async def body(client: WzpClient, stop: asyncio.Event) -> int:
+        await _register(client)
+        outcome: asyncio.Queue[ev.ClientEvent] = asyncio.Queue()
+        client.add_listener(lambda e: outcome.put_nowait(e) if isinstance(e, ev.PathChosen | ev.Ended) else None)
+        try:
+            call_id = await client.place_call(args.fingerprint)
+        except ClientError as exc:
+            raise CliFailure(str(exc), EXIT_USAGE) from exc
+        first = await outcome.get()
+        if isinstance(first, ev.Ended):
+            raise CliFailure(f"call ended: {END_REASONS.get(first.reason, first.reason)}")
+        try:
+            ended = await asyncio.wait_for(_next_end(outcome, call_id), args.duration)
+            if ended.reason not in ("Normal",):
+                raise CliFailure(f"call ended: {END_REASONS.get(ended.reason, ended.reason)}")
+            return EXIT_OK
+        except TimeoutError:
+            await client.hangup(call_id)
+            return EXIT_OK
+
+    return await _with_client(args, printer, body)
+
+
+async def _next_end(queue: asyncio.Queue[ev.ClientEvent], call_id: str) -> ev.Ended:
+    while True:
+        event = await queue.get()
+        if isinstance(event, ev.Ended) and event.call_id == call_id:
+            return event
+
+
+async def cmd_listen(args: argparse.Namespace, printer: Printer) -> int:
+    async def body(client: WzpClient, stop: asyncio.Event) -> int:
+        await _register(client)
+        ended = 0
+        done = asyncio.Event()
+        answering: set[asyncio.Task[None]] = set()
+
+        def on_event(event: ev.ClientEvent) -> None:
+            nonlocal ended
+            if isinstance(event, ev.Incoming):
+                task = asyncio.ensure_future(_answer(client, event.call_id, args.answer))
+                answering.add(task)
+                task.add_done_callback(answering.discard)
+            elif isinstance(event, ev.Ended):
+                ended += 1
+                if args.max_calls and ended >= args.max_calls:
+                    done.set()
+
+        client.add_listener(on_event)
+        await done.wait()
+        return EXIT_OK
+
+    return await _with_client(args, printer, body)
+
+
+async def _answer(client: WzpClient, call_id: str, mode: str) -> None:
+    try:
+        await client.answer(call_id, mode)
+    except ClientError as exc:
+        log.warning("could not answer call_id=%s: %s", call_id, exc)
+
+
+async def cmd_nat(args: argparse.Namespace, printer: Printer) -> int:
+    async def body(client: WzpClient, stop: asyncio.Event) -> int:
+        await _register(client)
+        report = await client.detect_nat(args.probe)
+        printer.line(
+            {
+                "event": "nat",
+                "nat_type": report.nat_type,
+                "public_addr": report.public_addr,
+                "explanation": report.explanation,
+                "probes": [{"server": p.server, "observed": p.observed, "error": p.error} for p in report.probes],
+            }
+        )
+        return EXIT_OK
+
+    return await _with_client(args, printer, body)
+
+
+def cmd_id(args: argparse.Namespace, printer: Printer) -> int:
+    identity = load_or_create_identity(args.data_dir or default_data_dir())
+    print(json.dumps({"fingerprint": identity.fingerprint, "alias": identity.alias}), flush=True)
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO if args.command != "id" else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    logging.getLogger("quic").setLevel(logging.WARNING)  # aioquic's per-connection chatter
+    printer = Printer(args.json)
+    try:
+        if args.command == "id":
+            return cmd_id(args, printer)
+        runner = {"call": cmd_call, "listen": cmd_listen, "nat": cmd_nat}[args.command]
+        return asyncio.run(runner(args, printer))
+    except CliFailure as exc:
+        print(f"wzp-cli: {exc}", file=sys.stderr)
+        return exc.code
+    except IdentityFileError as exc:
+        print(f"wzp-cli: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,706 @@
+"""`WzpClient`: the one asyncio API the CLI and the GUI both use.
+
+It owns the shared QUIC endpoint (one UDP socket), keeps a registered
+signaling link to the relay (re-registering after a drop with back-off
+1, 2, 4, 8, 15, 30 s), and runs each call: offer/answer, the dual-path race,
+and the media session on the path that won. Everything that happens is an
+event (`app.client.events`) delivered to the listeners.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from app.call.call_state import CallEvent, CallState, CallStateError, CallStateMachine
+from app.call.race import PathRace, RaceFailed, RaceParams, RaceResult
+from app.client import events as ev
+from app.client.relay_link import (
+    RegistrationInfo,
+    RelayError,
+    RelayKeyMismatch,
+    RelayLink,
+    open_media_connection,
+    reflect_once,
+)
+from app.client.relay_pins import RelayPins
+from app.identity import Identity, fingerprint_of, parse_fingerprint
+from app.media.media_keys import EphemeralKey, MediaKeys, derive_media_keys, sign_ephemeral, verify_ephemeral
+from app.nat.addresses import parse_addr
+from app.nat.candidates import dial_order, local_host_candidates
+from app.nat.nat_type import NatProbe, NatReport, classify_nat
+from app.nat.roles import decide_role
+from app.net import ConnectionClosed, QuicEndpoint, QuicPeerConnection
+from app.net.message_stream import MessageStream
+from app.protocol import ProtocolError
+from app.protocol import messages as m
+
+log = logging.getLogger(__name__)
+
+BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+ACCEPT_MODES = {"trusted": "AcceptTrusted", "generic": "AcceptGeneric"}
+
+
+class MediaSessionLike(Protocol):
+    """What the client needs of a media session (see app.media.session)."""
+
+    def set_transport(self, conn: QuicPeerConnection, path: str) -> None: ...
+    async def start(self) -> None: ...
+    async def stop(self) -> None: ...
+
+
+MediaFactory = Callable[["CallInfo", MediaKeys], Awaitable[MediaSessionLike | None]]
+
+
+@dataclass
+class CallInfo:
+    call_id: str
+    outgoing: bool
+    peer_fingerprint: str
+    peer_alias: str = ""
+    machine: CallStateMachine = field(default_factory=lambda: CallStateMachine(True))
+    ephemeral: EphemeralKey = field(default_factory=EphemeralKey.generate)
+    peer_public_key: bytes = b""
+    peer_ephemeral: bytes = b""
+    accept_mode: str = ""
+    relay_addr: str = ""
+    race: PathRace | None = None
+    result: RaceResult | None = None
+    media: MediaSessionLike | None = None
+    task: asyncio.Task[None] | None = None
+    setup_at: float = 0.0
+    connected_at: float = 0.0
+
+    @property
+    def state(self) -> CallState:
+        return self.machine.state
+
+    @property
+    def path(self) -> str | None:
+        return self.result.path if self.result else None
+
+
+class ClientError(Exception):
+    """A request the client cannot carry out; the message is a sentence for the user."""
+
+
+class WzpClient:
+    def __init__(
+        self,
+        identity: Identity,
+        data_dir: Path,
+        relay: str,
+        *,
+        alias: str | None = None,
+        discoverable: bool = True,
+        port: int = 0,
+        media_factory: MediaFactory | None = None,
+        race_overrides: dict[str, Any] | None = None,
+    ) -> None:
+        parse_addr(relay)
+        self.identity = identity
+        self.data_dir = data_dir
+        self.relay = relay
+        self.alias = alias or identity.alias
+        self.discoverable = discoverable
+        self.port = port
+        self.media_factory = media_factory
+        self.race_overrides = race_overrides or {}
+        self.pins = RelayPins(data_dir)
+        self.endpoint: QuicEndpoint | None = None
+        self.link: RelayLink | None = None
+        self.registration: RegistrationInfo | None = None
+        self.calls: dict[str, CallInfo] = {}
+        self.status = "offline"  # offline | connecting | connected | reconnecting | key-changed
+        self._listeners: list[Callable[[ev.ClientEvent], None]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._registered = asyncio.Event()
+        self._stopping = False
+        self._accept_task: asyncio.Task[None] | None = None
+        self._link_task: asyncio.Task[None] | None = None
+        self._wake_reconnect = asyncio.Event()
+
+    # ------------------------------------------------------------ lifecycle
+
+    def add_listener(self, listener: Callable[[ev.ClientEvent], None]) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[ev.ClientEvent], None]) -> None:
+        with contextlib.suppress(ValueError):
+            self._listeners.remove(listener)
+
+    def emit(self, event: ev.ClientEvent) -> None:
+        for listener in list(self._listeners):
+            try:
+                listener(event)
+            except Exception:
+                log.exception("event listener failed for %s", event.event)
+
+    async def start(self) -> None:
+        """Bind the shared socket and start connecting to the relay (returns at once)."""
+        self.endpoint = await QuicEndpoint.create("::", self.port)
+        self._accept_task = self._spawn(self._accept_direct())
+        self._link_task = self._spawn(self._keep_registered())
+
+    async def wait_registered(self, timeout: float | None = None) -> RegistrationInfo:
+        await asyncio.wait_for(self._registered.wait(), timeout)
+        assert self.registration is not None
+        return self.registration
+
+    async def stop(self) -> None:
+        self._stopping = True
+        for call in list(self.calls.values()):
+            if not call.machine.ended:
+                with contextlib.suppress(ClientError, ConnectionClosed):
+                    await self.hangup(call.call_id)
+        if self.link is not None:
+            self.link.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.endpoint is not None:
+            await self.endpoint.close()
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[Any]) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("client task failed", exc_info=t.exception())
+
+        task.add_done_callback(done)
+        return task
+
+    def trust_relay_key(self, fingerprint: str) -> None:
+        """The user confirmed a relay's new key: pin it and reconnect."""
+        self.pins.pin(self.relay, fingerprint)
+        self._wake_reconnect.set()
+
+    def reconnect_now(self) -> None:
+        self._wake_reconnect.set()
+
+    # ------------------------------------------------------------ signaling
+
+    async def _keep_registered(self) -> None:
+        attempt = 0
+        while not self._stopping:
+            assert self.endpoint is not None
+            self.status = "connecting" if attempt == 0 else "reconnecting"
+            self.emit(ev.Connecting(relay=self.relay))
+            link = RelayLink(
+                self.endpoint,
+                self.identity,
+                self.relay,
+                alias=self.alias,
+                discoverable=self.discoverable,
+                pinned=self.pins.get(self.relay),
+                on_message=self._on_message,
+            )
+            reason = ""
+            try:
+                info = await link.open()
+            except RelayKeyMismatch as exc:
+                self.status = "key-changed"
+                self.emit(ev.RelayKeyChanged(relay=self.relay, pinned=exc.pinned, presented=exc.presented))
+                self.emit(ev.Notice(level="error", message=str(exc)))
+                reason = "relay key changed"
+            except RelayError as exc:
+                reason = str(exc)
+            else:
+                if info.key_status == "new":
+                    self.pins.pin(self.relay, info.relay_fingerprint)
+                self.link, self.registration = link, info
+                self.status = "connected"
+                attempt = 0
+                self._registered.set()
+                self.emit(
+                    ev.Registered(
+                        fingerprint=info.fingerprint,
+                        alias=self.alias,
+                        relay=self.relay,
+                        relay_fingerprint=info.relay_fingerprint,
+                        reflexive_addr=info.observed_addr,
+                        key_status=info.key_status,
+                    )
+                )
+                reason = await link.run()
+                self._registered.clear()
+                self.link = None
+                self._on_link_lost(reason)
+            if self._stopping:
+                return
+            delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]
+            attempt += 1
+            self.status = "reconnecting" if self.status != "key-changed" else "key-changed"
+            log.info("relay link down relay=%s reason=%s retry_in=%.0fs", self.relay, reason, delay)
+            self.emit(ev.Reconnecting(relay=self.relay, delay=delay, attempt=attempt, reason=reason))
+            self._wake_reconnect.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake_reconnect.wait(), delay)
+
+    def _on_link_lost(self, reason: str) -> None:
+        """The relay link dropped: calls still ringing end (the relay ended them too)."""
+        for call in list(self.calls.values()):
+            if call.state in (CallState.OFFERING, CallState.RINGING, CallState.INCOMING, CallState.ANSWERED):
+                self._end_call(call, "Error", notify=False)
+
+    def _send(self, msg: m.Message) -> None:
+        if self.link is None:
+            raise ClientError("Not connected to the relay. Check your network; WZP keeps retrying.")
+        try:
+            self.link.send(msg)
+        except ConnectionClosed as exc:
+            raise ClientError("The connection to the relay dropped. WZP is reconnecting.") from exc
+
+    def _on_message(self, msg: m.Message) -> None:
+        if isinstance(msg, m.PresenceUpdate):
+            self.emit(
+                ev.Presence(
+                    users=[
+                        {"fingerprint": msg.fingerprint, "alias": msg.alias, "online": "yes" if msg.online else "no"}
+                    ]
+                )
+            )
+            return
+        if isinstance(msg, m.Replaced):
+            self.emit(
+                ev.Notice(
+                    level="warning",
+                    message="This identity registered again from another place; "
+                    "this connection was closed by the relay.",
+                )
+            )
+            return
+        if isinstance(msg, m.Error):
+            log.warning("relay error code=%s message=%s ref=%s", msg.code, msg.message, msg.ref_type)
+            return
+        call_id = getattr(msg, "call_id", None)
+        if isinstance(msg, m.CallIncoming):
+            self._on_incoming(msg)
+            return
+        call = self.calls.get(call_id) if call_id else None
+        if call is None:
+            log.debug("message for unknown call ignored type=%s call_id=%s", type(msg).__name__, call_id)
+            return
+        try:
+            if isinstance(msg, m.CallRinging):
+                call.machine.handle(CallEvent.RINGING)
+                self.emit(ev.Ringing(call_id=call.call_id, peer_fingerprint=call.peer_fingerprint))
+            elif isinstance(msg, m.CallSetup):
+                self._on_setup(call, msg)
+            elif isinstance(msg, m.Hangup):
+                self._end_call(call, msg.reason, notify=False)
+            elif isinstance(msg, m.PunchReady):
+                if call.race is not None:
+                    call.race.on_peer_punched()
+            elif isinstance(msg, m.MediaPathReport):
+                self._on_peer_path_report(call, msg)
+        except CallStateError as exc:
+            log.warning("call protocol error call_id=%s: %s", call.call_id, exc)
+
+    # ---------------------------------------------------------------- calls
+
+    def _candidates(self) -> list[str]:
+        assert self.endpoint is not None
+        return local_host_candidates(self.endpoint.port)
+
+    async def place_call(self, target: str) -> str:
+        """Call a fingerprint; returns the call id. Progress arrives as events."""
+        try:
+            peer = parse_fingerprint(target)
+        except ValueError as exc:
+            raise ClientError(str(exc)) from exc
+        if peer == self.identity.fingerprint:
+            raise ClientError("That is your own fingerprint; call someone else.")
+        if self.link is None or self.registration is None:
+            raise ClientError("Not connected to the relay yet. Wait for the connection, or check the relay address.")
+        call_id = secrets.token_hex(16)
+        call = CallInfo(call_id=call_id, outgoing=True, peer_fingerprint=peer, machine=CallStateMachine(True))
+        self.calls[call_id] = call
+        local = self._candidates()
+        reflexive = self.registration.observed_addr
+        self.emit(ev.Candidates(call_id=call_id, local_addrs=local, reflexive_addr=reflexive))
+        log.info("place_call call_id=%s target=%s host_candidates=%s reflexive=%s", call_id, peer, local, reflexive)
+        signature = sign_ephemeral(
+            self.identity.sign, call_id, self.identity.fingerprint, peer, "caller", call.ephemeral.public_bytes
+        )
+        self._send(
+            m.DirectCallOffer(
+                call_id=call_id,
+                caller_fingerprint=self.identity.fingerprint,
+                target_fingerprint=peer,
+                caller_alias=self.alias[:64],
+                caller_reflexive_addr=reflexive,
+                caller_local_addrs=local,
+                ephemeral_key=call.ephemeral.public_bytes,
+                key_signature=signature,
+            )
+        )
+        return call_id
+
+    def _on_incoming(self, msg: m.CallIncoming) -> None:
+        if fingerprint_of(msg.caller_public_key) != msg.caller_fingerprint:
+            log.warning("incoming call with mismatched key ignored call_id=%s", msg.call_id)
+            return
+        ok = verify_ephemeral(
+            msg.caller_public_key,
+            msg.key_signature,
+            msg.call_id,
+            msg.caller_fingerprint,
+            self.identity.fingerprint,
+            "caller",
+            msg.ephemeral_key,
+        )
+        if not ok:
+            log.warning("incoming call with a bad key signature refused call_id=%s", msg.call_id)
+            with contextlib.suppress(ClientError):
+                self._send(m.DirectCallAnswer(call_id=msg.call_id, accept_mode="Reject"))
+            return
+        call = CallInfo(
+            call_id=msg.call_id,
+            outgoing=False,
+            peer_fingerprint=msg.caller_fingerprint,
+            peer_alias=msg.caller_alias,
+            machine=CallStateMachine(False),
+            peer_public_key=msg.caller_public_key,
+            peer_ephemeral=msg.ephemeral_key,
+        )
+        self.calls[msg.call_id] = call
+        log.info("incoming call call_id=%s from=%s alias=%r", msg.call_id, msg.caller_fingerprint, msg.caller_alias)
+        self.emit(
+            ev.Incoming(call_id=msg.call_id, peer_fingerprint=msg.caller_fingerprint, peer_alias=msg.caller_alias)
+        )
+
+    async def answer(self, call_id: str, mode: str) -> None:
+        """mode: "trusted" (reveal addresses, direct allowed), "generic" (relay only) or "reject"."""
+        call = self._call(call_id)
+        if call.state is not CallState.INCOMING:
+            raise ClientError("This call is no longer ringing.")
+        if mode == "reject":
+            self._send(m.DirectCallAnswer(call_id=call_id, accept_mode="Reject"))
+            self._end_call(call, "Declined", notify=False)
+            return
+        accept_mode = ACCEPT_MODES.get(mode)
+        if accept_mode is None:
+            raise ClientError(f"Unknown answer mode {mode!r}: use trusted, generic or reject.")
+        trusted = accept_mode == "AcceptTrusted"
+        local = self._candidates() if trusted else []
+        reflexive = self.registration.observed_addr if (trusted and self.registration) else None
+        if trusted:
+            self.emit(ev.Candidates(call_id=call_id, local_addrs=local, reflexive_addr=reflexive))
+        signature = sign_ephemeral(
+            self.identity.sign,
+            call_id,
+            call.peer_fingerprint,
+            self.identity.fingerprint,
+            "callee",
+            call.ephemeral.public_bytes,
+        )
+        call.machine.handle(CallEvent.ACCEPT)
+        call.accept_mode = accept_mode
+        self._send(
+            m.DirectCallAnswer(
+                call_id=call_id,
+                accept_mode=accept_mode,
+                callee_reflexive_addr=reflexive,
+                callee_local_addrs=local,
+                ephemeral_key=call.ephemeral.public_bytes,
+                key_signature=signature,
+            )
+        )
+
+    async def cancel(self, call_id: str) -> None:
+        call = self._call(call_id)
+        if call.state not in (CallState.OFFERING, CallState.RINGING):
+            raise ClientError("The call is not ringing any more; hang up instead.")
+        self._send(m.CallCancel(call_id=call_id))
+        self._end_call(call, "Cancelled", notify=False)
+
+    async def hangup(self, call_id: str, reason: str = "Normal") -> None:
+        call = self._call(call_id)
+        if call.machine.ended:
+            return
+        if call.state in (CallState.OFFERING, CallState.RINGING):
+            await self.cancel(call_id)
+            return
+        if call.state is CallState.INCOMING:
+            await self.answer(call_id, "reject")
+            return
+        with contextlib.suppress(ClientError):
+            self._send(m.Hangup(call_id=call_id, reason=reason))
+        self._end_call(call, reason, notify=False)
+
+    def _call(self, call_id: str) -> CallInfo:
+        call = self.calls.get(call_id)
+        if call is None:
+            raise ClientError("No such call.")
+        return call
+
+    def _on_setup(self, call: CallInfo, setup: m.CallSetup) -> None:
+        if (
+            setup.peer_fingerprint != call.peer_fingerprint
+            or fingerprint_of(setup.peer_public_key) != setup.peer_fingerprint
+        ):
+            log.error("call setup names another peer call_id=%s", call.call_id)
+            self._abort_call(call, "Error")
+            return
+        caller_fp, callee_fp = (
+            (self.identity.fingerprint, call.peer_fingerprint)
+            if call.outgoing
+            else (call.peer_fingerprint, self.identity.fingerprint)
+        )
+        peer_role = "callee" if call.outgoing else "caller"
+        if not verify_ephemeral(
+            setup.peer_public_key,
+            setup.peer_key_signature,
+            call.call_id,
+            caller_fp,
+            callee_fp,
+            peer_role,
+            setup.peer_ephemeral_key,
+        ):
+            log.error("peer's call key signature does not verify call_id=%s", call.call_id)
+            self._abort_call(call, "Error")
+            return
+        call.machine.handle(CallEvent.SETUP)
+        call.peer_public_key = setup.peer_public_key
+        call.peer_ephemeral = setup.peer_ephemeral_key
+        call.peer_alias = setup.peer_alias or call.peer_alias
+        call.accept_mode = setup.accept_mode
+        call.relay_addr = setup.relay_addr
+        call.setup_at = asyncio.get_running_loop().time()
+        self.emit(
+            ev.Setup(
+                call_id=call.call_id,
+                role=setup.role,
+                accept_mode=setup.accept_mode,
+                peer_fingerprint=setup.peer_fingerprint,
+                peer_alias=call.peer_alias,
+                peer_direct_addr=setup.peer_direct_addr,
+                peer_local_addrs=list(setup.peer_local_addrs),
+                relay_addr=setup.relay_addr,
+            )
+        )
+        call.task = self._spawn(self._connect_call(call, setup))
+
+    def _abort_call(self, call: CallInfo, reason: str) -> None:
+        with contextlib.suppress(ClientError):
+            self._send(m.Hangup(call_id=call.call_id, reason=reason))
+        self._end_call(call, reason, notify=False)
+
+    async def _connect_call(self, call: CallInfo, setup: m.CallSetup) -> None:
+        assert self.endpoint is not None
+        allow_direct = setup.accept_mode == "AcceptTrusted"
+        candidates = tuple(dial_order(setup.peer_local_addrs, setup.peer_direct_addr)) if allow_direct else ()
+        own_eph = call.ephemeral.public_bytes
+        caller_eph, callee_eph = (own_eph, call.peer_ephemeral) if call.outgoing else (call.peer_ephemeral, own_eph)
+        params = RaceParams(
+            call_id=call.call_id,
+            role=decide_role(self.identity.fingerprint, call.peer_fingerprint),
+            own_fingerprint=self.identity.fingerprint,
+            peer_fingerprint=call.peer_fingerprint,
+            peer_public_key=call.peer_public_key,
+            caller_ephemeral=caller_eph,
+            callee_ephemeral=callee_eph,
+            candidates=candidates,
+            relay_addr=setup.relay_addr,
+            allow_direct=allow_direct,
+            **self.race_overrides,
+        )
+        endpoint = self.endpoint
+        race = PathRace(
+            endpoint,
+            self.identity,
+            params,
+            open_relay=lambda: open_media_connection(endpoint, setup.relay_addr, self.identity, call.call_id),
+            signal=self._send_quiet,
+            emit=self.emit,
+            started_at=call.setup_at,
+        )
+        call.race = race
+        call.machine.handle(CallEvent.RACE_STARTED)
+        try:
+            result = await race.run()
+        except RaceFailed as exc:
+            self.emit(ev.Notice(level="error", message=str(exc)))
+            self._abort_call(call, "Error")
+            return
+        finally:
+            call.race = None
+        if call.machine.ended:
+            result.conn.close(reason_phrase="call ended")
+            return
+        call.result = result
+        call.machine.handle(CallEvent.PATH_CHOSEN)
+        call.connected_at = asyncio.get_running_loop().time()
+        self._spawn(self._watch_media_conn(call, result.conn))
+        if self.media_factory is not None:
+            keys = derive_media_keys(
+                call.ephemeral,
+                call.peer_ephemeral,
+                call.call_id,
+                caller_fp_of(call, self),
+                callee_fp_of(call, self),
+                call.outgoing,
+            )
+            try:
+                media = await self.media_factory(call, keys)
+            except Exception as exc:
+                log.exception("media session failed to start call_id=%s", call.call_id)
+                self.emit(ev.Notice(level="error", message=f"Audio could not start: {exc}"))
+                media = None
+            if media is not None:
+                call.media = media
+                media.set_transport(result.conn, result.path)
+                await media.start()
+                if call.machine.ended:  # hung up while audio was starting
+                    await media.stop()
+
+    async def _watch_media_conn(self, call: CallInfo, conn: QuicPeerConnection) -> None:
+        await conn.wait_closed()
+        if not call.machine.ended and call.result is not None and call.result.conn is conn:
+            log.warning(
+                "media path lost call_id=%s path=%s reason=%s", call.call_id, call.result.path, conn.close_reason
+            )
+            if call.result.path == "direct":
+                await self._fall_back_to_relay(call)
+            else:
+                self._abort_call(call, "Error")
+
+    async def _fall_back_to_relay(self, call: CallInfo) -> None:
+        """The direct path died mid-call: move media to the relay room without restarting it."""
+        assert self.endpoint is not None and call.result is not None
+        relay_addr = call.relay_addr or self.relay
+        try:
+            conn = await open_media_connection(self.endpoint, relay_addr, self.identity, call.call_id)
+        except RelayError as exc:
+            self.emit(ev.Notice(level="error", message=f"The direct path dropped and the relay is unreachable: {exc}"))
+            self._abort_call(call, "Error")
+            return
+        self._send_quiet(
+            m.MediaPathReport(
+                call_id=call.call_id, direct_ok=False, race_winner="relay", remote=conn.remote_addr, candidate="relay"
+            )
+        )
+        self._switch_path(call, RaceResult("relay", conn, conn.remote_addr, "relay", 0))
+
+    def _switch_path(self, call: CallInfo, result: RaceResult) -> None:
+        old = call.result
+        call.result = result
+        if call.media is not None:
+            call.media.set_transport(result.conn, result.path)
+        self.emit(
+            ev.PathChosen(
+                call_id=call.call_id,
+                path=result.path,
+                remote=result.remote,
+                candidate=result.candidate,
+                setup_ms=result.setup_ms,
+            )
+        )
+        self._spawn(self._watch_media_conn(call, result.conn))
+        if old is not None and old.conn is not result.conn:
+            old.conn.close(reason_phrase="path changed")
+
+    def _on_peer_path_report(self, call: CallInfo, report: m.MediaPathReport) -> None:
+        if call.race is not None:
+            call.race.on_peer_report(report)
+            return
+        if report.race_winner == "relay" and call.result is not None and call.result.path == "direct":
+            log.info("peer moved the call to the relay call_id=%s", call.call_id)
+            self._spawn(self._fall_back_to_relay(call))
+
+    def _send_quiet(self, msg: m.Message) -> None:
+        try:
+            self._send(msg)
+        except ClientError as exc:
+            log.info("could not send %s: %s", type(msg).__name__, exc)
+
+    def _end_call(self, call: CallInfo, reason: str, *, notify: bool) -> None:
+        if call.machine.ended:
+            return
+        call.machine.handle(CallEvent.END, reason)
+        duration = 0.0
+        if call.connected_at:
+            duration = asyncio.get_running_loop().time() - call.connected_at
+        if call.task is not None and not call.task.done() and call.task is not asyncio.current_task():
+            call.task.cancel()
+        if call.media is not None:
+            self._spawn(call.media.stop())
+        if call.result is not None:
+            call.result.conn.close(reason_phrase="call ended")
+        log.info("call ended call_id=%s reason=%s duration=%.1fs", call.call_id, reason, duration)
+        self.emit(ev.Ended(call_id=call.call_id, reason=reason, duration_s=round(duration, 2)))
+
+    # -------------------------------------------------------- direct accept
+
+    async def _accept_direct(self) -> None:
+        """Incoming direct connections: read the peer's proof and hand it to that call's race."""
+        assert self.endpoint is not None
+        while True:
+            try:
+                conn = await self.endpoint.accept()
+            except ConnectionClosed:
+                return
+            self._spawn(self._route_incoming(conn))
+
+    async def _route_incoming(self, conn: QuicPeerConnection) -> None:
+        try:
+            reader, writer = await asyncio.wait_for(conn.accept_stream(), 2.0)
+            stream = MessageStream(reader, writer)
+            proof = await asyncio.wait_for(stream.recv(), 2.0)
+        except (TimeoutError, ConnectionClosed, ProtocolError):
+            conn.close(reason_phrase="no proof")
+            return
+        if not isinstance(proof, m.PeerProof):
+            conn.close(reason_phrase="expected a peer proof")
+            return
+        call = self.calls.get(proof.call_id)
+        if call is None or call.race is None:
+            log.info("direct connection for no racing call refused remote=%s", conn.remote_addr)
+            conn.close(reason_phrase="no such call")
+            return
+        call.race.offer_incoming(conn, stream, proof)
+
+    # -------------------------------------------------------------- queries
+
+    async def presence(self) -> list[m.PresenceEntry]:
+        if self.link is None:
+            raise ClientError("Not connected to the relay.")
+        return await self.link.presence()
+
+    async def reflect(self) -> str:
+        if self.link is None:
+            raise ClientError("Not connected to the relay.")
+        return await self.link.reflect()
+
+    async def detect_nat(self, probes: list[str] | None = None) -> NatReport:
+        """Reflect from the shared socket against the relay and its probe address(es), then classify."""
+        assert self.endpoint is not None
+        if probes is None:
+            host, port = parse_addr(self.relay)
+            probes = [self.relay, f"[{host}]:{port + 1}" if ":" in host else f"{host}:{port + 1}"]
+        results: list[NatProbe] = []
+        for server in probes:
+            try:
+                observed = await reflect_once(self.endpoint, server)
+                results.append(NatProbe(server=server, observed=observed, error=None))
+            except RelayError as exc:
+                results.append(NatProbe(server=server, observed=None, error=str(exc)))
+        return classify_nat(results)
+
+
+def caller_fp_of(call: CallInfo, client: WzpClient) -> str:
+    return client.identity.fingerprint if call.outgoing else call.peer_fingerprint
+
+
+def callee_fp_of(call: CallInfo, client: WzpClient) -> str:
+    return call.peer_fingerprint if call.outgoing else client.identity.fingerprint

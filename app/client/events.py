@@ -1,0 +1,163 @@
+"""Events the client API emits. The CLI prints them as JSON lines; the GUI renders them."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+
+@dataclass(frozen=True)
+class ClientEvent:
+    event: ClassVar[str] = "event"
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"event": self.event}
+        out.update(dataclasses.asdict(self))
+        return out
+
+
+@dataclass(frozen=True)
+class Connecting(ClientEvent):
+    event: ClassVar[str] = "connecting"
+    relay: str
+
+
+@dataclass(frozen=True)
+class Registered(ClientEvent):
+    event: ClassVar[str] = "registered"
+    fingerprint: str
+    alias: str
+    relay: str
+    relay_fingerprint: str
+    reflexive_addr: str
+    key_status: str  # "new" (pinned now) or "verified"
+
+
+@dataclass(frozen=True)
+class Reconnecting(ClientEvent):
+    event: ClassVar[str] = "reconnecting"
+    relay: str
+    delay: float
+    attempt: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class RelayKeyChanged(ClientEvent):
+    event: ClassVar[str] = "relay_key_changed"
+    relay: str
+    pinned: str
+    presented: str
+
+
+@dataclass(frozen=True)
+class Presence(ClientEvent):
+    event: ClassVar[str] = "presence"
+    users: list[dict[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Incoming(ClientEvent):
+    event: ClassVar[str] = "incoming"
+    call_id: str
+    peer_fingerprint: str
+    peer_alias: str
+
+
+@dataclass(frozen=True)
+class Ringing(ClientEvent):
+    event: ClassVar[str] = "ringing"
+    call_id: str
+    peer_fingerprint: str
+
+
+@dataclass(frozen=True)
+class Setup(ClientEvent):
+    event: ClassVar[str] = "setup"
+    call_id: str
+    role: str
+    accept_mode: str
+    peer_fingerprint: str
+    peer_alias: str
+    peer_direct_addr: str | None
+    peer_local_addrs: list[str]
+    relay_addr: str
+
+
+@dataclass(frozen=True)
+class Candidates(ClientEvent):
+    event: ClassVar[str] = "candidates"
+    call_id: str
+    local_addrs: list[str]
+    reflexive_addr: str | None
+
+
+@dataclass(frozen=True)
+class RaceStarted(ClientEvent):
+    event: ClassVar[str] = "race_started"
+    call_id: str
+    role: str
+    candidates: list[dict[str, str]]
+    relay_addr: str
+
+
+@dataclass(frozen=True)
+class CandidateResult(ClientEvent):
+    event: ClassVar[str] = "candidate"
+    call_id: str
+    addr: str
+    kind: str
+    outcome: str  # "won", "failed", "lost", "rejected"
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class PathChosen(ClientEvent):
+    event: ClassVar[str] = "path"
+    call_id: str
+    path: str  # "direct" | "relay"
+    remote: str
+    candidate: str  # "host" | "reflexive" | "relay"
+    setup_ms: int
+
+
+@dataclass(frozen=True)
+class Stats(ClientEvent):
+    event: ClassVar[str] = "stats"
+    call_id: str
+    path: str
+    rtt_ms: float | None
+    loss_pct: float
+    jitter_ms: float
+    jitter_buffer_ms: float
+    bitrate_kbps: float
+    packets_sent: int
+    packets_received: int
+    packets_concealed: int
+    input_level_db: float = -100.0
+    output_level_db: float = -100.0
+
+
+@dataclass(frozen=True)
+class AudioNotice(ClientEvent):
+    event: ClassVar[str] = "audio"
+    call_id: str
+    message: str
+
+
+@dataclass(frozen=True)
+class Ended(ClientEvent):
+    event: ClassVar[str] = "ended"
+    call_id: str
+    reason: str
+    duration_s: float = 0.0
+
+
+@dataclass(frozen=True)
+class Notice(ClientEvent):
+    """Something the user should read (a human sentence)."""
+
+    event: ClassVar[str] = "notice"
+    level: str
+    message: str

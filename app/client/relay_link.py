@@ -1,0 +1,270 @@
+"""One registered signaling connection from the shared endpoint to a relay.
+
+Opening it: QUIC handshake, check the relay's key against the pin (trust on
+first use), read the relay's challenge, sign it, wait for `Registered`.
+Then it reads messages until the connection drops, answering nothing itself:
+every message goes to the owner's handler. It pings so that a dead relay is
+noticed within seconds, not at the QUIC idle timeout.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.identity import Identity, fingerprint_of
+from app.net import ConnectionClosed, QuicEndpoint, QuicPeerConnection
+from app.net.message_stream import MessageStream
+from app.protocol import FrameTooLarge, ProtocolError
+from app.protocol import messages as m
+from app.protocol.proofs import media_join_transcript, register_transcript
+
+log = logging.getLogger(__name__)
+
+CONNECT_TIMEOUT = 5.0
+REGISTER_TIMEOUT = 5.0
+PING_INTERVAL = 5.0
+PING_TIMEOUT = 15.0
+
+
+class RelayError(Exception):
+    """The relay could not be used; the message is a sentence for the user."""
+
+
+class RelayKeyMismatch(RelayError):
+    def __init__(self, relay: str, pinned: str, presented: str) -> None:
+        super().__init__(
+            f"The relay {relay} presented a different key ({presented}) than the one pinned "
+            f"({pinned}). Someone may be intercepting your connection; if the relay's owner "
+            "changed its key, confirm the new key before trusting it."
+        )
+        self.relay = relay
+        self.pinned = pinned
+        self.presented = presented
+
+
+@dataclass(frozen=True)
+class RegistrationInfo:
+    fingerprint: str
+    observed_addr: str
+    relay_fingerprint: str
+    key_status: str  # "new" | "verified"
+
+
+async def open_relay_connection(
+    endpoint: QuicEndpoint, relay: str, *, timeout: float = CONNECT_TIMEOUT
+) -> tuple[QuicPeerConnection, MessageStream, m.RegisterChallenge]:
+    """Connect to a relay and read its challenge (used for signaling, media and NAT probes)."""
+    try:
+        conn = await endpoint.connect(relay, server_name="wzp-relay", timeout=timeout)
+    except ConnectionClosed as exc:
+        raise RelayError(f"The relay {relay} did not answer ({exc}). Check the address and your network.") from exc
+    try:
+        reader, writer = await asyncio.wait_for(conn.accept_stream(), timeout)
+        stream = MessageStream(reader, writer)
+        challenge = await asyncio.wait_for(stream.recv(), timeout)
+    except (TimeoutError, ConnectionClosed, ProtocolError) as exc:
+        conn.close(reason_phrase="no challenge")
+        raise RelayError(f"The relay {relay} did not start the session properly ({exc or 'timeout'}).") from exc
+    if not isinstance(challenge, m.RegisterChallenge):
+        conn.close(reason_phrase="protocol error")
+        raise RelayError(f"The relay {relay} sent {type(challenge).__name__} instead of a challenge.")
+    presented = conn.peer_public_key
+    if presented is None or fingerprint_of(presented) != challenge.relay_fingerprint:
+        conn.close(reason_phrase="relay key mismatch")
+        raise RelayError(f"The relay {relay} claims a key it does not hold; not using it.")
+    return conn, stream, challenge
+
+
+async def reflect_once(endpoint: QuicEndpoint, relay: str, timeout: float = 3.0) -> str:
+    """Ask a relay (or its probe port) which address it sees; a fresh short connection."""
+    conn, stream, _ = await open_relay_connection(endpoint, relay, timeout=timeout)
+    try:
+        stream.send(m.Reflect(request_id=1))
+        while True:
+            msg = await asyncio.wait_for(stream.recv(), timeout)
+            if isinstance(msg, m.ReflectResponse):
+                return msg.observed_addr
+    except (TimeoutError, ConnectionClosed, ProtocolError) as exc:
+        raise RelayError(f"no reflect answer from {relay}: {exc or 'timeout'}") from exc
+    finally:
+        conn.close(reason_phrase="probe done")
+
+
+async def open_media_connection(
+    endpoint: QuicEndpoint, relay: str, identity: Identity, call_id: str, *, timeout: float = CONNECT_TIMEOUT
+) -> QuicPeerConnection:
+    """Open a media connection to the relay's room for `call_id`, proving we are a party."""
+    conn, stream, challenge = await open_relay_connection(endpoint, relay, timeout=timeout)
+    transcript = media_join_transcript(challenge.relay_fingerprint, challenge.nonce, call_id, identity.fingerprint)
+    stream.send(m.MediaJoin(call_id=call_id, fingerprint=identity.fingerprint, signature=identity.sign(transcript)))
+    try:
+        msg = await asyncio.wait_for(stream.recv(), timeout)
+    except (TimeoutError, ConnectionClosed, ProtocolError) as exc:
+        conn.close(reason_phrase="media join failed")
+        raise RelayError(f"the relay did not open the media room: {exc or 'timeout'}") from exc
+    if not isinstance(msg, m.MediaJoined):
+        conn.close(reason_phrase="media join refused")
+        detail = msg.message if isinstance(msg, m.Error) else type(msg).__name__
+        raise RelayError(f"the relay refused the media room: {detail}")
+    return conn
+
+
+class RelayLink:
+    def __init__(
+        self,
+        endpoint: QuicEndpoint,
+        identity: Identity,
+        relay: str,
+        *,
+        alias: str,
+        discoverable: bool,
+        pinned: str | None,
+        on_message: Callable[[m.Message], None],
+    ) -> None:
+        self.endpoint = endpoint
+        self.identity = identity
+        self.relay = relay
+        self.alias = alias
+        self.discoverable = discoverable
+        self.pinned = pinned
+        self.on_message = on_message
+        self.conn: QuicPeerConnection | None = None
+        self.stream: MessageStream | None = None
+        self.info: RegistrationInfo | None = None
+        self.close_reason = ""
+        self._pings = itertools.count(1)
+        self._last_pong = 0.0
+        self._reflects: dict[int, asyncio.Future[str]] = {}
+        self._presence: list[asyncio.Future[list[m.PresenceEntry]]] = []
+
+    @property
+    def rtt(self) -> float | None:
+        return self.conn.rtt if self.conn is not None else None
+
+    async def open(self) -> RegistrationInfo:
+        conn, stream, challenge = await open_relay_connection(self.endpoint, self.relay)
+        self.conn, self.stream = conn, stream
+        presented = challenge.relay_fingerprint
+        if self.pinned is not None and self.pinned != presented:
+            conn.close(reason_phrase="relay key changed")
+            raise RelayKeyMismatch(self.relay, self.pinned, presented)
+        transcript = register_transcript(presented, challenge.nonce, self.identity.public_key)
+        stream.send(
+            m.Register(
+                public_key=self.identity.public_key,
+                alias=self.alias[:64],
+                nonce=challenge.nonce,
+                signature=self.identity.sign(transcript),
+                discoverable=self.discoverable,
+            )
+        )
+        try:
+            while True:
+                msg = await asyncio.wait_for(stream.recv(), REGISTER_TIMEOUT)
+                if isinstance(msg, m.Registered):
+                    break
+                if isinstance(msg, m.Error):
+                    raise RelayError(f"The relay refused the registration: {msg.message}")
+        except (TimeoutError, ConnectionClosed, ProtocolError) as exc:
+            conn.close(reason_phrase="registration failed")
+            raise RelayError(f"The relay {self.relay} did not confirm the registration ({exc or 'timeout'}).") from exc
+        key_status = "verified" if self.pinned == presented else "new"
+        self.info = RegistrationInfo(msg.fingerprint, msg.observed_addr, presented, key_status)
+        log.info(
+            "registered relay=%s fingerprint=%s reflexive=%s relay_key=%s (%s)",
+            self.relay,
+            msg.fingerprint,
+            msg.observed_addr,
+            presented,
+            key_status,
+        )
+        return self.info
+
+    def send(self, msg: m.Message) -> None:
+        if self.stream is None or self.conn is None or self.conn.is_closed:
+            raise ConnectionClosed("not connected to the relay")
+        self.stream.send(msg)
+
+    async def run(self) -> str:
+        """Read messages until the connection ends; returns why it ended."""
+        assert self.stream is not None and self.conn is not None
+        loop = asyncio.get_running_loop()
+        self._last_pong = loop.time()
+        pinger = asyncio.ensure_future(self._ping_loop())
+        try:
+            while True:
+                try:
+                    msg = await self.stream.recv()
+                except FrameTooLarge as exc:
+                    return f"relay sent an oversized frame: {exc}"
+                except ProtocolError as exc:
+                    log.warning("bad message from relay: %s", exc)
+                    continue
+                self._dispatch(msg)
+        except ConnectionClosed:
+            return self.conn.close_reason or "connection closed"
+        finally:
+            pinger.cancel()
+            await asyncio.gather(pinger, return_exceptions=True)
+            self._fail_waiters()
+
+    def _dispatch(self, msg: m.Message) -> None:
+        if isinstance(msg, m.Pong):
+            self._last_pong = asyncio.get_running_loop().time()
+            return
+        if isinstance(msg, m.ReflectResponse):
+            fut = self._reflects.pop(msg.request_id, None)
+            if fut is not None and not fut.done():
+                fut.set_result(msg.observed_addr)
+            return
+        if isinstance(msg, m.PresenceList) and self._presence:
+            fut = self._presence.pop(0)
+            if not fut.done():
+                fut.set_result(list(msg.users))
+            return
+        try:
+            self.on_message(msg)
+        except Exception:
+            log.exception("handler failed for %s", type(msg).__name__)
+
+    async def _ping_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.conn is not None and not self.conn.is_closed:
+            await asyncio.sleep(PING_INTERVAL)
+            if loop.time() - self._last_pong > PING_TIMEOUT:
+                log.warning("relay stopped answering pings relay=%s", self.relay)
+                self.conn.close(reason_phrase="relay stopped answering")
+                return
+            try:
+                self.send(m.Ping(nonce=next(self._pings)))
+            except ConnectionClosed:
+                return
+
+    async def reflect(self, timeout: float = 3.0) -> str:
+        request_id = next(self._pings)
+        fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._reflects[request_id] = fut
+        self.send(m.Reflect(request_id=request_id))
+        return await asyncio.wait_for(fut, timeout)
+
+    async def presence(self, timeout: float = 3.0) -> list[m.PresenceEntry]:
+        fut: asyncio.Future[list[m.PresenceEntry]] = asyncio.get_running_loop().create_future()
+        self._presence.append(fut)
+        self.send(m.PresenceQuery())
+        return await asyncio.wait_for(fut, timeout)
+
+    def _fail_waiters(self) -> None:
+        for fut in list(self._reflects.values()) + self._presence:
+            if not fut.done():
+                fut.set_exception(ConnectionClosed("relay connection lost"))
+            fut.exception() if fut.done() and not fut.cancelled() else None
+        self._reflects.clear()
+        self._presence.clear()
+
+    def close(self) -> None:
+        if self.conn is not None:
+            self.conn.close(reason_phrase="client closing")

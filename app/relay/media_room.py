@@ -1,0 +1,57 @@
+"""A call's media room on the relay: forwards QUIC datagrams between the two parties, unread.
+
+Media is sealed end to end (ChaCha20-Poly1305 under keys only the two parties
+hold), so the room forwards opaque bytes; it never parses them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from app.net import QuicPeerConnection
+
+log = logging.getLogger(__name__)
+
+
+class MediaRoom:
+    def __init__(self, call_id: str, caller: str, callee: str) -> None:
+        self.call_id = call_id
+        self.parties = (caller, callee)
+        self._conns: dict[str, QuicPeerConnection] = {}
+        self.forwarded = 0
+        self.dropped = 0
+
+    @property
+    def members(self) -> dict[str, QuicPeerConnection]:
+        return dict(self._conns)
+
+    def join(self, fingerprint: str, conn: QuicPeerConnection) -> None:
+        if fingerprint not in self.parties:
+            raise ValueError("not a party of this call")
+        old = self._conns.get(fingerprint)
+        if old is not None and old is not conn:
+            old.set_datagram_handler(None)
+            old.close(reason_phrase="media rejoined from another connection")
+        self._conns[fingerprint] = conn
+        other = self.parties[1] if fingerprint == self.parties[0] else self.parties[0]
+        conn.set_datagram_handler(lambda data, to=other: self._forward(to, data))
+        log.info("media room join call_id=%s party=%s remote=%s", self.call_id, fingerprint, conn.remote_addr)
+
+    def _forward(self, to: str, data: bytes) -> None:
+        target = self._conns.get(to)
+        if target is not None and target.send_datagram(data):
+            self.forwarded += 1
+        else:
+            self.dropped += 1  # the other party has not joined (yet): nothing to forward to
+
+    def leave(self, conn: QuicPeerConnection) -> None:
+        for fingerprint, member in list(self._conns.items()):
+            if member is conn:
+                del self._conns[fingerprint]
+                conn.set_datagram_handler(None)
+
+    def close(self) -> None:
+        for conn in self._conns.values():
+            conn.set_datagram_handler(None)
+            conn.close(reason_phrase="call ended")
+        self._conns.clear()

@@ -1,0 +1,537 @@
+"""The relay's signaling logic, sans-IO.
+
+`RelayCore` takes connection events and decoded messages, each with an
+explicit `now`, and returns actions (`Send`, `Disconnect`, `RoomOpened`,
+`RoomClosed`). It never touches a socket or a clock, so every call flow is
+unit-tested with a fake clock; `app.relay.server` does the I/O.
+
+Registration is proof of key: the relay sends a random challenge, the client
+signs it (bound to the relay's fingerprint) and the relay derives the
+fingerprint from the verified key. A user's newest connection always wins, and
+closing an older one never removes the newer (the reference's defect 10).
+
+Direct calls are a small table of states:
+
+    ringing --answer(Accept*)--> active --hangup / drop--> ended
+    ringing --answer(Reject) / cancel / ring timeout / drop--> ended
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from app.identity import fingerprint_of, verify_signature
+from app.protocol import messages as m
+from app.protocol.proofs import media_join_transcript, register_transcript
+from app.relay.limits import RelayLimits, TokenBucket
+
+log = logging.getLogger(__name__)
+
+ConnId = int
+
+
+# ----------------------------------------------------------------------------- actions
+
+
+@dataclass(frozen=True)
+class Send:
+    conn: ConnId
+    message: m.Message
+
+
+@dataclass(frozen=True)
+class Disconnect:
+    conn: ConnId
+    reason: str
+
+
+@dataclass(frozen=True)
+class JoinRoom:
+    """A media connection proved it is `fingerprint`, a party of active call `call_id`."""
+
+    conn: ConnId
+    call_id: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
+class RoomOpened:
+    call_id: str
+    caller: str
+    callee: str
+
+
+@dataclass(frozen=True)
+class RoomClosed:
+    call_id: str
+
+
+Action = Send | Disconnect | JoinRoom | RoomOpened | RoomClosed
+
+
+# ------------------------------------------------------------------------------- state
+
+
+class CallState(enum.Enum):
+    RINGING = "ringing"
+    ACTIVE = "active"
+
+
+@dataclass
+class _Conn:
+    conn: ConnId
+    ip: str
+    observed_addr: str
+    opened_at: float
+    bucket: TokenBucket
+    nonce: bytes | None
+    fingerprint: str | None = None
+    alias: str = ""
+    public_key: bytes = b""
+    discoverable: bool = True
+    media_call: str | None = None
+
+
+@dataclass
+class _Call:
+    call_id: str
+    caller: str
+    callee: str
+    caller_conn: ConnId
+    callee_conn: ConnId
+    offer: m.DirectCallOffer
+    caller_public_key: bytes
+    callee_public_key: bytes
+    ring_deadline: float
+    state: CallState = CallState.RINGING
+
+    def party_conn(self, fingerprint: str) -> ConnId:
+        return self.caller_conn if fingerprint == self.caller else self.callee_conn
+
+    def other(self, fingerprint: str) -> tuple[str, ConnId]:
+        if fingerprint == self.caller:
+            return self.callee, self.callee_conn
+        return self.caller, self.caller_conn
+
+
+@dataclass
+class RelayCore:
+    """Registration, presence, reflect and the direct-call registry of one relay."""
+
+    relay_fingerprint: str
+    media_addr: str
+    relay_alias: str = ""
+    limits: RelayLimits = field(default_factory=RelayLimits)
+    random_bytes: Callable[[int], bytes] = secrets.token_bytes
+
+    def __post_init__(self) -> None:
+        self._conns: dict[ConnId, _Conn] = {}
+        self._users: dict[str, ConnId] = {}
+        self._calls: dict[str, _Call] = {}
+        self._per_ip: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ queries
+
+    @property
+    def users_online(self) -> int:
+        return len(self._users)
+
+    @property
+    def calls(self) -> dict[str, CallState]:
+        return {cid: c.state for cid, c in self._calls.items()}
+
+    def connection_count(self) -> int:
+        return len(self._conns)
+
+    def fingerprint_of_conn(self, conn: ConnId) -> str | None:
+        c = self._conns.get(conn)
+        return c.fingerprint if c else None
+
+    def next_deadline(self) -> float | None:
+        deadlines = [c.opened_at + self.limits.register_timeout for c in self._conns.values() if self._unbound(c)]
+        deadlines += [c.ring_deadline for c in self._calls.values() if c.state is CallState.RINGING]
+        return min(deadlines, default=None)
+
+    # ------------------------------------------------------------ connection life
+
+    def connection_opened(self, conn: ConnId, observed_addr: str, ip: str, now: float) -> list[Action]:
+        if len(self._conns) >= self.limits.max_connections:
+            return [Disconnect(conn, "the relay is full, try again later")]
+        if self._per_ip.get(ip, 0) >= self.limits.connections_per_ip:
+            log.warning("connection refused: too many from ip=%s", ip)
+            return [Disconnect(conn, "too many connections from your address")]
+        nonce = self.random_bytes(32)
+        self._conns[conn] = _Conn(
+            conn=conn,
+            ip=ip,
+            observed_addr=observed_addr,
+            opened_at=now,
+            bucket=TokenBucket(self.limits.messages_per_second, self.limits.message_burst, now),
+            nonce=nonce,
+        )
+        self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
+        return [
+            Send(
+                conn,
+                m.RegisterChallenge(
+                    nonce=nonce, relay_fingerprint=self.relay_fingerprint, relay_alias=self.relay_alias
+                ),
+            )
+        ]
+
+    def connection_closed(self, conn: ConnId, now: float) -> list[Action]:
+        c = self._conns.pop(conn, None)
+        if c is None:
+            return []
+        self._per_ip[c.ip] -= 1
+        if not self._per_ip[c.ip]:
+            del self._per_ip[c.ip]
+        actions: list[Action] = []
+        if c.fingerprint and self._users.get(c.fingerprint) == conn:
+            del self._users[c.fingerprint]
+            log.info("user offline fingerprint=%s", c.fingerprint)
+            actions += self._end_calls_of_conn(conn, "Offline")
+            if c.discoverable:
+                actions += self._broadcast(m.PresenceUpdate(fingerprint=c.fingerprint, alias=c.alias, online=False))
+        else:
+            actions += self._end_calls_of_conn(conn, "Offline")
+        return actions
+
+    def tick(self, now: float) -> list[Action]:
+        actions: list[Action] = []
+        for c in list(self._conns.values()):
+            if self._unbound(c) and now >= c.opened_at + self.limits.register_timeout:
+                actions += self._refuse(c.conn, "registration-timeout", "no registration within 10 s")
+        for call in list(self._calls.values()):
+            if call.state is CallState.RINGING and now >= call.ring_deadline:
+                log.info("call ring timeout call_id=%s", call.call_id)
+                actions += self._end_call(call, "Timeout", notify_caller=True, notify_callee=True)
+        return actions
+
+    # ------------------------------------------------------------------ messages
+
+    def message_received(self, conn: ConnId, msg: m.Message, now: float) -> list[Action]:
+        c = self._conns.get(conn)
+        if c is None:
+            return []
+        if not c.bucket.take(now):
+            log.warning("rate limit exceeded conn=%d fingerprint=%s", conn, c.fingerprint)
+            return self._refuse(conn, "rate-limited", "too many messages; slow down")
+        if isinstance(msg, m.Ping):
+            return [Send(conn, m.Pong(nonce=msg.nonce))]
+        if isinstance(msg, m.Reflect):  # allowed before registration: NAT probes use it alone
+            return [Send(conn, m.ReflectResponse(request_id=msg.request_id, observed_addr=c.observed_addr))]
+        if c.media_call is not None:
+            return [Send(conn, m.Error(code="media-connection", message="a media connection carries only datagrams"))]
+        if isinstance(msg, m.Register):
+            return self._on_register(c, msg)
+        if isinstance(msg, m.MediaJoin):
+            return self._on_media_join(c, msg)
+        if c.fingerprint is None:
+            return [Send(conn, m.Error(code="not-registered", message="register first", ref_type=type(msg).__name__))]
+        if isinstance(msg, m.PresenceQuery):
+            return [Send(conn, self._presence_list())]
+        if isinstance(msg, m.DirectCallOffer):
+            return self._on_offer(c, msg, now)
+        if isinstance(msg, m.DirectCallAnswer):
+            return self._on_answer(c, msg)
+        if isinstance(msg, m.CallCancel):
+            return self._on_cancel(c, msg)
+        if isinstance(msg, m.Hangup):
+            return self._on_hangup(c, msg)
+        if isinstance(msg, m.PunchReady | m.MediaPathReport):
+            return self._forward_to_peer(c, msg)
+        return [
+            Send(
+                conn,
+                m.Error(
+                    code="unexpected",
+                    message=f"{type(msg).__name__} is not a client request",
+                    ref_type=type(msg).__name__,
+                ),
+            )
+        ]
+
+    def bad_message(self, conn: ConnId, error: str, now: float) -> list[Action]:
+        """A frame that did not decode: answered with an error, and charged to the rate limit."""
+        c = self._conns.get(conn)
+        if c is None:
+            return []
+        if not c.bucket.take(now):
+            return self._refuse(conn, "rate-limited", "too many messages; slow down")
+        return [Send(conn, m.Error(code="bad-message", message=error[:200]))]
+
+    @staticmethod
+    def _unbound(c: _Conn) -> bool:
+        return c.fingerprint is None and c.media_call is None
+
+    def _on_media_join(self, c: _Conn, join: m.MediaJoin) -> list[Action]:
+        """A media connection proves it is a party of an active call, then carries only datagrams."""
+        if c.fingerprint is not None:
+            return [Send(c.conn, m.Error(code="wrong-connection", message="join media on its own connection"))]
+        nonce, c.nonce = c.nonce, None
+        call = self._calls.get(join.call_id)
+        if nonce is None:
+            return self._refuse(c.conn, "bad-challenge", "this connection's challenge was already used")
+        if call is None or call.state is not CallState.ACTIVE:
+            return self._refuse(c.conn, "no-call", "no such active call")
+        if join.fingerprint == call.caller:
+            key = call.caller_public_key
+        elif join.fingerprint == call.callee:
+            key = call.callee_public_key
+        else:
+            return self._refuse(c.conn, "not-your-call", "not a party of this call")
+        transcript = media_join_transcript(self.relay_fingerprint, nonce, join.call_id, join.fingerprint)
+        if not verify_signature(key, join.signature, transcript):
+            return self._refuse(c.conn, "bad-signature", "media join signature does not verify")
+        c.media_call = join.call_id
+        log.info("media joined call_id=%s fingerprint=%s", join.call_id, join.fingerprint)
+        return [Send(c.conn, m.MediaJoined(call_id=join.call_id)), JoinRoom(c.conn, join.call_id, join.fingerprint)]
+
+    # ------------------------------------------------------------- registration
+
+    def _on_register(self, c: _Conn, msg: m.Register) -> list[Action]:
+        if c.fingerprint is not None:
+            return [Send(c.conn, m.Error(code="already-registered", message="this connection is already registered"))]
+        nonce, c.nonce = c.nonce, None  # one attempt per challenge: never reusable
+        if nonce is None or not secrets.compare_digest(nonce, msg.nonce):
+            return self._refuse(c.conn, "bad-challenge", "registration does not answer this connection's challenge")
+        transcript = register_transcript(self.relay_fingerprint, nonce, msg.public_key)
+        if len(msg.public_key) != 32 or not verify_signature(msg.public_key, msg.signature, transcript):
+            return self._refuse(c.conn, "bad-signature", "registration signature does not verify")
+        fingerprint = fingerprint_of(msg.public_key)
+        actions: list[Action] = []
+        old = self._users.get(fingerprint)
+        if old is None and len(self._users) >= self.limits.max_users:
+            return self._refuse(c.conn, "relay-full", "the relay has too many users, try another relay")
+        if old is not None and old != c.conn:
+            log.info("registration replaces older connection fingerprint=%s old=%d new=%d", fingerprint, old, c.conn)
+            actions.append(Send(old, m.Replaced(reason="you registered again from another connection")))
+            actions += self._end_calls_of_conn(old, "Replaced")
+            old_conn = self._conns.get(old)
+            if old_conn is not None:
+                old_conn.fingerprint = None  # it no longer speaks for the user
+            actions.append(Disconnect(old, "replaced by a newer registration"))
+        c.fingerprint = fingerprint
+        c.alias = msg.alias
+        c.public_key = msg.public_key
+        c.discoverable = msg.discoverable
+        self._users[fingerprint] = c.conn
+        log.info("user registered fingerprint=%s alias=%r addr=%s", fingerprint, msg.alias, c.observed_addr)
+        actions.append(Send(c.conn, m.Registered(fingerprint=fingerprint, observed_addr=c.observed_addr)))
+        if c.discoverable and old is None:
+            actions += self._broadcast(
+                m.PresenceUpdate(fingerprint=fingerprint, alias=msg.alias, online=True), exclude=c.conn
+            )
+        return actions
+
+    def _presence_list(self) -> m.PresenceList:
+        users = [
+            m.PresenceEntry(fingerprint=fp, alias=self._conns[conn].alias)
+            for fp, conn in self._users.items()
+            if self._conns[conn].discoverable
+        ]
+        return m.PresenceList(users=users[: m.MAX_PRESENCE_USERS])
+
+    def _broadcast(self, msg: m.Message, exclude: ConnId | None = None) -> list[Action]:
+        return [Send(conn, msg) for conn in self._users.values() if conn != exclude]
+
+    # --------------------------------------------------------------------- calls
+
+    def _on_offer(self, c: _Conn, offer: m.DirectCallOffer, now: float) -> list[Action]:
+        assert c.fingerprint is not None
+        cid = offer.call_id
+        if offer.caller_fingerprint != c.fingerprint:
+            return [
+                Send(
+                    c.conn,
+                    m.Error(code="bad-offer", message="caller fingerprint is not yours", ref_type="DirectCallOffer"),
+                )
+            ]
+        if cid in self._calls:
+            return [
+                Send(c.conn, m.Error(code="bad-offer", message="call id already in use", ref_type="DirectCallOffer"))
+            ]
+        if offer.target_fingerprint == c.fingerprint:
+            return [Send(c.conn, m.Hangup(call_id=cid, reason="Unavailable"))]
+        mine = sum(1 for call in self._calls.values() if call.caller == c.fingerprint)
+        if mine >= self.limits.calls_per_user:
+            return [Send(c.conn, m.Hangup(call_id=cid, reason="LimitExceeded"))]
+        if len(self._calls) >= self.limits.max_calls:
+            return [Send(c.conn, m.Hangup(call_id=cid, reason="Unavailable"))]
+        callee_conn = self._users.get(offer.target_fingerprint)
+        if callee_conn is None:
+            log.info("call to offline user call_id=%s target=%s", cid, offer.target_fingerprint)
+            return [Send(c.conn, m.Hangup(call_id=cid, reason="Offline"))]
+        if self._in_call(offer.target_fingerprint):
+            log.info("call to busy user call_id=%s target=%s", cid, offer.target_fingerprint)
+            return [Send(c.conn, m.Hangup(call_id=cid, reason="Busy"))]
+        callee = self._conns[callee_conn]
+        call = _Call(
+            call_id=cid,
+            caller=c.fingerprint,
+            callee=offer.target_fingerprint,
+            caller_conn=c.conn,
+            callee_conn=callee_conn,
+            offer=offer,
+            caller_public_key=c.public_key,
+            callee_public_key=callee.public_key,
+            ring_deadline=now + self.limits.ring_timeout,
+        )
+        self._calls[cid] = call
+        log.info("call offered call_id=%s caller=%s callee=%s", cid, call.caller, call.callee)
+        incoming = m.CallIncoming(
+            call_id=cid,
+            caller_fingerprint=c.fingerprint,
+            caller_alias=c.alias,
+            caller_public_key=c.public_key,
+            ephemeral_key=offer.ephemeral_key,
+            key_signature=offer.key_signature,
+        )
+        return [Send(c.conn, m.CallRinging(call_id=cid)), Send(callee_conn, incoming)]
+
+    def _in_call(self, fingerprint: str) -> bool:
+        return any(fingerprint in (call.caller, call.callee) for call in self._calls.values())
+
+    def _on_answer(self, c: _Conn, answer: m.DirectCallAnswer) -> list[Action]:
+        call = self._calls.get(answer.call_id)
+        if call is None or call.callee != c.fingerprint or call.callee_conn != c.conn:
+            return [
+                Send(
+                    c.conn,
+                    m.Error(
+                        code="not-your-call",
+                        message="only the callee can answer this call",
+                        ref_type="DirectCallAnswer",
+                    ),
+                )
+            ]
+        if call.state is not CallState.RINGING:
+            return [
+                Send(
+                    c.conn, m.Error(code="wrong-state", message="the call is not ringing", ref_type="DirectCallAnswer")
+                )
+            ]
+        if answer.accept_mode == "Reject":
+            log.info("call declined call_id=%s", call.call_id)
+            return self._end_call(call, "Declined", notify_caller=True, notify_callee=False)
+        call.state = CallState.ACTIVE
+        trusted = answer.accept_mode == "AcceptTrusted"
+        offer = call.offer
+        caller = self._conns[call.caller_conn]
+        callee_reflexive = (answer.callee_reflexive_addr or c.observed_addr) if trusted else None
+        caller_reflexive = (offer.caller_reflexive_addr or caller.observed_addr) if trusted else None
+        to_caller = m.CallSetup(
+            call_id=call.call_id,
+            room=call.call_id,
+            relay_addr=self.media_addr,
+            role="caller",
+            accept_mode=answer.accept_mode,
+            peer_fingerprint=call.callee,
+            peer_alias=c.alias,
+            peer_public_key=call.callee_public_key,
+            peer_ephemeral_key=answer.ephemeral_key,
+            peer_key_signature=answer.key_signature,
+            peer_direct_addr=callee_reflexive,
+            peer_local_addrs=list(answer.callee_local_addrs) if trusted else [],
+        )
+        to_callee = m.CallSetup(
+            call_id=call.call_id,
+            room=call.call_id,
+            relay_addr=self.media_addr,
+            role="callee",
+            accept_mode=answer.accept_mode,
+            peer_fingerprint=call.caller,
+            peer_alias=caller.alias,
+            peer_public_key=call.caller_public_key,
+            peer_ephemeral_key=offer.ephemeral_key,
+            peer_key_signature=offer.key_signature,
+            peer_direct_addr=caller_reflexive,
+            peer_local_addrs=list(offer.caller_local_addrs) if trusted else [],
+        )
+        log.info("call accepted call_id=%s mode=%s", call.call_id, answer.accept_mode)
+        return [
+            Send(call.caller_conn, to_caller),
+            Send(call.callee_conn, to_callee),
+            RoomOpened(call.call_id, call.caller, call.callee),
+        ]
+
+    def _on_cancel(self, c: _Conn, cancel: m.CallCancel) -> list[Action]:
+        call = self._calls.get(cancel.call_id)
+        if call is None or call.caller != c.fingerprint or call.caller_conn != c.conn:
+            return [
+                Send(
+                    c.conn,
+                    m.Error(
+                        code="not-your-call", message="only the caller can cancel this call", ref_type="CallCancel"
+                    ),
+                )
+            ]
+        if call.state is not CallState.RINGING:
+            return [
+                Send(
+                    c.conn,
+                    m.Error(
+                        code="wrong-state",
+                        message="the call is no longer ringing; hang up instead",
+                        ref_type="CallCancel",
+                    ),
+                )
+            ]
+        log.info("call cancelled call_id=%s", call.call_id)
+        return self._end_call(call, "Cancelled", notify_caller=True, notify_callee=True)
+
+    def _on_hangup(self, c: _Conn, hangup: m.Hangup) -> list[Action]:
+        call = self._calls.get(hangup.call_id)
+        if call is None or c.fingerprint not in (call.caller, call.callee) or call.party_conn(c.fingerprint) != c.conn:
+            return [Send(c.conn, m.Error(code="not-your-call", message="no such call of yours", ref_type="Hangup"))]
+        if call.state is CallState.RINGING and c.fingerprint == call.callee:
+            reason = "Declined"
+        else:
+            reason = hangup.reason if hangup.reason in m.HANGUP_REASONS else "Normal"
+        log.info("call hung up call_id=%s by=%s reason=%s", call.call_id, c.fingerprint, reason)
+        by_caller = c.fingerprint == call.caller
+        return self._end_call(call, reason, notify_caller=not by_caller, notify_callee=by_caller)
+
+    def _forward_to_peer(self, c: _Conn, msg: m.PunchReady | m.MediaPathReport) -> list[Action]:
+        call = self._calls.get(msg.call_id)
+        if call is None or call.state is not CallState.ACTIVE or c.fingerprint not in (call.caller, call.callee):
+            return [
+                Send(
+                    c.conn,
+                    m.Error(code="not-your-call", message="no such active call of yours", ref_type=type(msg).__name__),
+                )
+            ]
+        assert c.fingerprint is not None
+        _, peer_conn = call.other(c.fingerprint)
+        return [Send(peer_conn, msg)]
+
+    def _end_call(self, call: _Call, reason: str, *, notify_caller: bool, notify_callee: bool) -> list[Action]:
+        self._calls.pop(call.call_id, None)
+        actions: list[Action] = []
+        if notify_caller and call.caller_conn in self._conns:
+            actions.append(Send(call.caller_conn, m.Hangup(call_id=call.call_id, reason=reason)))
+        if notify_callee and call.callee_conn in self._conns:
+            actions.append(Send(call.callee_conn, m.Hangup(call_id=call.call_id, reason=reason)))
+        if call.state is CallState.ACTIVE:
+            actions.append(RoomClosed(call.call_id))
+        return actions
+
+    def _end_calls_of_conn(self, conn: ConnId, reason: str) -> list[Action]:
+        actions: list[Action] = []
+        for call in list(self._calls.values()):
+            if call.caller_conn == conn:
+                actions += self._end_call(call, reason, notify_caller=False, notify_callee=True)
+            elif call.callee_conn == conn:
+                actions += self._end_call(call, reason, notify_caller=True, notify_callee=False)
+        return actions
+
+    def _refuse(self, conn: ConnId, code: str, message: str) -> list[Action]:
+        c = self._conns.get(conn)
+        if c is not None:
+            c.nonce = None
+        return [Send(conn, m.Error(code=code, message=message)), Disconnect(conn, message)]
