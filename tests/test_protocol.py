@@ -102,7 +102,7 @@ def _field_names(cls: type[msgspec.Struct]) -> tuple[str, ...]:
 
 def test_message_types_registry_matches_union() -> None:
     classes = get_args(Message)
-    assert len(classes) == len(MESSAGE_TYPES) == 23
+    assert len(classes) == len(MESSAGE_TYPES) == 24
     assert set(MESSAGE_TYPES.values()) == set(classes)
     for name, cls in MESSAGE_TYPES.items():
         assert cls.__name__ == name
