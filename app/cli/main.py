@@ -117,25 +117,17 @@ async def _with_client(args: argparse.Namespace, printer: Printer, body: Any) ->
         raise CliFailure("--relay HOST:PORT is required for this command", EXIT_USAGE)
     data_dir = args.data_dir or default_data_dir()
     identity = load_or_create_identity(data_dir)
-    media_factory = None
+    client = WzpClient(identity, data_dir, args.relay, port=args.port, discoverable=not getattr(args, "hidden", False))
     if args.command in ("call", "listen"):
         from app.media.session_factory import make_media_factory
 
-        media_factory = make_media_factory(
+        client.media_factory = make_media_factory(
             play=getattr(args, "play", None),
             record=getattr(args, "record", None),
             bitrate=getattr(args, "bitrate", 24000),
             no_audio=getattr(args, "no_audio", False),
-            emit=printer.event,
+            emit=client.emit,
         )
-    client = WzpClient(
-        identity,
-        data_dir,
-        args.relay,
-        port=args.port,
-        media_factory=media_factory,
-        discoverable=not getattr(args, "hidden", False),
-    )
     client.add_listener(printer.event)
     await client.start()
     stop = asyncio.Event()

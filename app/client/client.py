@@ -31,6 +31,7 @@ from app.client.relay_link import (
 )
 from app.client.relay_pins import RelayPins
 from app.identity import Identity, fingerprint_of, parse_fingerprint
+from app.media.errors import MediaKeyError
 from app.media.media_keys import EphemeralKey, MediaKeys, derive_media_keys, sign_ephemeral, verify_ephemeral
 from app.nat.addresses import parse_addr
 from app.nat.candidates import dial_order, local_host_candidates
@@ -70,6 +71,7 @@ class CallInfo:
     peer_ephemeral: bytes = b""
     accept_mode: str = ""
     relay_addr: str = ""
+    keys: MediaKeys | None = None
     race: PathRace | None = None
     result: RaceResult | None = None
     media: MediaSessionLike | None = None
@@ -125,6 +127,7 @@ class WzpClient:
         self._accept_task: asyncio.Task[None] | None = None
         self._link_task: asyncio.Task[None] | None = None
         self._wake_reconnect = asyncio.Event()
+        self._media_stops: set[asyncio.Future[None]] = set()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -159,6 +162,8 @@ class WzpClient:
             if not call.machine.ended:
                 with contextlib.suppress(ClientError, ConnectionClosed):
                     await self.hangup(call.call_id)
+        if self._media_stops:  # let audio files and devices close properly
+            await asyncio.gather(*self._media_stops, return_exceptions=True)
         if self.link is not None:
             self.link.close()
         for task in list(self._tasks):
@@ -470,6 +475,14 @@ class WzpClient:
             log.error("peer's call key signature does not verify call_id=%s", call.call_id)
             self._abort_call(call, "Error")
             return
+        try:
+            call.keys = derive_media_keys(
+                call.ephemeral, setup.peer_ephemeral_key, call.call_id, caller_fp, callee_fp, call.outgoing
+            )
+        except MediaKeyError as exc:
+            log.error("call key agreement failed call_id=%s: %s", call.call_id, exc)
+            self._abort_call(call, "Error")
+            return
         call.machine.handle(CallEvent.SETUP)
         call.peer_public_key = setup.peer_public_key
         call.peer_ephemeral = setup.peer_ephemeral_key
@@ -543,16 +556,9 @@ class WzpClient:
         call.connected_at = asyncio.get_running_loop().time()
         self._spawn(self._watch_media_conn(call, result.conn))
         if self.media_factory is not None:
-            keys = derive_media_keys(
-                call.ephemeral,
-                call.peer_ephemeral,
-                call.call_id,
-                caller_fp_of(call, self),
-                callee_fp_of(call, self),
-                call.outgoing,
-            )
+            assert call.keys is not None
             try:
-                media = await self.media_factory(call, keys)
+                media = await self.media_factory(call, call.keys)
             except Exception as exc:
                 log.exception("media session failed to start call_id=%s", call.call_id)
                 self.emit(ev.Notice(level="error", message=f"Audio could not start: {exc}"))
@@ -634,7 +640,7 @@ class WzpClient:
         if call.task is not None and not call.task.done() and call.task is not asyncio.current_task():
             call.task.cancel()
         if call.media is not None:
-            self._spawn(call.media.stop())
+            self._media_stops.add(asyncio.ensure_future(call.media.stop()))
         if call.result is not None:
             call.result.conn.close(reason_phrase="call ended")
         log.info("call ended call_id=%s reason=%s duration=%.1fs", call.call_id, reason, duration)
@@ -696,11 +702,3 @@ class WzpClient:
             except RelayError as exc:
                 results.append(NatProbe(server=server, observed=None, error=str(exc)))
         return classify_nat(results)
-
-
-def caller_fp_of(call: CallInfo, client: WzpClient) -> str:
-    return client.identity.fingerprint if call.outgoing else call.peer_fingerprint
-
-
-def callee_fp_of(call: CallInfo, client: WzpClient) -> str:
-    return call.peer_fingerprint if call.outgoing else client.identity.fingerprint

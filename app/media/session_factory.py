@@ -1,19 +1,89 @@
-"""Builds the media session for a call (placeholder until the media engine lands)."""
+"""Builds each call's media session from the user's audio choice (files, devices, or none).
+
+Devices are the default. No microphone: the call still connects with silence
+going out, and the user is told. No speaker: audio is discarded, and the user
+is told. `--play`/`--record` use WAV files instead (the CLI and tests).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
+from app.client import events as ev
+from app.media.media_keys import MediaKeys
+from app.media.session import MediaSession
+from app.media.sinks import AudioSink, NullSink, WavFileSink
+from app.media.sources import AudioSource, SilenceSource, WavFileSource
+
+log = logging.getLogger(__name__)
+
 
 def make_media_factory(
-    *, play: Path | None, record: Path | None, bitrate: int, no_audio: bool, emit: Callable[[Any], None]
-) -> Any:
-    from app.client import events as ev
+    *,
+    play: Path | None = None,
+    record: Path | None = None,
+    bitrate: int = 24_000,
+    no_audio: bool = False,
+    input_device: str | int | None = None,
+    output_device: str | int | None = None,
+    emit: Callable[[ev.ClientEvent], None],
+    on_session: Callable[[MediaSession], None] | None = None,
+) -> Callable[[Any, MediaKeys], Awaitable[MediaSession]]:
+    async def factory(call: Any, keys: MediaKeys) -> MediaSession:
+        call_id = call.call_id
 
-    async def factory(call: Any, keys: Any) -> None:
-        emit(ev.AudioNotice(call_id=call.call_id, message="audio is not available yet in this build"))
-        return None
+        def notice(message: str) -> None:
+            emit(ev.AudioNotice(call_id=call_id, message=message))
+
+        source = _make_source(play, no_audio, input_device, notice)
+        try:
+            sink = _make_sink(record, no_audio, output_device, notice)
+        except Exception:
+            source.close()
+            raise
+        session = MediaSession(call_id, keys, source, sink, bitrate=bitrate, emit=emit)
+        if on_session is not None:
+            on_session(session)
+        return session
 
     return factory
+
+
+def _make_source(
+    play: Path | None, no_audio: bool, device: str | int | None, notice: Callable[[str], None]
+) -> AudioSource:
+    if play is not None:
+        return WavFileSource(play)  # AudioFileError is a clear message for the user
+    if no_audio:
+        return SilenceSource()
+    from app.media.audio_devices import AudioDeviceError, MicrophoneSource
+
+    try:
+        return MicrophoneSource(device, on_problem=notice)
+    except AudioDeviceError as exc:
+        log.warning("no microphone: %s", exc)
+        notice(
+            f"No microphone could be opened ({exc}). The call goes on: you hear the other side, "
+            "but they cannot hear you."
+        )
+        return SilenceSource()
+
+
+def _make_sink(
+    record: Path | None, no_audio: bool, device: str | int | None, notice: Callable[[str], None]
+) -> AudioSink:
+    if record is not None:
+        return WavFileSink(record)
+    if no_audio:
+        return NullSink()
+    from app.media.audio_devices import AudioDeviceError, SpeakerSink
+
+    try:
+        return SpeakerSink(device, on_problem=notice)
+    except AudioDeviceError as exc:
+        log.warning("no speaker: %s", exc)
+        notice(f"No speaker could be opened ({exc}). The call goes on, but you will not hear the other side.")
+        return NullSink()

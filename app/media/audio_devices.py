@@ -1,0 +1,307 @@
+"""Microphone and speaker through sounddevice (PortAudio) callback streams.
+
+The PortAudio callback runs on its own thread and must never block. Frames
+cross to and from asyncio through `FrameBridge`: a bounded deque (its append
+and popleft are atomic in CPython), so the callback never waits for a lock and
+memory never grows: when the reader falls behind, the oldest frames go.
+
+A device that fails or disappears mid-call is reported through `on_problem`
+and the stream is re-opened in the background (the default device when the
+chosen one is gone); meanwhile the source gives silence and the sink discards,
+so the call goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from app.media.sinks import AudioSink
+from app.media.sources import AudioSource
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 48_000
+FRAME_SAMPLES = 960
+FRAME_BYTES = FRAME_SAMPLES * 2
+SILENCE = bytes(FRAME_BYTES)
+REOPEN_INTERVAL_S = 2.0
+
+
+class AudioDeviceError(RuntimeError):
+    """No usable audio device; the message is a sentence for the user."""
+
+
+@dataclass(frozen=True)
+class AudioDevice:
+    index: int
+    name: str
+    inputs: int
+    outputs: int
+    hostapi: str
+    is_default_input: bool
+    is_default_output: bool
+
+
+def _sd() -> Any:
+    try:
+        import sounddevice
+    except OSError as exc:  # PortAudio library missing
+        raise AudioDeviceError(f"The audio system is not available ({exc}). Install PortAudio.") from exc
+    return sounddevice
+
+
+def list_devices() -> list[AudioDevice]:
+    sd = _sd()
+    try:
+        devices = sd.query_devices()
+        hostapis = sd.query_hostapis()
+        default_in, default_out = sd.default.device
+    except Exception as exc:
+        raise AudioDeviceError(f"Could not list audio devices: {exc}") from exc
+    out = []
+    for i, d in enumerate(devices):
+        out.append(
+            AudioDevice(
+                index=i,
+                name=str(d["name"]),
+                inputs=int(d["max_input_channels"]),
+                outputs=int(d["max_output_channels"]),
+                hostapi=str(hostapis[d["hostapi"]]["name"]),
+                is_default_input=i == default_in,
+                is_default_output=i == default_out,
+            )
+        )
+    return out
+
+
+def resolve_device(choice: str | int | None, *, want_input: bool) -> int | None:
+    """A device index from a name (case-insensitive substring) or index; None = the default device."""
+    if choice is None or choice == "":
+        return None
+    devices = list_devices()
+    usable = [d for d in devices if (d.inputs if want_input else d.outputs) > 0]
+    kind = "microphone" if want_input else "speaker"
+    if isinstance(choice, int) or (isinstance(choice, str) and choice.isdigit()):
+        index = int(choice)
+        if any(d.index == index for d in usable):
+            return index
+        raise AudioDeviceError(f"There is no {kind} with number {index}.")
+    needle = str(choice).lower()
+    for d in usable:
+        if d.name.lower() == needle:
+            return d.index
+    for d in usable:
+        if needle in d.name.lower():
+            return d.index
+    raise AudioDeviceError(f"No {kind} called {choice!r}; pick one from the device list.")
+
+
+class FrameBridge:
+    """Bounded, lock-free hand-over of 20 ms frames between a PortAudio thread and asyncio."""
+
+    def __init__(self, max_frames: int = 10) -> None:
+        self._frames: deque[bytes] = deque(maxlen=max_frames)
+        self.dropped = 0  # frames pushed out because the consumer fell behind
+        self.underruns = 0  # pulls that found nothing
+
+    def push(self, frame: bytes) -> None:
+        if len(self._frames) == self._frames.maxlen:
+            self.dropped += 1
+        self._frames.append(frame)
+
+    def pull(self) -> bytes | None:
+        try:
+            return self._frames.popleft()
+        except IndexError:
+            self.underruns += 1
+            return None
+
+    def __len__(self) -> int:
+        return len(self._frames)
+
+    def clear(self) -> None:
+        self._frames.clear()
+
+
+class _DeviceStream:
+    """One PortAudio stream that re-opens itself when the device fails."""
+
+    def __init__(self, device: int | None, *, is_input: bool, on_problem: Callable[[str], None] | None) -> None:
+        self.device = device
+        self.is_input = is_input
+        self.on_problem = on_problem
+        self.bridge = FrameBridge()
+        self._stream: Any = None
+        self._closed = False
+        self._reopen_timer: threading.Timer | None = None
+        self._lock = threading.Lock()
+        self.open()
+
+    @property
+    def kind(self) -> str:
+        return "microphone" if self.is_input else "speaker"
+
+    def open(self) -> None:
+        sd = _sd()
+        try:
+            if self.is_input:
+                stream = sd.RawInputStream(
+                    samplerate=SAMPLE_RATE,
+                    channels=1,
+                    dtype="int16",
+                    blocksize=FRAME_SAMPLES,
+                    device=self.device,
+                    callback=self._input_callback,
+                    finished_callback=self._finished,
+                )
+            else:
+                stream = sd.RawOutputStream(
+                    samplerate=SAMPLE_RATE,
+                    channels=1,
+                    dtype="int16",
+                    blocksize=FRAME_SAMPLES,
+                    device=self.device,
+                    callback=self._output_callback,
+                    finished_callback=self._finished,
+                )
+            stream.start()
+        except Exception as exc:
+            raise AudioDeviceError(f"Could not open the {self.kind}: {exc}") from exc
+        with self._lock:
+            self._stream = stream
+        log.info("audio %s opened device=%s", self.kind, self.device if self.device is not None else "default")
+
+    def _input_callback(self, indata: Any, frames: int, time: Any, status: Any) -> None:
+        data = bytes(indata)
+        if len(data) == FRAME_BYTES:
+            self.bridge.push(data)
+        else:  # PortAudio may hand odd block sizes: split/pad to whole frames
+            for i in range(0, len(data), FRAME_BYTES):
+                self.bridge.push(data[i : i + FRAME_BYTES].ljust(FRAME_BYTES, b"\0"))
+
+    def _output_callback(self, outdata: Any, frames: int, time: Any, status: Any) -> None:
+        need = frames * 2
+        frame = self.bridge.pull()
+        if frame is None:
+            outdata[:] = bytes(need)
+        elif len(frame) >= need:
+            outdata[:] = frame[:need]
+        else:
+            outdata[:] = frame.ljust(need, b"\0")
+
+    def _finished(self) -> None:
+        if self._closed:
+            return
+        message = f"The {self.kind} stopped working (unplugged?). The call goes on; trying to re-open it."
+        log.warning("audio %s stream finished unexpectedly device=%s", self.kind, self.device)
+        if self.on_problem is not None:
+            self.on_problem(message)
+        self._schedule_reopen()
+
+    def check(self) -> bool:
+        """Called periodically: a stream that died without telling is re-opened."""
+        with self._lock:
+            stream = self._stream
+        if self._closed or stream is None:
+            return False
+        if not stream.active and self._reopen_timer is None:
+            self._finished()
+            return False
+        return True
+
+    def _schedule_reopen(self) -> None:
+        if self._closed:
+            return
+        timer = threading.Timer(REOPEN_INTERVAL_S, self._reopen)
+        timer.daemon = True
+        self._reopen_timer = timer
+        timer.start()
+
+    def _reopen(self) -> None:
+        self._reopen_timer = None
+        if self._closed:
+            return
+        self._close_stream()
+        for device in (self.device, None):
+            try:
+                self.device = device
+                self.open()
+                if self.on_problem is not None:
+                    self.on_problem(f"The {self.kind} works again.")
+                return
+            except AudioDeviceError as exc:
+                log.info("audio %s re-open failed device=%s: %s", self.kind, device, exc)
+        self._schedule_reopen()
+
+    def switch(self, device: int | None) -> None:
+        """Move to another device without stopping the call."""
+        self._close_stream()
+        self.device = device
+        self.open()
+
+    def _close_stream(self) -> None:
+        with self._lock:
+            stream, self._stream = self._stream, None
+        if stream is not None:
+            try:
+                stream.stop()
+                stream.close()
+            except Exception as exc:  # a vanished device may refuse to close cleanly
+                log.debug("audio %s close: %s", self.kind, exc)
+
+    def close(self) -> None:
+        self._closed = True
+        if self._reopen_timer is not None:
+            self._reopen_timer.cancel()
+        self._close_stream()
+
+
+class MicrophoneSource(AudioSource):
+    """Capture from a device; gives silence while the device is missing (never ends)."""
+
+    def __init__(self, device: str | int | None = None, on_problem: Callable[[str], None] | None = None) -> None:
+        self._stream = _DeviceStream(resolve_device(device, want_input=True), is_input=True, on_problem=on_problem)
+
+    @property
+    def bridge(self) -> FrameBridge:
+        return self._stream.bridge
+
+    def read_frame(self) -> bytes | None:
+        return self._stream.bridge.pull() or SILENCE
+
+    def check(self) -> bool:
+        return self._stream.check()
+
+    def switch(self, device: str | int | None) -> None:
+        self._stream.switch(resolve_device(device, want_input=True))
+
+    def close(self) -> None:
+        self._stream.close()
+
+
+class SpeakerSink(AudioSink):
+    """Play to a device; frames written while the device is missing are discarded."""
+
+    def __init__(self, device: str | int | None = None, on_problem: Callable[[str], None] | None = None) -> None:
+        self._stream = _DeviceStream(resolve_device(device, want_input=False), is_input=False, on_problem=on_problem)
+
+    @property
+    def bridge(self) -> FrameBridge:
+        return self._stream.bridge
+
+    def write_frame(self, pcm: bytes) -> None:
+        self._stream.bridge.push(pcm)
+
+    def check(self) -> bool:
+        return self._stream.check()
+
+    def switch(self, device: str | int | None) -> None:
+        self._stream.switch(resolve_device(device, want_input=False))
+
+    def close(self) -> None:
+        self._stream.close()

@@ -1,0 +1,318 @@
+"""One call's media: Opus frames in sealed QUIC datagrams, both ways, on whichever path won.
+
+Every 20 ms (on an absolute schedule, so timer jitter does not accumulate) the
+session reads one frame from its source, encodes it, optionally wraps it with
+the previous frames in a RED container, seals it and sends one datagram; and
+it asks the jitter buffer what to play for this slot, decodes (or recovers
+from FEC, or conceals) and hands the PCM to its sink. Received datagrams are
+opened (authenticated, anti-replay) and put into the jitter buffer.
+
+Once a second each side sends a receiver report (measured loss and jitter) in
+its own sealed datagram stream (flag bit 2, its own nonce prefix, so it never
+shows up as a gap in the media sequence). The sender turns the peer's loss into
+the Opus expected-loss hint (in-band FEC with the wideband cap) and a RED depth.
+
+`set_transport` moves the session to another QUIC connection (the race's
+winner, a fall-back to the relay, an upgrade to direct) without touching the
+codec state, keys or sequence numbers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import struct
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from app.client import events as ev
+from app.media.codec import FRAME_SAMPLES, OpusDecoder, OpusEncoder
+from app.media.errors import MediaPacketError
+from app.media.jitter_buffer import JitterBuffer, PlayoutKind
+from app.media.media_keys import MediaKeys
+from app.media.packet import FLAG_DTX, FLAG_RED, MediaOpener, MediaSealer
+from app.media.red import RedPacketizer, RedundancyPolicy, expand_red
+from app.media.sinks import AudioSink
+from app.media.sources import AudioSource, level_dbfs
+from app.net import QuicPeerConnection
+
+log = logging.getLogger(__name__)
+
+FRAME_S = 0.020
+FLAG_REPORT = 0x04
+REPORT_PREFIX = b"WZPr"
+SILENCE = bytes(FRAME_SAMPLES * 2)
+SILENT_DBFS = -55.0
+_REPORT = struct.Struct(">HHI")  # loss in 1/10000, jitter in 1/10 ms, frames received
+
+
+@dataclass
+class MediaCounters:
+    sent: int = 0
+    send_failed: int = 0
+    received: int = 0
+    bad: int = 0
+    bytes_sent: int = 0
+
+
+class MediaSession:
+    def __init__(
+        self,
+        call_id: str,
+        keys: MediaKeys,
+        source: AudioSource,
+        sink: AudioSink,
+        *,
+        bitrate: int = 24_000,
+        emit: Callable[[ev.ClientEvent], None] | None = None,
+        stats_interval: float = 1.0,
+    ) -> None:
+        self.call_id = call_id
+        self.source = source
+        self.sink = sink
+        self.emit = emit or (lambda e: None)
+        self.stats_interval = stats_interval
+        self.encoder = OpusEncoder(bitrate=bitrate, fec=True)
+        self.decoder = OpusDecoder()
+        self.jitter = JitterBuffer()
+        self.red = RedPacketizer()
+        self.policy = RedundancyPolicy()
+        self._sealer = MediaSealer(keys.send_key)
+        self._opener = MediaOpener(keys.recv_key)
+        self._report_sealer = MediaSealer(keys.send_key, nonce_prefix=REPORT_PREFIX)
+        self._report_opener = MediaOpener(keys.recv_key, nonce_prefix=REPORT_PREFIX)
+        self.counters = MediaCounters()
+        self.conn: QuicPeerConnection | None = None
+        self.path = ""
+        self.muted = False
+        self.volume = 1.0
+        self.input_level_db = -100.0
+        self.output_level_db = -100.0
+        self.peer_loss = 0.0  # what the peer reports about our stream
+        self.red_depth = 0
+        self._seq = 0
+        self._report_seq = 0
+        self._timestamp = 0
+        self._source_done = False
+        self._tasks: list[asyncio.Task[None]] = []
+        self._loop: asyncio.AbstractEventLoop | None = None
+        # receive-side loss measurement, per report interval
+        self._interval_received = 0
+        self._interval_base: int | None = None
+        self._measured_loss = 0.0
+        self._stopped = False
+
+    # ----------------------------------------------------------------- control
+
+    def set_transport(self, conn: QuicPeerConnection, path: str) -> None:
+        """Send and receive on `conn` from now on (codec, keys and sequence numbers carry on)."""
+        old = self.conn
+        if old is not None and old is not conn:
+            old.set_datagram_handler(None)
+        self.conn = conn
+        self.path = path
+        conn.set_datagram_handler(self._on_datagram)
+        log.info("media transport call_id=%s path=%s remote=%s", self.call_id, path, conn.remote_addr)
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._tasks = [asyncio.ensure_future(self._frame_loop()), asyncio.ensure_future(self._stats_loop())]
+
+    async def stop(self) -> None:
+        if self._stopped:
+            return
+        self._stopped = True
+        for task in self._tasks:
+            task.cancel()
+        try:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+        finally:
+            if self.conn is not None:
+                self.conn.set_datagram_handler(None)
+            for closer in (self.source.close, self.sink.close):
+                try:
+                    closer()
+                except Exception:
+                    log.exception("closing audio failed call_id=%s", self.call_id)
+        log.info(
+            "media stopped call_id=%s sent=%d received=%d bad=%d",
+            self.call_id,
+            self.counters.sent,
+            self.counters.received,
+            self.counters.bad,
+        )
+
+    def set_muted(self, muted: bool) -> None:
+        self.muted = muted
+
+    def set_volume(self, volume: float) -> None:
+        self.volume = max(0.0, min(2.0, volume))
+
+    # ----------------------------------------------------------------- sending
+
+    async def _frame_loop(self) -> None:
+        assert self._loop is not None
+        loop = self._loop
+        next_at = loop.time()
+        while True:
+            try:
+                self._send_frame()
+                self._play_frame(loop.time())
+            except Exception:  # one bad frame must not end the call
+                log.exception("media frame failed call_id=%s", self.call_id)
+            next_at += FRAME_S
+            delay = next_at - loop.time()
+            if delay < -0.2:  # far behind (machine stalled): skip ahead instead of bursting
+                next_at = loop.time()
+                delay = 0.0
+            await asyncio.sleep(max(0.0, delay))
+
+    def _send_frame(self) -> None:
+        pcm = None if self._source_done else self.source.read_frame()
+        if pcm is None:
+            self._source_done = True
+            pcm = SILENCE
+        if self.muted:
+            pcm = SILENCE
+        level = level_dbfs(pcm)
+        self.input_level_db = level
+        opus = self.encoder.encode(pcm)
+        flags = FLAG_DTX if (level < SILENT_DBFS or len(opus) <= 2) else 0
+        seq = self._seq
+        if self.red_depth > 0:
+            payload = self.red.build(seq, opus, self.red_depth)
+            flags |= FLAG_RED
+        else:
+            self.red.build(seq, opus, 0)  # keep the history for when RED turns on
+            payload = opus
+        datagram = self._sealer.seal(flags, seq, self._timestamp, payload)
+        self._seq = (self._seq + 1) & 0xFFFFFFFF
+        self._timestamp = (self._timestamp + FRAME_SAMPLES) & 0xFFFFFFFF
+        conn = self.conn
+        if conn is not None and conn.send_datagram(datagram):
+            self.counters.sent += 1
+            self.counters.bytes_sent += len(datagram)
+        else:
+            self.counters.send_failed += 1
+
+    # --------------------------------------------------------------- receiving
+
+    def _on_datagram(self, data: bytes) -> None:
+        now = self._loop.time() if self._loop is not None else 0.0
+        if len(data) >= 2 and data[1] & FLAG_REPORT:
+            self._on_report(data)
+            return
+        try:
+            packet = self._opener.open(data)
+        except MediaPacketError:
+            self.counters.bad += 1
+            return
+        self.counters.received += 1
+        self._interval_received += 1
+        if self._interval_base is None:
+            self._interval_base = (self._opener.highest_seq or 0) - 1
+        silent = packet.is_dtx
+        if packet.is_red:
+            try:
+                entries = expand_red(packet.seq, packet.timestamp, packet.payload)
+            except MediaPacketError:
+                self.counters.bad += 1
+                return
+            for seq, ts, payload, redundant in entries:
+                self.jitter.put(seq, ts, payload, now, silent=silent and not redundant, redundant=redundant)
+        else:
+            self.jitter.put(packet.seq, packet.timestamp, packet.payload, now, silent=silent)
+
+    def _on_report(self, data: bytes) -> None:
+        try:
+            packet = self._report_opener.open(data)
+            loss, _jitter, _count = _REPORT.unpack(packet.payload)
+        except (MediaPacketError, struct.error):
+            self.counters.bad += 1
+            return
+        self.peer_loss = loss / 10_000
+        depth = self.policy.update(self.peer_loss)
+        settings = self.policy.codec_settings(self.peer_loss)
+        self.red_depth = depth
+        self.encoder.set_fec(settings.fec)
+        self.encoder.set_expected_loss(settings.expected_loss_percent)
+
+    # ----------------------------------------------------------------- playout
+
+    def _play_frame(self, now: float) -> None:
+        frame = self.jitter.pop(now)
+        if frame.kind is PlayoutKind.DECODE and frame.payload is not None:
+            pcm = self.decoder.decode(frame.payload)
+        elif frame.kind is PlayoutKind.FEC and frame.payload is not None:
+            pcm = self.decoder.decode_fec(frame.payload)
+        elif frame.kind is PlayoutKind.CONCEAL:
+            pcm = self.decoder.conceal()
+        else:
+            pcm = SILENCE
+        if self.volume != 1.0:
+            pcm = _scale(pcm, self.volume)
+        self.output_level_db = level_dbfs(pcm)
+        self.sink.write_frame(pcm)
+
+    # ------------------------------------------------------------------- stats
+
+    async def _stats_loop(self) -> None:
+        last_bytes = 0
+        while True:
+            await asyncio.sleep(self.stats_interval)
+            self._measure_loss()
+            self._send_report()
+            js = self.jitter.stats()
+            conn = self.conn
+            rtt = conn.rtt if conn is not None else None
+            bitrate = (self.counters.bytes_sent - last_bytes) * 8 / self.stats_interval / 1000
+            last_bytes = self.counters.bytes_sent
+            self.emit(
+                ev.Stats(
+                    call_id=self.call_id,
+                    path=self.path,
+                    rtt_ms=round(rtt * 1000, 1) if rtt is not None else None,
+                    loss_pct=round(self._measured_loss * 100, 2),
+                    jitter_ms=round(js.jitter_ms, 2),
+                    jitter_buffer_ms=round(js.delay_ms, 1),
+                    bitrate_kbps=round(bitrate, 1),
+                    packets_sent=self.counters.sent,
+                    packets_received=self.counters.received,
+                    packets_concealed=js.concealed,
+                    input_level_db=round(self.input_level_db, 1),
+                    output_level_db=round(self.output_level_db, 1),
+                )
+            )
+
+    def _measure_loss(self) -> None:
+        highest = self._opener.highest_seq
+        if highest is None or self._interval_base is None:
+            return
+        expected = highest - self._interval_base
+        if expected > 0:
+            self._measured_loss = max(0.0, min(1.0, 1.0 - self._interval_received / expected))
+        self._interval_base = highest
+        self._interval_received = 0
+
+    def _send_report(self) -> None:
+        conn = self.conn
+        if conn is None:
+            return
+        js = self.jitter.stats()
+        payload = _REPORT.pack(
+            min(10_000, int(self._measured_loss * 10_000)),
+            min(65_535, int(js.jitter_ms * 10)),
+            self.counters.received & 0xFFFFFFFF,
+        )
+        datagram = self._report_sealer.seal(FLAG_REPORT, self._report_seq, 0, payload)
+        self._report_seq = (self._report_seq + 1) & 0xFFFFFFFF
+        with contextlib.suppress(Exception):
+            conn.send_datagram(datagram)
+
+
+def _scale(pcm: bytes, gain: float) -> bytes:
+    import numpy as np
+
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) * gain
+    return np.clip(samples, -32768, 32767).astype("<i2").tobytes()
