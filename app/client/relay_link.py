@@ -110,6 +110,7 @@ async def open_media_connection(
         conn.close(reason_phrase="media join refused")
         detail = msg.message if isinstance(msg, m.Error) else type(msg).__name__
         raise RelayError(f"the relay refused the media room: {detail}")
+    conn.signal_stream = stream  # keep the stream open for the connection's lifetime
     return conn
 
 

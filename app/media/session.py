@@ -77,7 +77,8 @@ class MediaSession:
         self.decoder = OpusDecoder()
         self.jitter = JitterBuffer()
         self.red = RedPacketizer()
-        self.policy = RedundancyPolicy()
+        # RED from 3 % measured loss: at 5 % it scores ~3.5 PESQ-WB against ~2.7 for FEC alone (bench_codec_loss).
+        self.policy = RedundancyPolicy(on_depth1=0.03, off_depth1=0.01, on_depth2=0.12, off_depth2=0.07)
         self._sealer = MediaSealer(keys.send_key)
         self._opener = MediaOpener(keys.recv_key)
         self._report_sealer = MediaSealer(keys.send_key, nonce_prefix=REPORT_PREFIX)

@@ -55,6 +55,8 @@ class QuicPeerConnection(QuicConnectionProtocol):
         self.remote = remote
         self.is_client = is_client
         self.close_reason: str = ""
+        #: The signal stream that set this connection up, kept alive with it (owner's choice).
+        self.signal_stream: object | None = None
         self.datagrams_dropped = 0
         self._datagrams: deque[bytes] = deque()
         self._datagram_waiter: asyncio.Future[None] | None = None

@@ -147,6 +147,10 @@ class RelayCore:
     def connection_count(self) -> int:
         return len(self._conns)
 
+    def is_media_connection(self, conn: ConnId) -> bool:
+        c = self._conns.get(conn)
+        return c is not None and c.media_call is not None
+
     def fingerprint_of_conn(self, conn: ConnId) -> str | None:
         c = self._conns.get(conn)
         return c.fingerprint if c else None

@@ -211,7 +211,8 @@ class RelayServer:
                     continue
                 self._apply(self.core.message_received(conn_id, msg, self._now()))
         except ConnectionClosed:
-            pass
+            if self.core.is_media_connection(conn_id):
+                await conn.wait_closed()  # a media connection lives on after its stream ends
         finally:
             self._connection_gone(conn_id)
 

@@ -1,0 +1,187 @@
+"""End-to-end audio: espeak-ng speech sent with `wzp-cli call --play`, received with `listen --record`,
+scored with PESQ-WB against the offline libopus ceiling. Real relay and CLI processes, real QUIC on
+loopback, a user-space impairment proxy for loss."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import pytest
+
+from app.identity import Identity
+from app.media.session import MediaSession
+from app.relay.server import RelayServer
+from tests.tools import processes as P
+from tests.tools.audio_quality import make_speech, offline_ceiling, score_files
+from tests.tools.impairment_proxy import ImpairmentProxy
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def speech(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return make_speech(tmp_path_factory.mktemp("speech") / "speech.wav")
+
+
+@pytest.fixture(scope="module")
+def ceilings(speech: Path) -> dict[float, float]:
+    return {
+        0.0: offline_ceiling(speech),
+        0.05: offline_ceiling(speech, loss=0.05),
+        0.10: offline_ceiling(speech, loss=0.10),
+    }
+
+
+def _duration(path: Path) -> float:
+    with wave.open(str(path)) as w:
+        return w.getnframes() / w.getframerate()
+
+
+async def _call(tmp: Path, speech: Path, *, answer: str, loss: float = 0.0) -> tuple[dict, float]:
+    proxy = None
+    advertise = None
+    if loss:
+        proxy = ImpairmentProxy(loss=loss, direction="up", seed=11)
+        advertise = f"127.0.0.1:{await proxy.start()}"
+    relay, port, _ = await P.start_relay(tmp / "relay", advertise=advertise)
+    procs = [relay]
+    try:
+        relay_addr = f"127.0.0.1:{port}"
+        caller_relay = relay_addr
+        if proxy is not None:
+            proxy.set_upstream("127.0.0.1", port)
+            caller_relay = advertise
+        callee_fp = await P.identity(tmp / "b")
+        out = tmp / "received.wav"
+        callee = await P.start(
+            P.cli(
+                tmp / "b",
+                relay_addr,
+                "listen",
+                "--max-calls",
+                "1",
+                "--answer",
+                answer,
+                "--record",
+                str(out),
+                "--no-audio",
+            )
+        )
+        procs.append(callee)
+        await callee.wait_event("registered")
+        caller = await P.start(
+            P.cli(
+                tmp / "a",
+                caller_relay,
+                "call",
+                callee_fp,
+                "--duration",
+                f"{_duration(speech) + 2.0:.1f}",
+                "--play",
+                str(speech),
+                "--no-audio",
+            )
+        )
+        procs.append(caller)
+        assert await caller.finish() == 0, caller.stderr.decode()[-2000:]
+        assert await callee.finish() == 0, callee.stderr.decode()[-2000:]
+        path = caller.named("path")[-1]
+        assert callee.named("path")[-1]["path"] == path["path"]
+        return path, score_files(speech, out)
+    finally:
+        for proc in procs:
+            await proc.stop()
+        if proxy is not None:
+            proxy.close()
+
+
+async def test_clean_call_direct_path_scores_near_the_offline_ceiling(tmp_path, speech, ceilings) -> None:
+    path, score = await _call(tmp_path, speech, answer="trusted")
+    assert path["path"] == "direct"
+    print(f"direct clean PESQ-WB {score:.2f} (ceiling {ceilings[0.0]:.2f})")
+    assert score >= ceilings[0.0] - 0.15
+
+
+async def test_clean_call_relay_path_scores_near_the_offline_ceiling(tmp_path, speech, ceilings) -> None:
+    path, score = await _call(tmp_path, speech, answer="generic")
+    assert path["path"] == "relay" and path["candidate"] == "relay"
+    print(f"relay clean PESQ-WB {score:.2f} (ceiling {ceilings[0.0]:.2f})")
+    assert score >= ceilings[0.0] - 0.15
+
+
+@pytest.mark.parametrize("loss", [0.05, 0.10])
+async def test_lossy_relay_call_beats_the_offline_fec_ceiling(tmp_path, speech, ceilings, loss) -> None:
+    path, score = await _call(tmp_path, speech, answer="generic", loss=loss)
+    assert path["path"] == "relay"
+    print(f"relay {loss:.0%} loss PESQ-WB {score:.2f} (offline FEC ceiling {ceilings[loss]:.2f})")
+    assert score >= ceilings[loss] - 0.2
+    # Redundancy (RED) switches on from the measured loss, so the call beats in-band FEC alone.
+    assert score > ceilings[loss]
+
+
+async def test_relay_forwards_only_ciphertext(tmp_path, monkeypatch) -> None:
+    """Every Opus payload the sender produced is absent from every datagram the relay forwarded."""
+    from app.client.client import WzpClient
+    from app.media.session_factory import make_media_factory
+    from app.media.sources import ToneSource
+    from app.relay import media_room
+
+    forwarded: list[bytes] = []
+    original = media_room.MediaRoom._forward
+
+    def spy(self, to, data):  # observe, then forward for real
+        forwarded.append(bytes(data))
+        return original(self, to, data)
+
+    monkeypatch.setattr(media_room.MediaRoom, "_forward", spy)
+    relay = await RelayServer.start("127.0.0.1:0", identity=Identity.generate())
+    sessions: list[MediaSession] = []
+    clients = []
+    try:
+        addr = f"127.0.0.1:{relay.port}"
+        for name in ("a", "b"):
+            c = WzpClient(Identity.generate(), tmp_path / name, addr)
+            c.media_factory = make_media_factory(no_audio=True, emit=c.emit, on_session=sessions.append)
+            await c.start()
+            await c.wait_registered(10)
+            clients.append(c)
+        a, b = clients
+        import asyncio
+
+        from app.client import events as ev
+
+        ended = asyncio.Event()
+        stats_seen = asyncio.Event()
+        b.add_listener(
+            lambda e: asyncio.ensure_future(b.answer(e.call_id, "generic")) if isinstance(e, ev.Incoming) else None
+        )
+        b.add_listener(lambda e: stats_seen.set() if isinstance(e, ev.Stats) and e.packets_received > 50 else None)
+        a.add_listener(lambda e: ended.set() if isinstance(e, ev.Ended) else None)
+        opus_payloads: list[bytes] = []
+        await a.place_call(b.identity.fingerprint)
+        await asyncio.wait_for(_until(lambda: len(sessions) == 2), 10)
+        for s in sessions:
+            s.source = ToneSource(440.0, 0.5)
+            real_encode = s.encoder.encode
+            s.encoder.encode = lambda pcm, f=real_encode: _keep(opus_payloads, f(pcm))  # type: ignore[method-assign]
+        await asyncio.wait_for(stats_seen.wait(), 10)
+    finally:
+        for c in clients:
+            await c.stop()
+        await relay.stop()
+    assert len(forwarded) > 50 and len(opus_payloads) > 50
+    leaks = [p for p in opus_payloads if len(p) >= 8 and any(p in d for d in forwarded)]
+    assert not leaks
+
+
+def _keep(store: list[bytes], payload: bytes) -> bytes:
+    store.append(payload)
+    return payload
+
+
+async def _until(predicate) -> None:
+    import asyncio
+
+    while not predicate():
+        await asyncio.sleep(0.01)
