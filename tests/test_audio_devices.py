@@ -1,0 +1,114 @@
+"""Real audio devices: PulseAudio null sinks seen through PortAudio (sounddevice).
+
+A 1 kHz tone is played into the caller's microphone (a null sink's monitor); the call runs with
+sounddevice streams on both ends; the callee's speaker (another null sink) is recorded, and the
+tone's frequency must be what dominates there.
+"""
+
+from __future__ import annotations
+
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from tests.tools import processes as P
+from tests.tools.pulse import null_sinks
+
+pytestmark = [pytest.mark.audio, pytest.mark.slow]
+
+TONE_HZ = 1000.0
+
+PLAY_TONE = (
+    f"""
+import sys, numpy as np, sounddevice as sd
+seconds = float(sys.argv[1])
+t = np.arange(int(48000 * seconds)) / 48000
+sd.play((0.5 * np.sin(2 * np.pi * {TONE_HZ:f} * t)).astype("float32"), 48000)
+sd.wait()
+"""
+)
+
+RECORD = """
+import sys, wave, numpy as np, sounddevice as sd
+seconds, path = float(sys.argv[1]), sys.argv[2]
+x = sd.rec(int(48000 * seconds), samplerate=48000, channels=1, dtype="int16")
+sd.wait()
+with wave.open(path, "wb") as w:
+    w.setnchannels(1); w.setsampwidth(2); w.setframerate(48000); w.writeframes(x.tobytes())
+"""
+
+
+def dominant_frequency(path: Path) -> tuple[float, float]:
+    with wave.open(str(path)) as w:
+        x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64) / 32768
+    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
+    return float(np.argmax(spectrum) * 48000 / len(x)), float(np.sqrt(np.mean(x**2)))
+
+
+async def test_call_with_real_devices_carries_the_tone(tmp_path: Path) -> None:
+    with null_sinks("mic_a", "spk_a", "mic_b", "spk_b") as s:
+        relay, port, _ = await P.start_relay(tmp_path / "relay")
+        procs = [relay]
+        try:
+            addr = f"127.0.0.1:{port}"
+            callee_fp = await P.identity(tmp_path / "b")
+            callee = await P.start(
+                P.cli(tmp_path / "b", addr, "listen", "--max-calls", "1"),
+                env={"PULSE_SINK": s["spk_b"], "PULSE_SOURCE": s["mic_b"] + ".monitor"},
+            )
+            procs.append(callee)
+            await callee.wait_event("registered")
+            tone = await P.start([sys.executable, "-c", PLAY_TONE, "12"], env={"PULSE_SINK": s["mic_a"]})
+            procs.append(tone)
+            caller = await P.start(
+                P.cli(tmp_path / "a", addr, "call", callee_fp, "--duration", "6"),
+                env={"PULSE_SINK": s["spk_a"], "PULSE_SOURCE": s["mic_a"] + ".monitor"},
+            )
+            procs.append(caller)
+            await callee.wait_event("path")
+            recording = tmp_path / "speaker_b.wav"
+            recorder = await P.start(
+                [sys.executable, "-c", RECORD, "3", str(recording)], env={"PULSE_SOURCE": s["spk_b"] + ".monitor"}
+            )
+            procs.append(recorder)
+            assert await recorder.finish() == 0, recorder.stderr.decode()
+            assert await caller.finish() == 0, caller.stderr.decode()[-2000:]
+            assert await callee.finish() == 0, callee.stderr.decode()[-2000:]
+        finally:
+            for proc in procs:
+                await proc.stop()
+    freq, rms = dominant_frequency(recording)
+    assert rms > 0.01, "the far end played nothing"
+    assert abs(freq - TONE_HZ) < 10, f"the far end played {freq:.0f} Hz, not the {TONE_HZ:.0f} Hz tone"
+    notices = [e for e in caller.events + callee.events if e.get("event") == "audio"]
+    assert not any("No microphone" in n["message"] or "No speaker" in n["message"] for n in notices)
+    stats = callee.named("stats")
+    assert stats and stats[-1]["output_level_db"] > -40
+
+
+async def test_no_audio_device_still_connects_and_says_so(tmp_path: Path) -> None:
+    """With PortAudio pointed at a device that does not exist, the call connects and the user is told."""
+    relay, port, _ = await P.start_relay(tmp_path / "relay")
+    procs = [relay]
+    try:
+        addr = f"127.0.0.1:{port}"
+        callee_fp = await P.identity(tmp_path / "b")
+        callee = await P.start(P.cli(tmp_path / "b", addr, "listen", "--max-calls", "1", "--no-audio"))
+        procs.append(callee)
+        await callee.wait_event("registered")
+        caller = await P.start(
+            P.cli(tmp_path / "a", addr, "call", callee_fp, "--duration", "1"),
+            env={"PULSE_SERVER": "unix:/nonexistent/pulse"},
+        )
+        procs.append(caller)
+        assert await caller.finish() == 0, caller.stderr.decode()[-2000:]
+        assert await callee.finish() == 0
+    finally:
+        for proc in procs:
+            await proc.stop()
+    messages = [e["message"] for e in caller.named("audio")]
+    assert any("No microphone" in m for m in messages), messages
+    assert caller.named("path")
