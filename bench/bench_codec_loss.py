@@ -92,8 +92,9 @@ def loss_mask(n: int, percent: int, seed: int) -> list[bool]:
     return [rng.random() < percent / 100 for _ in range(n)]
 
 
-def run_config(config: str, frames: list[bytes], lost: list[bool], percent: int,
-               bitrate: int) -> tuple[np.ndarray, float, int]:
+def run_config(
+    config: str, frames: list[bytes], lost: list[bool], percent: int, bitrate: int
+) -> tuple[np.ndarray, float, int]:
     """Encode, lose, decode; returns (48 kHz output, kbit/s on the wire, RED depth)."""
     fec = config != "PLC"
     encoder = OpusEncoder(bitrate=bitrate, fec=fec)
@@ -118,8 +119,7 @@ def run_config(config: str, frames: list[bytes], lost: list[bool], percent: int,
         if lost[seq]:
             continue
         if depth:
-            for frame_seq, _ts, payload, _redundant in expand_red(seq, seq * FRAME_SAMPLES,
-                                                                   datagram):
+            for frame_seq, _ts, payload, _redundant in expand_red(seq, seq * FRAME_SAMPLES, datagram):
                 received.setdefault(frame_seq, payload)
         else:
             received[seq] = datagram
@@ -147,8 +147,9 @@ def score(reference_48k: np.ndarray, decoded_48k: np.ndarray) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3],
-                        help="loss-pattern seeds; scores are averaged over them")
+    parser.add_argument(
+        "--seeds", type=int, nargs="+", default=[1, 2, 3], help="loss-pattern seeds; scores are averaged over them"
+    )
     parser.add_argument("--bitrate", type=int, default=24_000)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
@@ -158,8 +159,10 @@ def main(argv: list[str] | None = None) -> int:
         speech = synthesize_speech(Path(tmp))
     frames = frames_of(speech)
     reference = pcm_to_float(b"".join(frames))
-    print(f"speech: {len(frames) * FRAME_MS / 1000:.1f} s, {len(frames)} frames, "
-          f"Opus {args.bitrate // 1000} kbit/s, seeds {args.seeds}")
+    print(
+        f"speech: {len(frames) * FRAME_MS / 1000:.1f} s, {len(frames)} frames, "
+        f"Opus {args.bitrate // 1000} kbit/s, seeds {args.seeds}"
+    )
 
     table: dict[tuple[int, str], list[Result]] = {}
     for percent in LOSS_RATES:
@@ -167,9 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             lost = loss_mask(len(frames), percent, seed)
             for config in CONFIGS:
                 decoded, kbps, depth = run_config(config, frames, lost, percent, args.bitrate)
-                table.setdefault((percent, config), []).append(
-                    Result(score(reference, decoded), kbps, depth)
-                )
+                table.setdefault((percent, config), []).append(Result(score(reference, decoded), kbps, depth))
 
     header = f"{'loss':>5} | " + " | ".join(f"{c:>17}" for c in CONFIGS) + " | RED depth"
     print("\nPESQ-WB (MOS-LQO), mean over seeds; payload kbit/s in brackets")
