@@ -41,6 +41,7 @@ from app.net import ConnectionClosed, QuicEndpoint, QuicPeerConnection
 from app.net.message_stream import MessageStream
 from app.protocol import ProtocolError
 from app.protocol import messages as m
+from app.protocol.close_codes import CALL_ENDED
 
 log = logging.getLogger(__name__)
 
@@ -549,7 +550,7 @@ class WzpClient:
         finally:
             call.race = None
         if call.machine.ended:
-            result.conn.close(reason_phrase="call ended")
+            result.conn.close(CALL_ENDED, "call ended")
             return
         call.result = result
         call.machine.handle(CallEvent.PATH_CHOSEN)
@@ -573,6 +574,10 @@ class WzpClient:
     async def _watch_media_conn(self, call: CallInfo, conn: QuicPeerConnection) -> None:
         await conn.wait_closed()
         if not call.machine.ended and call.result is not None and call.result.conn is conn:
+            if conn.close_code == CALL_ENDED:
+                # The peer (or the relay's room) closed on purpose: the call is over, the Hangup may lag.
+                self._end_call(call, "Normal", notify=False)
+                return
             log.warning(
                 "media path lost call_id=%s path=%s reason=%s", call.call_id, call.result.path, conn.close_reason
             )
@@ -588,8 +593,14 @@ class WzpClient:
         try:
             conn = await open_media_connection(self.endpoint, relay_addr, self.identity, call.call_id)
         except RelayError as exc:
-            self.emit(ev.Notice(level="error", message=f"The direct path dropped and the relay is unreachable: {exc}"))
-            self._abort_call(call, "Error")
+            if not call.machine.ended:
+                self.emit(
+                    ev.Notice(level="error", message=f"The direct path dropped and the relay is unreachable: {exc}")
+                )
+                self._abort_call(call, "Error")
+            return
+        if call.machine.ended:
+            conn.close(CALL_ENDED, "call ended")
             return
         self._send_quiet(
             m.MediaPathReport(
@@ -642,7 +653,7 @@ class WzpClient:
         if call.media is not None:
             self._media_stops.add(asyncio.ensure_future(call.media.stop()))
         if call.result is not None:
-            call.result.conn.close(reason_phrase="call ended")
+            call.result.conn.close(CALL_ENDED, "call ended")
         log.info("call ended call_id=%s reason=%s duration=%.1fs", call.call_id, reason, duration)
         self.emit(ev.Ended(call_id=call.call_id, reason=reason, duration_s=round(duration, 2)))
 

@@ -68,19 +68,14 @@ def parse_fingerprint(text: str) -> str:
     for position, char in enumerate(stripped, start=1):
         if char not in _HEX and not _is_separator(char):
             raise FingerprintError(
-                f"{char!r} (character {position}) is not a hex digit; "
-                "a fingerprint uses only 0-9 and a-f"
+                f"{char!r} (character {position}) is not a hex digit; a fingerprint uses only 0-9 and a-f"
             )
 
     groups = _SEPARATOR_RUN.split(stripped)
     digits = "".join(groups)
     if len(digits) != _HEX_DIGITS:
-        raise FingerprintError(
-            f"a fingerprint has {_HEX_DIGITS} hex digits, this has {len(digits)}"
-        )
-    if len(groups) > 1 and (
-        len(groups) != _GROUPS or any(len(group) != _GROUP_LEN for group in groups)
-    ):
+        raise FingerprintError(f"a fingerprint has {_HEX_DIGITS} hex digits, this has {len(digits)}")
+    if len(groups) > 1 and (len(groups) != _GROUPS or any(len(group) != _GROUP_LEN for group in groups)):
         sizes = ", ".join(str(len(group)) for group in groups)
         raise FingerprintError(
             f"separators must split a fingerprint into {_GROUPS} groups of {_GROUP_LEN} "

@@ -77,13 +77,9 @@ def _check_pcm(pcm: bytes) -> bytes:
 class OpusEncoder:
     """A 48 kHz mono VoIP Opus encoder producing one packet per 20 ms frame."""
 
-    def __init__(
-        self, bitrate: int = DEFAULT_BITRATE, fec: bool = True, dtx: bool = False
-    ) -> None:
+    def __init__(self, bitrate: int = DEFAULT_BITRATE, fec: bool = True, dtx: bool = False) -> None:
         try:
-            self._state: Any = opuslib.api.encoder.create_state(
-                SAMPLE_RATE, CHANNELS, opuslib.APPLICATION_VOIP
-            )
+            self._state: Any = opuslib.api.encoder.create_state(SAMPLE_RATE, CHANNELS, opuslib.APPLICATION_VOIP)
         except opuslib.exceptions.OpusError as exc:
             raise CodecError(f"cannot create the Opus encoder: {exc}") from exc
         self._fec = False
@@ -180,9 +176,7 @@ class OpusEncoder:
         """Encode one 20 ms frame (1920 bytes of int16 LE PCM) into an Opus packet."""
         data = _check_pcm(pcm)
         try:
-            return bytes(
-                opuslib.api.encoder.encode(self._state, data, FRAME_SAMPLES, MAX_PACKET_BYTES)
-            )
+            return bytes(opuslib.api.encoder.encode(self._state, data, FRAME_SAMPLES, MAX_PACKET_BYTES))
         except opuslib.exceptions.OpusError as exc:
             raise CodecError(f"Opus encode failed: {exc}") from exc
 

@@ -224,9 +224,7 @@ class JitterBuffer:
         self._last_silent = False  # the last decoded frame was silence/DTX
         self._last_forced = -math.inf
         self._resync_votes: list[tuple[int, int, bytes, bool, bool]] = []
-        self._rejected: deque[tuple[int, int, bytes, bool, bool]] = deque(
-            maxlen=self.config.restart_after_rejected
-        )
+        self._rejected: deque[tuple[int, int, bytes, bool, bool]] = deque(maxlen=self.config.restart_after_rejected)
 
     def reset(self) -> None:
         """Forget the stream (statistics are kept)."""
@@ -278,9 +276,7 @@ class JitterBuffer:
         ts = _unwrap(timestamp, self._ts_ref)
         anchor = self._next if self._next is not None else self._highest
         transit = now - ts / self.config.clock_rate
-        out_of_range = ext > self._highest + self.config.max_seq_jump or (
-            ext < anchor - self.config.max_late_frames
-        )
+        out_of_range = ext > self._highest + self.config.max_seq_jump or (ext < anchor - self.config.max_late_frames)
         if not out_of_range and self._min_transit is not None and not redundant:
             out_of_range = abs(transit - self._min_transit) > self.config.max_transit_jump_s
         if out_of_range:
@@ -300,9 +296,7 @@ class JitterBuffer:
                     return True
         return stored
 
-    def _store(
-        self, ext: int, ts: int, data: bytes, now: float, silent: bool, redundant: bool
-    ) -> bool:
+    def _store(self, ext: int, ts: int, data: bytes, now: float, silent: bool, redundant: bool) -> bool:
         st = self._stats
         if not redundant:
             st.received += 1
@@ -344,9 +338,7 @@ class JitterBuffer:
         while len(self._seen_order) > _SEEN_MAX:
             self._seen.pop(self._seen_order.popleft(), None)
 
-    def _vote_resync(
-        self, seq: int, timestamp: int, data: bytes, now: float, silent: bool, redundant: bool
-    ) -> bool:
+    def _vote_resync(self, seq: int, timestamp: int, data: bytes, now: float, silent: bool, redundant: bool) -> bool:
         votes = self._resync_votes
         if votes:
             last_seq = votes[-1][0]
@@ -361,15 +353,11 @@ class JitterBuffer:
         self._resync(list(votes), now)
         return True
 
-    def _resync(
-        self, pending: list[tuple[int, int, bytes, bool, bool]], now: float
-    ) -> None:
+    def _resync(self, pending: list[tuple[int, int, bytes, bool, bool]], now: float) -> None:
         log.info("jitter buffer resync at seq %d", pending[-1][0])
         self._stats.resyncs += 1
         self._reset_stream()
-        for v_seq, v_ts, v_data, v_silent, v_red in sorted(
-            pending, key=lambda v: (v[0] - pending[0][0]) % _MOD
-        ):
+        for v_seq, v_ts, v_data, v_silent, v_red in sorted(pending, key=lambda v: (v[0] - pending[0][0]) % _MOD):
             self.put(v_seq, v_ts, v_data, now, silent=v_silent, redundant=v_red)
 
     # -- delay estimation ---------------------------------------------------------------

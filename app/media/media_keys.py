@@ -122,9 +122,7 @@ class EphemeralKey:
         return f"EphemeralKey(public={self._public.hex()})"
 
 
-def key_transcript(
-    call_id: str, caller_fp: str, callee_fp: str, role: str, ephemeral_pub: bytes
-) -> bytes:
+def key_transcript(call_id: str, caller_fp: str, callee_fp: str, role: str, ephemeral_pub: bytes) -> bytes:
     """The unambiguous byte string an ephemeral public key is signed over.
 
     ``domain || 0x00 || len16(call_id) || len16(caller_fp) || len16(callee_fp) ||
@@ -170,9 +168,7 @@ def verify_ephemeral(
 ) -> bool:
     """True only for a valid Ed25519 signature over the transcript; never raises."""
     try:
-        if not isinstance(identity_public_key, _BYTES_LIKE) or not isinstance(
-            signature, _BYTES_LIKE
-        ):
+        if not isinstance(identity_public_key, _BYTES_LIKE) or not isinstance(signature, _BYTES_LIKE):
             return False
         key, sig = bytes(identity_public_key), bytes(signature)
         if len(key) != IDENTITY_KEY_LEN or len(sig) != SIGNATURE_LEN:
@@ -220,9 +216,7 @@ def derive_media_keys(
             _field(callee_pub),
         ]
     )
-    okm = HKDF(
-        algorithm=hashes.SHA256(), length=2 * MEDIA_KEY_LEN, salt=_KDF_SALT, info=info
-    ).derive(shared)
+    okm = HKDF(algorithm=hashes.SHA256(), length=2 * MEDIA_KEY_LEN, salt=_KDF_SALT, info=info).derive(shared)
     caller_to_callee, callee_to_caller = okm[:MEDIA_KEY_LEN], okm[MEDIA_KEY_LEN:]
     if is_caller:
         return MediaKeys(send_key=caller_to_callee, recv_key=callee_to_caller)

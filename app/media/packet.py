@@ -123,8 +123,11 @@ class MediaSealer:
         ``seq`` must move forward (by less than 2**31, wrapping modulo 2**32) from
         the previous call; ValueError otherwise, because it would reuse a nonce.
         """
-        for name, value, limit in (("flags", flags, 0xFF), ("seq", seq, 0xFFFFFFFF),
-                                   ("timestamp", timestamp, 0xFFFFFFFF)):
+        for name, value, limit in (
+            ("flags", flags, 0xFF),
+            ("seq", seq, 0xFFFFFFFF),
+            ("timestamp", timestamp, 0xFFFFFFFF),
+        ):
             if isinstance(value, bool) or not isinstance(value, int):
                 raise TypeError(f"{name} must be an int")
             if not 0 <= value <= limit:
@@ -137,8 +140,7 @@ class MediaSealer:
             extended = _extend(seq, self._last)
             if extended <= self._last:
                 raise ValueError(
-                    f"sequence number {seq} does not advance (nonce reuse); last was "
-                    f"{self._last % _SEQ_MOD}"
+                    f"sequence number {seq} does not advance (nonce reuse); last was {self._last % _SEQ_MOD}"
                 )
         if extended > _MAX_EXTENDED:
             raise ValueError("sequence space exhausted; rekey the call")
@@ -182,9 +184,7 @@ class MediaOpener:
     anything else, whatever bytes it is given.
     """
 
-    def __init__(
-        self, key: bytes, nonce_prefix: bytes = NONCE_PREFIX, window: int = REPLAY_WINDOW
-    ) -> None:
+    def __init__(self, key: bytes, nonce_prefix: bytes = NONCE_PREFIX, window: int = REPLAY_WINDOW) -> None:
         if window < 1:
             raise ValueError("the replay window must hold at least one packet")
         self._aead = ChaCha20Poly1305(_check_key(key))

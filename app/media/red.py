@@ -131,9 +131,7 @@ def unpack_red(data: bytes) -> tuple[bytes, list[tuple[int, bytes]]]:
     return primary, blocks
 
 
-def expand_red(
-    seq: int, timestamp: int, data: bytes, frame_samples: int = 960
-) -> list[tuple[int, int, bytes, bool]]:
+def expand_red(seq: int, timestamp: int, data: bytes, frame_samples: int = 960) -> list[tuple[int, int, bytes, bool]]:
     """Unpack a RED container into jitter-buffer entries.
 
     Returns ``(seq, timestamp, payload, is_redundant)`` tuples, redundant copies

@@ -117,11 +117,7 @@ def resample(samples: npt.ArrayLike, rate_in: int, rate_out: int) -> FloatArray:
         n = np.arange(start, min(n_out, start + _CHUNK), dtype=np.int64)
         base = (n * down) // up
         phase = (n * down) % up
-        weights = (
-            table[phase]
-            if table is not None
-            else _sinc_weights(phase / up, offsets, scale, half)
-        )
+        weights = table[phase] if table is not None else _sinc_weights(phase / up, offsets, scale, half)
         idx = base[:, None] + np.arange(-half + 1, half + 1)[None, :] + half
         out[start : start + n.size] = np.einsum("ij,ij->i", padded[idx], weights)
     return out
@@ -246,9 +242,7 @@ class WavFileSource(PcmSource):
 class ToneSource(AudioSource):
     """A phase-continuous sine tone; endless unless ``duration_s`` is given."""
 
-    def __init__(
-        self, freq_hz: float, amplitude: float = 0.5, duration_s: float | None = None
-    ) -> None:
+    def __init__(self, freq_hz: float, amplitude: float = 0.5, duration_s: float | None = None) -> None:
         if not 0.0 < freq_hz < SAMPLE_RATE / 2:
             raise ValueError(f"frequency must be between 0 and {SAMPLE_RATE // 2} Hz")
         if not 0.0 <= amplitude <= 1.0:

@@ -151,9 +151,7 @@ def parse_addr(text: str) -> tuple[str, int]:
     if not sep:
         raise AddressError(f"{_shorten(text)}: missing ':port'")
     if ":" in host:
-        raise AddressError(
-            f"{_shorten(text)}: IPv6 addresses must be in brackets, e.g. '[2001:db8::1]:4433'"
-        )
+        raise AddressError(f"{_shorten(text)}: IPv6 addresses must be in brackets, e.g. '[2001:db8::1]:4433'")
     port = _parse_port_text(port_text)
     ip = parse_ip(host)
     return str(ip), port
@@ -184,10 +182,7 @@ def normalize_sockaddr(addr: tuple[Any, ...]) -> tuple[str, int]:
     host may be IPv4-mapped (shown as IPv4) or carry a scope id (stripped).
     """
     if not isinstance(addr, tuple) or len(addr) not in (2, 4):
-        raise AddressError(
-            f"expected a (host, port) or (host, port, flowinfo, scope_id) tuple, "
-            f"got {_shorten(addr)}"
-        )
+        raise AddressError(f"expected a (host, port) or (host, port, flowinfo, scope_id) tuple, got {_shorten(addr)}")
     host, port = addr[0], addr[1]
     ip = parse_ip(host)
     return str(ip), _check_port(port)

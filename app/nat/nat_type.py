@@ -207,10 +207,7 @@ def _classify_group(
             probes=probes,
             public_addr=addr,
             public_ip=ips[0],
-            explanation=(
-                f"Cone NAT: the same public address {addr} was seen by {who}; "
-                "direct calls should work."
-            ),
+            explanation=(f"Cone NAT: the same public address {addr} was seen by {who}; direct calls should work."),
             notes=tuple(notes),
         )
     return NatReport(

@@ -93,10 +93,5 @@ def is_non_public(ip: IPAddress) -> bool:
     Everything else (including the documentation ranges used by the test lab) counts as public.
     """
     if isinstance(ip, ipaddress.IPv4Address):
-        return (
-            any(ip in net for net in RFC1918_V4)
-            or ip in CGNAT_V4
-            or ip in LOOPBACK_V4
-            or ip in LINK_LOCAL_V4
-        )
+        return any(ip in net for net in RFC1918_V4) or ip in CGNAT_V4 or ip in LOOPBACK_V4 or ip in LINK_LOCAL_V4
     return ip == LOOPBACK_V6 or ip in LINK_LOCAL_V6 or ip in ULA_V6

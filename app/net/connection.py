@@ -55,6 +55,8 @@ class QuicPeerConnection(QuicConnectionProtocol):
         self.remote = remote
         self.is_client = is_client
         self.close_reason: str = ""
+        #: QUIC error code of the close (ours or the peer's), once closed.
+        self.close_code: int | None = None
         #: The signal stream that set this connection up, kept alive with it (owner's choice).
         self.signal_stream: object | None = None
         self.datagrams_dropped = 0
@@ -161,6 +163,7 @@ class QuicPeerConnection(QuicConnectionProtocol):
     def close(self, error_code: int = 0, reason_phrase: str = "") -> None:
         if not self.close_reason:
             self.close_reason = reason_phrase or "closed locally"
+            self.close_code = error_code
         if self._quic._state in (QuicConnectionState.FIRSTFLIGHT, QuicConnectionState.CONNECTED):
             super().close(error_code=error_code, reason_phrase=reason_phrase)
         elif not self._closed.is_set() and self._quic._state == QuicConnectionState.TERMINATED:
@@ -195,6 +198,8 @@ class QuicPeerConnection(QuicConnectionProtocol):
             self.endpoint._on_handshake_completed(self)
         elif isinstance(event, events.ConnectionTerminated):
             reason = event.reason_phrase or f"error {event.error_code:#x}"
+            if self.close_code is None:
+                self.close_code = event.error_code
             self._on_terminated(reason)
         super().quic_event_received(event)
 

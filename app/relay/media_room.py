@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from app.net import QuicPeerConnection
+from app.protocol.close_codes import CALL_ENDED
 
 log = logging.getLogger(__name__)
 
@@ -53,5 +54,5 @@ class MediaRoom:
     def close(self) -> None:
         for conn in self._conns.values():
             conn.set_datagram_handler(None)
-            conn.close(reason_phrase="call ended")
+            conn.close(CALL_ENDED, "call ended")
         self._conns.clear()

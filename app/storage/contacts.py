@@ -55,9 +55,7 @@ class ContactBook:
             )
         else:
             keep = existing.trusted if trusted is None else trusted
-            self.conn.execute(
-                "UPDATE contacts SET name = ?, trusted = ? WHERE fingerprint = ?", (name, int(keep), fp)
-            )
+            self.conn.execute("UPDATE contacts SET name = ?, trusted = ? WHERE fingerprint = ?", (name, int(keep), fp))
         contact = self.get(fp)
         assert contact is not None
         return contact
