@@ -69,6 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
     sub = p.add_subparsers(dest="command", required=True)
     sub.add_parser("id", help="print this identity's fingerprint and alias")
+    sub.add_parser("devices", help="list audio devices")
     listen = sub.add_parser("listen", help="register and answer calls")
     listen.add_argument("--answer", choices=["trusted", "generic", "reject"], default="trusted")
     listen.add_argument("--max-calls", type=int, default=0, help="exit after N calls have ended (0: never)")
@@ -94,6 +95,13 @@ def _media_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--record", type=Path, default=None, help="write what is received to this WAV file")
     p.add_argument("--bitrate", type=int, default=24000, help="Opus bitrate in bit/s (16000-64000)")
     p.add_argument("--no-audio", action="store_true", help="send silence, play nothing (no audio devices)")
+    p.add_argument(
+        "--input-device", default=None, help="microphone name (or part of it) or number; default device if unset"
+    )
+    p.add_argument(
+        "--output-device", default=None, help="speaker name (or part of it) or number; default device if unset"
+    )
+    p.add_argument("--dtx", action="store_true", help="Opus discontinuous transmission (fewer packets in silence)")
 
 
 class Printer:
@@ -126,6 +134,9 @@ async def _with_client(args: argparse.Namespace, printer: Printer, body: Any) ->
             record=getattr(args, "record", None),
             bitrate=getattr(args, "bitrate", 24000),
             no_audio=getattr(args, "no_audio", False),
+            input_device=getattr(args, "input_device", None),
+            output_device=getattr(args, "output_device", None),
+            dtx=getattr(args, "dtx", False),
             emit=client.emit,
         )
     client.add_listener(printer.event)
@@ -242,6 +253,28 @@ def cmd_id(args: argparse.Namespace, printer: Printer) -> int:
     return EXIT_OK
 
 
+def cmd_devices(args: argparse.Namespace, printer: Printer) -> int:
+    from app.media.audio_devices import AudioDeviceError, list_devices
+
+    try:
+        devices = list_devices()
+    except AudioDeviceError as exc:
+        raise CliFailure(str(exc)) from exc
+    for d in devices:
+        printer.line(
+            {
+                "event": "device",
+                "index": d.index,
+                "name": d.name,
+                "inputs": d.inputs,
+                "outputs": d.outputs,
+                "default_input": d.is_default_input,
+                "default_output": d.is_default_output,
+            }
+        )
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
@@ -254,6 +287,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "id":
             return cmd_id(args, printer)
+        if args.command == "devices":
+            return cmd_devices(args, printer)
         runner = {"call": cmd_call, "listen": cmd_listen, "nat": cmd_nat}[args.command]
         return asyncio.run(runner(args, printer))
     except CliFailure as exc:

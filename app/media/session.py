@@ -65,6 +65,7 @@ class MediaSession:
         sink: AudioSink,
         *,
         bitrate: int = 24_000,
+        dtx: bool = False,
         emit: Callable[[ev.ClientEvent], None] | None = None,
         stats_interval: float = 1.0,
     ) -> None:
@@ -73,7 +74,7 @@ class MediaSession:
         self.sink = sink
         self.emit = emit or (lambda e: None)
         self.stats_interval = stats_interval
-        self.encoder = OpusEncoder(bitrate=bitrate, fec=True)
+        self.encoder = OpusEncoder(bitrate=bitrate, fec=True, dtx=dtx)
         self.decoder = OpusDecoder()
         self.jitter = JitterBuffer()
         self.red = RedPacketizer()

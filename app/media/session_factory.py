@@ -29,6 +29,7 @@ def make_media_factory(
     no_audio: bool = False,
     input_device: str | int | None = None,
     output_device: str | int | None = None,
+    dtx: bool = False,
     emit: Callable[[ev.ClientEvent], None],
     on_session: Callable[[MediaSession], None] | None = None,
 ) -> Callable[[Any, MediaKeys], Awaitable[MediaSession]]:
@@ -44,7 +45,7 @@ def make_media_factory(
         except Exception:
             source.close()
             raise
-        session = MediaSession(call_id, keys, source, sink, bitrate=bitrate, emit=emit)
+        session = MediaSession(call_id, keys, source, sink, bitrate=bitrate, dtx=dtx, emit=emit)
         if on_session is not None:
             on_session(session)
         return session
