@@ -243,9 +243,16 @@ class WzpClient:
                 self._on_link_lost(reason)
             if self._stopping:
                 return
+            if self.status in ("key-changed", "replaced"):
+                # Retrying cannot help: wait until the user trusts the new key or asks to reconnect.
+                log.info("relay link down relay=%s reason=%s; waiting for the user", self.relay, reason)
+                self._wake_reconnect.clear()
+                await self._wake_reconnect.wait()
+                attempt = 0
+                continue
             delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]
             attempt += 1
-            self.status = "reconnecting" if self.status != "key-changed" else "key-changed"
+            self.status = "reconnecting"
             log.info("relay link down relay=%s reason=%s retry_in=%.0fs", self.relay, reason, delay)
             self.emit(ev.Reconnecting(relay=self.relay, delay=delay, attempt=attempt, reason=reason))
             self._wake_reconnect.clear()
@@ -277,11 +284,12 @@ class WzpClient:
             )
             return
         if isinstance(msg, m.Replaced):
+            self.status = "replaced"
             self.emit(
                 ev.Notice(
                     level="warning",
-                    message="This identity registered again from another place; "
-                    "this connection was closed by the relay.",
+                    message="This identity signed in again from another place, so the relay closed this "
+                    "connection. Reconnect here to take the calls back.",
                 )
             )
             return

@@ -69,6 +69,9 @@ async def open_relay_connection(
     except (TimeoutError, ConnectionClosed, ProtocolError) as exc:
         conn.close(reason_phrase="no challenge")
         raise RelayError(f"The relay {relay} did not start the session properly ({exc or 'timeout'}).") from exc
+    except BaseException:
+        conn.close(reason_phrase="abandoned")
+        raise
     if not isinstance(challenge, m.RegisterChallenge):
         conn.close(reason_phrase="protocol error")
         raise RelayError(f"The relay {relay} sent {type(challenge).__name__} instead of a challenge.")
@@ -106,6 +109,9 @@ async def open_media_connection(
     except (TimeoutError, ConnectionClosed, ProtocolError) as exc:
         conn.close(reason_phrase="media join failed")
         raise RelayError(f"the relay did not open the media room: {exc or 'timeout'}") from exc
+    except BaseException:
+        conn.close(reason_phrase="abandoned")
+        raise
     if not isinstance(msg, m.MediaJoined):
         conn.close(reason_phrase="media join refused")
         detail = msg.message if isinstance(msg, m.Error) else type(msg).__name__

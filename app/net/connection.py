@@ -165,6 +165,8 @@ class QuicPeerConnection(QuicConnectionProtocol):
             self.close_reason = reason_phrase or "closed locally"
             self.close_code = error_code
         if self._quic._state in (QuicConnectionState.FIRSTFLIGHT, QuicConnectionState.CONNECTED):
+            # Flush what is queued first: once a close is pending, aioquic sends only CONNECTION_CLOSE.
+            self.transmit()
             super().close(error_code=error_code, reason_phrase=reason_phrase)
         elif not self._closed.is_set() and self._quic._state == QuicConnectionState.TERMINATED:
             self.abort()

@@ -185,7 +185,8 @@ class QuicEndpoint:
             conn.abort()
             raise ConnectionClosed(f"no answer from {conn.remote_addr} within {timeout:g} s") from None
         except BaseException:
-            conn.abort()
+            # Cancelled (e.g. a race loser): tell the peer, which may have finished its side already.
+            conn.close(reason_phrase="connect abandoned")
             raise
         return conn
 

@@ -94,6 +94,7 @@ class _Conn:
     public_key: bytes = b""
     discoverable: bool = True
     media_call: str | None = None
+    closing: bool = False  # refused or replaced: ignored until its connection is gone
 
 
 @dataclass
@@ -209,7 +210,9 @@ class RelayCore:
         actions: list[Action] = []
         for c in list(self._conns.values()):
             if self._unbound(c) and now >= c.opened_at + self.limits.register_timeout:
-                actions += self._refuse(c.conn, "registration-timeout", "no registration within 10 s")
+                actions += self._refuse(
+                    c.conn, "registration-timeout", f"no registration within {self.limits.register_timeout:g} s"
+                )
         for call in list(self._calls.values()):
             if call.state is CallState.RINGING and now >= call.ring_deadline:
                 log.info("call ring timeout call_id=%s", call.call_id)
@@ -220,7 +223,7 @@ class RelayCore:
 
     def message_received(self, conn: ConnId, msg: m.Message, now: float) -> list[Action]:
         c = self._conns.get(conn)
-        if c is None:
+        if c is None or c.closing:
             return []
         if not c.bucket.take(now):
             log.warning("rate limit exceeded conn=%d fingerprint=%s", conn, c.fingerprint)
@@ -263,7 +266,7 @@ class RelayCore:
     def bad_message(self, conn: ConnId, error: str, now: float) -> list[Action]:
         """A frame that did not decode: answered with an error, and charged to the rate limit."""
         c = self._conns.get(conn)
-        if c is None:
+        if c is None or c.closing:
             return []
         if not c.bucket.take(now):
             return self._refuse(conn, "rate-limited", "too many messages; slow down")
@@ -271,7 +274,7 @@ class RelayCore:
 
     @staticmethod
     def _unbound(c: _Conn) -> bool:
-        return c.fingerprint is None and c.media_call is None
+        return c.fingerprint is None and c.media_call is None and not c.closing
 
     def _on_media_join(self, c: _Conn, join: m.MediaJoin) -> list[Action]:
         """A media connection proves it is a party of an active call, then carries only datagrams."""
@@ -319,6 +322,7 @@ class RelayCore:
             old_conn = self._conns.get(old)
             if old_conn is not None:
                 old_conn.fingerprint = None  # it no longer speaks for the user
+                old_conn.closing = True
             actions.append(Disconnect(old, "replaced by a newer registration"))
         c.fingerprint = fingerprint
         c.alias = msg.alias
@@ -538,4 +542,5 @@ class RelayCore:
         c = self._conns.get(conn)
         if c is not None:
             c.nonce = None
+            c.closing = True
         return [Send(conn, m.Error(code=code, message=message)), Disconnect(conn, message)]

@@ -1,0 +1,67 @@
+"""Shared fixtures: in-process relays on loopback and registered clients (real QUIC, no mocks)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import pytest
+from helpers.events import EventLog
+
+from app.client.client import WzpClient
+from app.identity import Identity
+from app.relay.limits import RelayLimits
+from app.relay.server import RelayServer
+
+RelayFactory = Callable[..., Awaitable[RelayServer]]
+ClientFactory = Callable[..., Awaitable[tuple[WzpClient, EventLog]]]
+
+
+@pytest.fixture
+async def start_relay() -> AsyncIterator[RelayFactory]:
+    """`await start_relay(port=0, identity=None, limits=None)`: a RelayServer on 127.0.0.1, stopped at teardown."""
+    servers: list[RelayServer] = []
+
+    async def start(port: int = 0, identity: Identity | None = None, limits: RelayLimits | None = None) -> RelayServer:
+        server = await RelayServer.start(f"127.0.0.1:{port}", identity=identity or Identity.generate(), limits=limits)
+        servers.append(server)
+        return server
+
+    try:
+        yield start
+    finally:
+        for server in servers:
+            await server.stop()
+
+
+@pytest.fixture
+async def relay(start_relay: RelayFactory) -> RelayServer:
+    return await start_relay()
+
+
+@pytest.fixture
+async def make_client(tmp_path: Path) -> AsyncIterator[ClientFactory]:
+    """`await make_client(relay_port, name)`: a started (and by default registered) WzpClient + its EventLog."""
+    started: list[WzpClient] = []
+
+    async def make(
+        port: int, name: str, *, register: bool = True, identity: Identity | None = None, **kwargs: object
+    ) -> tuple[WzpClient, EventLog]:
+        data_dir = tmp_path / name
+        data_dir.mkdir(exist_ok=True)
+        client = WzpClient(identity or Identity.generate(), data_dir, f"127.0.0.1:{port}", **kwargs)  # type: ignore[arg-type]
+        log = EventLog(name)
+        client.add_listener(log)
+        await client.start()
+        started.append(client)
+        if register:
+            await client.wait_registered(10)
+        return client, log
+
+    try:
+        yield make
+    finally:
+        for client in reversed(started):
+            with contextlib.suppress(Exception):
+                await client.stop()

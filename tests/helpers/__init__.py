@@ -1,0 +1,1 @@
+"""Shared helpers for the relay / client / CLI tests (real sockets, no mocks)."""
