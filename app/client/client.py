@@ -120,7 +120,7 @@ class WzpClient:
         self.link: RelayLink | None = None
         self.registration: RegistrationInfo | None = None
         self.calls: dict[str, CallInfo] = {}
-        self.status = "offline"  # offline | connecting | connected | reconnecting | key-changed
+        self.status = "offline"  # offline | connecting | connected | reconnecting | key-changed | replaced
         self._listeners: list[Callable[[ev.ClientEvent], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
         self._registered = asyncio.Event()
@@ -185,6 +185,11 @@ class WzpClient:
         task.add_done_callback(done)
         return task
 
+    def _set_status(self, status: str) -> None:
+        if status != self.status:
+            self.status = status
+            self.emit(ev.StatusChanged(status=status))
+
     def trust_relay_key(self, fingerprint: str) -> None:
         """The user confirmed a relay's new key: pin it and reconnect."""
         self.pins.pin(self.relay, fingerprint)
@@ -199,7 +204,9 @@ class WzpClient:
         attempt = 0
         while not self._stopping:
             assert self.endpoint is not None
-            self.status = "connecting" if attempt == 0 else "reconnecting"
+            # Cleared here, so a reconnect_now() that comes while this attempt runs is not lost.
+            self._wake_reconnect.clear()
+            self._set_status("connecting" if attempt == 0 else "reconnecting")
             self.emit(ev.Connecting(relay=self.relay))
             link = RelayLink(
                 self.endpoint,
@@ -214,7 +221,7 @@ class WzpClient:
             try:
                 info = await link.open()
             except RelayKeyMismatch as exc:
-                self.status = "key-changed"
+                self._set_status("key-changed")
                 self.emit(ev.RelayKeyChanged(relay=self.relay, pinned=exc.pinned, presented=exc.presented))
                 self.emit(ev.Notice(level="error", message=str(exc)))
                 reason = "relay key changed"
@@ -224,7 +231,7 @@ class WzpClient:
                 if info.key_status == "new":
                     self.pins.pin(self.relay, info.relay_fingerprint)
                 self.link, self.registration = link, info
-                self.status = "connected"
+                self._set_status("connected")
                 attempt = 0
                 self._registered.set()
                 self.emit(
@@ -246,16 +253,14 @@ class WzpClient:
             if self.status in ("key-changed", "replaced"):
                 # Retrying cannot help: wait until the user trusts the new key or asks to reconnect.
                 log.info("relay link down relay=%s reason=%s; waiting for the user", self.relay, reason)
-                self._wake_reconnect.clear()
                 await self._wake_reconnect.wait()
                 attempt = 0
                 continue
             delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]
             attempt += 1
-            self.status = "reconnecting"
+            self._set_status("reconnecting")
             log.info("relay link down relay=%s reason=%s retry_in=%.0fs", self.relay, reason, delay)
             self.emit(ev.Reconnecting(relay=self.relay, delay=delay, attempt=attempt, reason=reason))
-            self._wake_reconnect.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake_reconnect.wait(), delay)
 
@@ -263,7 +268,7 @@ class WzpClient:
         """The relay link dropped: calls still ringing end (the relay ended them too)."""
         for call in list(self.calls.values()):
             if call.state in (CallState.OFFERING, CallState.RINGING, CallState.INCOMING, CallState.ANSWERED):
-                self._end_call(call, "Error", notify=False)
+                self._end_call(call, "Error", by="relay")
 
     def _send(self, msg: m.Message) -> None:
         if self.link is None:
@@ -284,7 +289,7 @@ class WzpClient:
             )
             return
         if isinstance(msg, m.Replaced):
-            self.status = "replaced"
+            self._set_status("replaced")
             self.emit(
                 ev.Notice(
                     level="warning",
@@ -311,7 +316,7 @@ class WzpClient:
             elif isinstance(msg, m.CallSetup):
                 self._on_setup(call, msg)
             elif isinstance(msg, m.Hangup):
-                self._end_call(call, msg.reason, notify=False)
+                self._end_call(call, msg.reason, by="remote")
             elif isinstance(msg, m.PunchReady):
                 if call.race is not None:
                     call.race.on_peer_punched()
@@ -400,7 +405,7 @@ class WzpClient:
             raise ClientError("This call is no longer ringing.")
         if mode == "reject":
             self._send(m.DirectCallAnswer(call_id=call_id, accept_mode="Reject"))
-            self._end_call(call, "Declined", notify=False)
+            self._end_call(call, "Declined", by="local")
             return
         accept_mode = ACCEPT_MODES.get(mode)
         if accept_mode is None:
@@ -436,7 +441,7 @@ class WzpClient:
         if call.state not in (CallState.OFFERING, CallState.RINGING):
             raise ClientError("The call is not ringing any more; hang up instead.")
         self._send(m.CallCancel(call_id=call_id))
-        self._end_call(call, "Cancelled", notify=False)
+        self._end_call(call, "Cancelled", by="local")
 
     async def hangup(self, call_id: str, reason: str = "Normal") -> None:
         call = self._call(call_id)
@@ -450,7 +455,7 @@ class WzpClient:
             return
         with contextlib.suppress(ClientError):
             self._send(m.Hangup(call_id=call_id, reason=reason))
-        self._end_call(call, reason, notify=False)
+        self._end_call(call, reason, by="local")
 
     def _call(self, call_id: str) -> CallInfo:
         call = self.calls.get(call_id)
@@ -516,7 +521,7 @@ class WzpClient:
     def _abort_call(self, call: CallInfo, reason: str) -> None:
         with contextlib.suppress(ClientError):
             self._send(m.Hangup(call_id=call.call_id, reason=reason))
-        self._end_call(call, reason, notify=False)
+        self._end_call(call, reason, by="local")
 
     async def _connect_call(self, call: CallInfo, setup: m.CallSetup) -> None:
         assert self.endpoint is not None
@@ -584,7 +589,7 @@ class WzpClient:
         if not call.machine.ended and call.result is not None and call.result.conn is conn:
             if conn.close_code == CALL_ENDED:
                 # The peer (or the relay's room) closed on purpose: the call is over, the Hangup may lag.
-                self._end_call(call, "Normal", notify=False)
+                self._end_call(call, "Normal", by="remote")
                 return
             log.warning(
                 "media path lost call_id=%s path=%s reason=%s", call.call_id, call.result.path, conn.close_reason
@@ -649,7 +654,7 @@ class WzpClient:
         except ClientError as exc:
             log.info("could not send %s: %s", type(msg).__name__, exc)
 
-    def _end_call(self, call: CallInfo, reason: str, *, notify: bool) -> None:
+    def _end_call(self, call: CallInfo, reason: str, *, by: str) -> None:
         if call.machine.ended:
             return
         call.machine.handle(CallEvent.END, reason)
@@ -663,7 +668,7 @@ class WzpClient:
         if call.result is not None:
             call.result.conn.close(CALL_ENDED, "call ended")
         log.info("call ended call_id=%s reason=%s duration=%.1fs", call.call_id, reason, duration)
-        self.emit(ev.Ended(call_id=call.call_id, reason=reason, duration_s=round(duration, 2)))
+        self.emit(ev.Ended(call_id=call.call_id, reason=reason, duration_s=round(duration, 2), by=by))
 
     # -------------------------------------------------------- direct accept
 

@@ -152,6 +152,15 @@ class Ended(ClientEvent):
     call_id: str
     reason: str
     duration_s: float = 0.0
+    by: str = "remote"  # who ended it: "local" (this side), "remote" (the peer) or "relay"
+
+
+@dataclass(frozen=True)
+class StatusChanged(ClientEvent):
+    """The relay link's status: connecting, connected, reconnecting, key-changed or replaced."""
+
+    event: ClassVar[str] = "status"
+    status: str
 
 
 @dataclass(frozen=True)

@@ -84,7 +84,8 @@ class RelayServer:
         self._rooms: dict[str, MediaRoom] = {}
         self._ids = itertools.count(1)
         self._tasks: set[asyncio.Task[None]] = set()
-        self._tick_handle: asyncio.TimerHandle | None = None
+        self._tick_handle: asyncio.Handle | None = None  # qasync's call_at returns a plain Handle
+        self._tick_at = 0.0
         self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
 
@@ -265,15 +266,15 @@ class RelayServer:
             return
         deadline = self.core.next_deadline()
         if self._tick_handle is not None:
-            if deadline is not None and self._tick_handle.when() <= deadline:
+            if deadline is not None and self._tick_at <= deadline:
                 return
             self._tick_handle.cancel()
             self._tick_handle = None
         if deadline is not None:
+            self._tick_at = deadline
             self._tick_handle = self._loop.call_at(deadline, self._on_tick)
 
     def _on_tick(self) -> None:
-        when = self._tick_handle.when() if self._tick_handle is not None else 0.0
         self._tick_handle = None
         assert self.core is not None
-        self._apply(self.core.tick(max(self._now(), when)))
+        self._apply(self.core.tick(max(self._now(), self._tick_at)))

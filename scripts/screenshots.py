@@ -1,0 +1,178 @@
+"""Screenshots of the desktop app in its main states, rendered offscreen into docs/screenshots/.
+
+    .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
+
+Everything is real: an in-process relay on loopback, two app instances
+(the one shown, and a peer that calls it), identities from fixed seeds so the
+names and identicons stay the same from run to run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from PySide6.QtWidgets import QApplication, QWidget  # noqa: E402
+
+from app.identity import Identity, save_identity  # noqa: E402
+from app.identity.store import IDENTITY_FILENAME  # noqa: E402
+from app.media.sources import ToneSource  # noqa: E402
+from app.relay.server import RelayServer  # noqa: E402
+from ui.app import WzpApp  # noqa: E402
+from ui.event_loop import make_event_loop  # noqa: E402
+from ui.theme import apply_theme, dark_palette, light_palette  # noqa: E402
+
+SIZE = (780, 640)
+
+
+def seeded(name: str) -> Identity:
+    return Identity.from_seed(hashlib.sha256(f"wzp-screenshots-{name}".encode()).digest())
+
+
+def prepare(data_dir: Path, name: str) -> None:
+    data_dir.mkdir(parents=True, exist_ok=True)
+    save_identity(data_dir / IDENTITY_FILENAME, seeded(name))
+
+
+async def until(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the app did not reach the expected state")
+        await asyncio.sleep(0.05)
+
+
+async def shoot(widget: QWidget, out: Path, name: str) -> None:
+    await asyncio.sleep(0.15)  # let Qt lay out and paint (never processEvents() inside a coroutine)
+    path = out / f"{name}.png"
+    if not widget.grab().save(str(path)):
+        raise OSError(f"could not write {path}")
+    print(f"wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")
+
+
+async def take(out: Path, tmp: Path) -> None:
+    relay = await RelayServer.start("127.0.0.1:0", identity=seeded("relay"))
+    address = f"127.0.0.1:{relay.port}"
+    apps: list[WzpApp] = []
+    try:
+        # 1. First run: the welcome, no relay configured yet.
+        prepare(tmp / "fresh", "fresh")
+        (tmp / "fresh" / IDENTITY_FILENAME).unlink()  # a real first run creates it
+        fresh = WzpApp(tmp / "fresh", no_audio=True, tray=False)
+        apps.append(fresh)
+        await fresh.start()
+        assert fresh.welcome is not None
+        await shoot(fresh.welcome, out, "first-run")
+        await fresh.shutdown()
+
+        # 2. Idle, with contacts, history and people online.
+        prepare(tmp / "me", "me")
+        prepare(tmp / "ada", "ada")
+        options = {"relay": address, "no_audio": True, "tray": False}
+        me = WzpApp(tmp / "me", **options, audio_source_factory=lambda: ToneSource(330))
+        ada = WzpApp(tmp / "ada", **options, audio_source_factory=lambda: ToneSource(440))
+        apps += [me, ada]
+        for app in (me, ada):
+            app.settings.welcomed = True
+            await app.start()
+        me.window.resize(*SIZE)
+        await until(lambda: me.relay_status.state == "connected" and ada.relay_status.state == "connected")
+        await until(lambda: bool(me.contacts.online))
+        ada_fp = ada.identity.fingerprint
+        bob_fp, carol_fp = seeded("bob").fingerprint, seeded("carol").fingerprint
+        me.contacts.save(ada_fp, "Ada", trusted=True)
+        me.contacts.save(bob_fp, "Bob")
+        me.contacts.save(carol_fp, "Carol", trusted=True)
+        now = time.time()
+        for i, (direction, fp, dur, reason) in enumerate(
+            [
+                ("outgoing", bob_fp, 0, "Busy"),
+                ("missed", carol_fp, 0, "Cancelled"),
+                ("incoming", ada_fp, 754, "Normal"),
+                ("outgoing", carol_fp, 62, "Normal"),
+                ("declined", bob_fp, 0, "Declined"),
+            ]
+        ):
+            me.history.record(
+                call_id=f"demo{i}", direction=direction, peer_fingerprint=fp, peer_alias="",
+                started_at=now - 3600 * (i + 1) * 5, duration_s=dur, reason=reason,
+                path="direct" if dur else "",
+            )
+        me.window.home.contact_list.setCurrentRow(0)
+        await shoot(me.window, out, "idle-contacts")
+        me.window.home.tabs.setCurrentIndex(2)
+        await shoot(me.window, out, "idle-history")
+        me.window.home.tabs.setCurrentIndex(0)
+
+        # 3. Incoming call (from someone who is not a trusted contact of Ada's).
+        ada.window.hide()
+        me.call.place_call(ada_fp)
+        await until(lambda: ada.incoming_dialog.isVisible())
+        await shoot(ada.incoming_dialog, out, "incoming-call")
+        await until(lambda: me.call.state == "ringing")
+        await shoot(me.window, out, "ringing")
+
+        # 4. In call, with levels and stats.
+        ada.call.accept()
+        await until(lambda: me.call.state == "in_call" and me.call.stats is not None, 15)
+        await until(lambda: me.window.call_page.output_meter.level_db > -40)
+        await asyncio.sleep(1.2)  # a second stats report, so the numbers are not the first, partial ones
+        await shoot(me.window, out, "in-call")
+        qt_app = QApplication.instance()
+        assert isinstance(qt_app, QApplication)
+        qt_app.setPalette(dark_palette())
+        await shoot(me.window, out, "in-call-dark")
+        qt_app.setPalette(light_palette())
+        me.call.hang_up()
+        await until(lambda: not me.call.active and not ada.call.active)
+
+        # 5. Settings (audio tab and the NAT check).
+        me.open_settings()
+        dialog = me.settings_dialog
+        assert dialog is not None
+        await shoot(dialog, out, "settings")
+        dialog.tabs.setCurrentIndex(1)
+        await shoot(dialog, out, "settings-relays")
+        dialog.tabs.setCurrentIndex(2)
+        await shoot(dialog, out, "settings-audio")
+        dialog.tabs.setCurrentIndex(3)
+        dialog.nat_button.click()
+        await until(lambda: "Probes:" in dialog.nat_result.toPlainText(), 15)
+        await shoot(dialog, out, "settings-nat")
+        dialog.tabs.setCurrentIndex(4)
+        await shoot(dialog, out, "settings-log")
+        dialog.close()
+    finally:
+        for app in apps:
+            await app.shutdown()
+        await relay.stop()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    assert isinstance(app, QApplication)
+    apply_theme(app)
+    loop = make_event_loop(app)
+    asyncio.set_event_loop(loop)
+    with tempfile.TemporaryDirectory(prefix="wzp-shots-") as tmp, loop:
+        loop.run_until_complete(take(args.out, Path(tmp)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,115 @@
+"""Settings' audio checks: a live microphone level, and a short test tone on the speaker."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from app.media.sinks import AudioSink
+from app.media.sources import AudioSource, ToneSource, level_dbfs
+
+log = logging.getLogger(__name__)
+
+
+class MicTester(QObject):
+    level = Signal(float)
+    problem = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._source: AudioSource | None = None
+        self._timer = QTimer(self)
+        self._timer.setInterval(50)
+        self._timer.timeout.connect(self._poll)
+
+    @property
+    def running(self) -> bool:
+        return self._source is not None
+
+    def start(self, device: str) -> bool:
+        self.stop()
+        try:
+            from app.media.audio_devices import MicrophoneSource
+
+            self._source = MicrophoneSource(device or None)
+        except Exception as exc:
+            log.info("microphone test failed: %s", exc)
+            self.problem.emit(f"The microphone could not be opened: {exc}")
+            return False
+        self._timer.start()
+        return True
+
+    def stop(self) -> None:
+        self._timer.stop()
+        source, self._source = self._source, None
+        if source is not None:
+            source.close()
+        self.level.emit(-100.0)
+
+    def _poll(self) -> None:
+        source = self._source
+        if source is None:
+            return
+        bridge = getattr(source, "bridge", None)
+        frames = []
+        while bridge is not None and len(bridge):
+            frame = bridge.pull()
+            if frame is not None:
+                frames.append(frame)
+        if frames:
+            self.level.emit(max(level_dbfs(f) for f in frames))
+
+
+class SpeakerTester(QObject):
+    finished = Signal()
+    problem = Signal(str)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._sink: AudioSink | None = None
+        self._tone: ToneSource | None = None
+        self._timer = QTimer(self)
+        self._timer.setInterval(20)
+        self._timer.timeout.connect(self._pump)
+
+    @property
+    def running(self) -> bool:
+        return self._sink is not None
+
+    def start(self, device: str, seconds: float = 1.5) -> bool:
+        self.stop()
+        try:
+            from app.media.audio_devices import SpeakerSink
+
+            self._sink = SpeakerSink(device or None)
+        except Exception as exc:
+            log.info("speaker test failed: %s", exc)
+            self.problem.emit(f"The speaker could not be opened: {exc}")
+            return False
+        self._tone = ToneSource(660.0, amplitude=0.3, duration_s=seconds)
+        self._timer.start()
+        return True
+
+    def stop(self) -> None:
+        was = self.running
+        self._timer.stop()
+        sink, self._sink = self._sink, None
+        if sink is not None:
+            sink.close()
+        if was:
+            self.finished.emit()
+
+    def _pump(self) -> None:
+        sink, tone = self._sink, self._tone
+        if sink is None or tone is None:
+            return
+        bridge = getattr(sink, "bridge", None)
+        queued = len(bridge) if bridge is not None else 0
+        for _ in range(max(1, 5 - queued)):
+            frame = tone.read_frame()
+            if frame is None:
+                if queued == 0:
+                    self.stop()
+                return
+            sink.write_frame(frame)

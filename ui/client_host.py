@@ -1,0 +1,102 @@
+"""Owns the current `WzpClient` (a new one when the relay or alias changes) and its media factory.
+
+Every client event is re-emitted as the Qt signal `event`, on the UI thread
+(qasync runs asyncio there), so view-models simply connect to it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+
+from app.client import events as ev
+from app.client.client import WzpClient
+from app.identity import Identity
+from app.media.session import MediaSession
+from app.media.session_factory import make_media_factory
+from app.media.sources import AudioSource
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class MediaOptions:
+    input_device: str = ""  # "" = the system default
+    output_device: str = ""
+    bitrate: int = 24_000
+    no_audio: bool = False  # silence out, nothing played (tests, machines without audio)
+
+
+class ClientHost(QObject):
+    event = Signal(object)  # app.client.events.ClientEvent
+    client_changed = Signal()
+
+    def __init__(
+        self,
+        identity: Identity,
+        data_dir: Path,
+        media: MediaOptions,
+        *,
+        audio_source_factory: Callable[[], AudioSource] | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.identity = identity
+        self.data_dir = data_dir
+        self.media = media
+        self.audio_source_factory = audio_source_factory
+        self.client: WzpClient | None = None
+        self.sessions: dict[str, MediaSession] = {}
+
+    @property
+    def relay(self) -> str:
+        return self.client.relay if self.client is not None else ""
+
+    async def connect_to(self, relay: str, alias: str) -> None:
+        """Stop the current client (if any) and start one for `relay` (returns at once; events follow)."""
+        await self.disconnect()
+        client = WzpClient(self.identity, self.data_dir, relay, alias=alias or None)
+        client.add_listener(self._on_event)
+        self.client = client
+        self.apply_media_options()
+        self.client_changed.emit()
+        log.info("connecting to relay %s as %r", relay, client.alias)
+        await client.start()
+
+    async def disconnect(self) -> None:
+        client, self.client = self.client, None
+        if client is not None:
+            await client.stop()
+            client.remove_listener(self._on_event)
+            self.sessions.clear()
+            self.client_changed.emit()
+
+    def apply_media_options(self) -> None:
+        """(Re)build the media factory from `self.media`; applies to the next call."""
+        client = self.client
+        if client is None:
+            return
+        client.media_factory = make_media_factory(
+            no_audio=self.media.no_audio,
+            input_device=self.media.input_device or None,
+            output_device=self.media.output_device or None,
+            bitrate=self.media.bitrate,
+            emit=client.emit,
+            on_session=self._on_session,
+        )
+
+    def _on_session(self, session: MediaSession) -> None:
+        self.sessions[session.call_id] = session
+        if self.audio_source_factory is not None:
+            # No hook in make_media_factory for a custom source: swap it before the session starts.
+            old, session.source = session.source, self.audio_source_factory()
+            old.close()
+
+    def _on_event(self, event: ev.ClientEvent) -> None:
+        if isinstance(event, ev.Ended):
+            self.sessions.pop(event.call_id, None)
+        self.event.emit(event)

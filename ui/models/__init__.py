@@ -1,0 +1,1 @@
+"""View-models: small QObjects that turn client events into what widgets show, and clicks into client calls."""

@@ -1,0 +1,331 @@
+"""The one call the window shows: placing, ringing, answering, in call (timer, path, levels, stats), ending.
+
+Client events for this call drive `state`; widgets read the properties and
+call the actions. When the call ends it is written to the history and
+`ended` carries the sentence the user reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from app.client import events as ev
+from app.media.session import MediaSession
+from ui.client_host import ClientHost
+from ui.models.contacts import ContactsModel
+from ui.models.history import HistoryModel
+from ui.sentences import format_duration, incoming_end_sentence, outgoing_end_sentence, path_badge
+from ui.tasks import TaskRunner
+
+log = logging.getLogger(__name__)
+
+IDLE, CALLING, RINGING, INCOMING = "idle", "calling", "ringing", "incoming"
+CONNECTING, IN_CALL = "connecting", "in_call"
+LEVEL_POLL_MS = 100
+
+
+class CallModel(QObject):
+    changed = Signal()  # state, peer, path or mute changed
+    tick = Signal()  # once a second in a call (the timer)
+    incoming = Signal()  # a call rings here: show the incoming dialog
+    levels = Signal(float, float)  # input dBFS, output dBFS, every 100 ms in a call
+    stats_changed = Signal()
+    ended = Signal(str)  # the sentence saying how the call ended
+    message = Signal(str)  # something to show in the status line
+    notify = Signal(str, str)  # title, text for a system notification
+    device_switched = Signal(str, str)  # "input" | "output", device name ("" = default)
+
+    def __init__(
+        self,
+        host: ClientHost,
+        contacts: ContactsModel,
+        history: HistoryModel,
+        tasks: TaskRunner,
+        *,
+        privacy_default: Callable[[], str],
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.host = host
+        self.contacts = contacts
+        self.history = history
+        self.tasks = tasks
+        self.privacy_default = privacy_default
+        self._reset()
+        self.muted = False
+        self.volume_percent = 100
+        host.event.connect(self._on_event)
+        self._tick_timer = QTimer(self)
+        self._tick_timer.setInterval(1000)
+        self._tick_timer.timeout.connect(self.tick.emit)
+        self._level_timer = QTimer(self)
+        self._level_timer.setInterval(LEVEL_POLL_MS)
+        self._level_timer.timeout.connect(self._poll_levels)
+
+    def _reset(self) -> None:
+        self.state = IDLE
+        self.call_id: str | None = None
+        self.outgoing = False
+        self.peer_fingerprint = ""
+        self.peer_alias = ""
+        self.started_at = 0.0  # wall clock, for the history
+        self.connected_at = 0.0  # monotonic, for the timer
+        self.path = ""
+        self.badge = ""
+        self.declined = False
+        self.stats: ev.Stats | None = None
+        self.input_level_db = -100.0
+        self.output_level_db = -100.0
+
+    # ------------------------------------------------------------ what is shown
+
+    @property
+    def active(self) -> bool:
+        return self.state != IDLE
+
+    @property
+    def peer_name(self) -> str:
+        return self.contacts.display_name(self.peer_fingerprint, self.peer_alias) if self.peer_fingerprint else ""
+
+    @property
+    def status_text(self) -> str:
+        return {
+            CALLING: "Calling…",
+            RINGING: "Ringing…",
+            INCOMING: "Incoming call…",
+            CONNECTING: "Connecting…",
+            IN_CALL: "In call",
+        }.get(self.state, "")
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.connected_at if self.state == IN_CALL and self.connected_at else 0.0
+
+    @property
+    def elapsed_text(self) -> str:
+        return format_duration(self.elapsed_s) if self.state == IN_CALL else ""
+
+    @property
+    def peer_trusted(self) -> bool:
+        return self.contacts.is_trusted(self.peer_fingerprint)
+
+    @property
+    def accept_mode(self) -> str:
+        """What the Accept button does: "trusted" (direct allowed) or "generic" (via the relay, addresses hidden)."""
+        if self.peer_trusted or self.privacy_default() != "private":
+            return "trusted"
+        return "generic"
+
+    @property
+    def session(self) -> MediaSession | None:
+        return self.host.sessions.get(self.call_id) if self.call_id else None
+
+    # ------------------------------------------------------------------ actions
+
+    def place_call(self, fingerprint: str, alias: str = "") -> None:
+        if self.active:
+            self.message.emit("You are already in a call. Hang up first.")
+            return
+        client = self.host.client
+        if client is None:
+            self.message.emit("No relay is set up. Open Settings to choose or host one.")
+            return
+        self._reset()
+        self.state, self.outgoing = CALLING, True
+        self.peer_fingerprint, self.peer_alias = fingerprint, alias
+        self.started_at = time.time()
+        self.changed.emit()
+
+        async def place() -> None:
+            try:
+                call_id = await client.place_call(fingerprint)
+            except Exception:
+                self._reset()
+                self.changed.emit()
+                raise
+            if self.state == CALLING and self.call_id is None:
+                self.call_id = call_id
+            log.info("calling %s call_id=%s", fingerprint, call_id)
+
+        self.tasks.run(place(), what="place the call")
+
+    def cancel(self) -> None:
+        self.hang_up()
+
+    def hang_up(self) -> None:
+        client, call_id = self.host.client, self.call_id
+        if client is None or call_id is None:
+            return
+        if self.state == INCOMING:
+            self.decline()
+            return
+        self.tasks.run(client.hangup(call_id), what="hang up")
+
+    def accept(self) -> None:
+        self._answer(self.accept_mode)
+
+    def accept_privately(self) -> None:
+        self._answer("generic")
+
+    def decline(self) -> None:
+        self.declined = True
+        self._answer("reject")
+
+    def _answer(self, mode: str) -> None:
+        client, call_id = self.host.client, self.call_id
+        if client is None or call_id is None or self.state != INCOMING:
+            return
+        log.info("answering call_id=%s mode=%s", call_id, mode)
+        if mode != "reject":
+            self.state = CONNECTING
+            self.changed.emit()
+        self.tasks.run(client.answer(call_id, mode), what="answer the call")
+
+    def set_muted(self, muted: bool) -> None:
+        self.muted = muted
+        session = self.session
+        if session is not None:
+            session.set_muted(muted)
+        self.changed.emit()
+
+    def toggle_mute(self) -> None:
+        self.set_muted(not self.muted)
+
+    def set_volume_percent(self, percent: int) -> None:
+        self.volume_percent = max(0, min(200, percent))
+        session = self.session
+        if session is not None:
+            session.set_volume(self.volume_percent / 100)
+
+    def switch_device(self, kind: str, device: str) -> None:
+        """Move the running call to another microphone/speaker; later calls use it too."""
+        if kind == "input":
+            self.host.media.input_device = device
+        else:
+            self.host.media.output_device = device
+        self.host.apply_media_options()
+        self.device_switched.emit(kind, device)
+        session = self.session
+        if session is None:
+            return
+        target = session.source if kind == "input" else session.sink
+        switch = getattr(target, "switch", None)
+        if switch is None:
+            return  # no device in use (silence, files): nothing to switch now
+        try:
+            switch(device or None)
+        except Exception as exc:
+            log.warning("switching the %s failed: %s", kind, exc)
+            self.message.emit(f"Could not switch the {'microphone' if kind == 'input' else 'speaker'}: {exc}")
+        else:
+            self.message.emit(f"Now using {device or 'the default device'}.")
+
+    # ------------------------------------------------------------------ events
+
+    def _on_event(self, event: ev.ClientEvent) -> None:
+        if isinstance(event, ev.Incoming):
+            self._on_incoming(event)
+            return
+        call_id = getattr(event, "call_id", None)
+        if call_id is None or call_id != self.call_id:
+            if isinstance(event, ev.Candidates) and self.state == CALLING and self.call_id is None:
+                self.call_id = event.call_id  # emitted before place_call returns
+            return
+        if isinstance(event, ev.Ringing):
+            if self.state == CALLING:
+                self.state = RINGING
+                self.changed.emit()
+        elif isinstance(event, ev.Setup):
+            self.peer_alias = event.peer_alias or self.peer_alias
+            if self.state in (CALLING, RINGING, INCOMING):
+                self.state = CONNECTING
+            self.changed.emit()
+        elif isinstance(event, ev.PathChosen):
+            self.path = event.path
+            self.badge = path_badge(event.path, event.remote, event.candidate)
+            if self.state != IN_CALL:
+                self.state = IN_CALL
+                self.connected_at = time.monotonic()
+                self._tick_timer.start()
+                self._level_timer.start()
+            self.changed.emit()
+        elif isinstance(event, ev.Stats):
+            self.stats = event
+            if self.session is None:
+                self._set_levels(event.input_level_db, event.output_level_db)
+            self.stats_changed.emit()
+        elif isinstance(event, ev.AudioNotice):
+            self.message.emit(event.message)
+        elif isinstance(event, ev.Ended):
+            self._on_ended(event)
+
+    def _on_incoming(self, event: ev.Incoming) -> None:
+        if self.active:
+            log.info("incoming call while busy refused call_id=%s", event.call_id)
+            client = self.host.client
+            if client is not None:
+                self.tasks.run(client.answer(event.call_id, "reject"), what="refuse a second call")
+            self.history.record(
+                call_id=event.call_id, direction="missed", peer_fingerprint=event.peer_fingerprint,
+                peer_alias=event.peer_alias, started_at=time.time(), duration_s=0, reason="Busy", path="",
+            )
+            return
+        self._reset()
+        self.state, self.outgoing = INCOMING, False
+        self.call_id = event.call_id
+        self.peer_fingerprint, self.peer_alias = event.peer_fingerprint, event.peer_alias
+        self.started_at = time.time()
+        self.changed.emit()
+        self.incoming.emit()
+        self.notify.emit("Incoming call", f"{self.peer_name} is calling you.")
+
+    def _on_ended(self, event: ev.Ended) -> None:
+        connected = self.state == IN_CALL or bool(self.path)
+        name = self.peer_name
+        if self.outgoing:
+            direction = "outgoing"
+            sentence = outgoing_end_sentence(event.reason, name, connected=connected, duration_s=event.duration_s)
+        else:
+            direction = "incoming" if connected else ("declined" if self.declined else "missed")
+            sentence = incoming_end_sentence(
+                event.reason, name, connected=connected, declined=self.declined, duration_s=event.duration_s
+            )
+        assert self.call_id is not None
+        self.history.record(
+            call_id=self.call_id,
+            direction=direction,
+            peer_fingerprint=self.peer_fingerprint,
+            peer_alias=self.peer_alias,
+            started_at=self.started_at,
+            duration_s=event.duration_s if connected else 0.0,
+            reason=event.reason,
+            path=self.path,
+        )
+        log.info("call over: %s", sentence)
+        self._tick_timer.stop()
+        self._level_timer.stop()
+        self._reset()
+        self.muted = False
+        self.changed.emit()
+        self.levels.emit(-100.0, -100.0)
+        self.ended.emit(sentence)
+        if direction == "missed":
+            self.notify.emit("Missed call", sentence)
+
+    def _poll_levels(self) -> None:
+        session = self.session
+        if session is None:
+            return
+        if session.muted != self.muted:
+            session.set_muted(self.muted)
+        if abs(session.volume - self.volume_percent / 100) > 1e-6:
+            session.set_volume(self.volume_percent / 100)
+        self._set_levels(session.input_level_db, session.output_level_db)
+
+    def _set_levels(self, input_db: float, output_db: float) -> None:
+        self.input_level_db, self.output_level_db = input_db, output_db
+        self.levels.emit(input_db, output_db)

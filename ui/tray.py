@@ -1,0 +1,82 @@
+"""The system tray icon: status in the tooltip, quick actions, and notifications."""
+
+from __future__ import annotations
+
+import logging
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QAction, QIcon
+from PySide6.QtWidgets import QMenu, QSystemTrayIcon
+
+from ui.models.call import IN_CALL, CallModel
+from ui.models.relay_status import RelayStatusModel
+
+log = logging.getLogger(__name__)
+
+
+class Tray(QObject):
+    show_requested = Signal()
+    settings_requested = Signal()
+    quit_requested = Signal()
+
+    def __init__(self, icon: QIcon, relay: RelayStatusModel, call: CallModel, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.relay, self.call = relay, call
+        self.available = QSystemTrayIcon.isSystemTrayAvailable()
+        self.menu = QMenu()
+        self.status_action = QAction("", self.menu)
+        self.status_action.setEnabled(False)
+        self.show_action = QAction("Show WZP", self.menu)
+        self.show_action.triggered.connect(self.show_requested.emit)
+        self.mute_action = QAction("Mute", self.menu)
+        self.mute_action.setCheckable(True)
+        self.mute_action.toggled.connect(lambda on: call.set_muted(on) if call.muted != on else None)
+        self.hangup_action = QAction("Hang up", self.menu)
+        self.hangup_action.triggered.connect(call.hang_up)
+        self.settings_action = QAction("Settings…", self.menu)
+        self.settings_action.triggered.connect(self.settings_requested.emit)
+        self.quit_action = QAction("Quit WZP", self.menu)
+        self.quit_action.triggered.connect(self.quit_requested.emit)
+        for action in (self.status_action, None, self.show_action, self.mute_action, self.hangup_action,
+                       self.settings_action, None, self.quit_action):
+            if action is None:
+                self.menu.addSeparator()
+            else:
+                self.menu.addAction(action)
+        self.icon = QSystemTrayIcon(icon)
+        self.icon.setContextMenu(self.menu)
+        self.icon.activated.connect(self._activated)
+        relay.changed.connect(self.refresh)
+        call.changed.connect(self.refresh)
+        self.refresh()
+        if self.available:
+            self.icon.show()
+        else:
+            log.info("no system tray on this desktop; notifications go to the status line only")
+
+    def refresh(self) -> None:
+        if self.call.active:
+            status = f"{self.call.status_text} {self.call.peer_name}".strip()
+        else:
+            status = self.relay.text
+        self.status_action.setText(status)
+        self.icon.setToolTip(f"WZP — {status}")
+        in_call = self.call.state == IN_CALL
+        self.mute_action.setEnabled(in_call)
+        self.mute_action.blockSignals(True)
+        self.mute_action.setChecked(self.call.muted)
+        self.mute_action.blockSignals(False)
+        self.hangup_action.setEnabled(self.call.active)
+
+    def notify(self, title: str, text: str) -> None:
+        if self.available and QSystemTrayIcon.supportsMessages():
+            self.icon.showMessage(title, text, QSystemTrayIcon.MessageIcon.Information, 10_000)
+        else:
+            log.info("notification: %s: %s", title, text)
+
+    def _activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
+        if reason in (QSystemTrayIcon.ActivationReason.Trigger, QSystemTrayIcon.ActivationReason.DoubleClick):
+            self.show_requested.emit()
+
+    def hide(self) -> None:
+        self.icon.hide()

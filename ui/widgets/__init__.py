@@ -1,0 +1,1 @@
+"""Small painting widgets: identicons, level meters, status dots."""

@@ -1,0 +1,72 @@
+"""Paints an identity's 5x5 identicon (see app.identity.identicon) in a rounded square."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPixmap
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+from app.identity import FingerprintError, Identicon, identicon
+
+
+def paint_identicon(painter: QPainter, rect: QRectF, icon: Identicon | None) -> None:
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    painter.setPen(Qt.PenStyle.NoPen)
+    radius = rect.width() * 0.16
+    if icon is None:
+        painter.setBrush(QColor(160, 160, 160, 80))
+        painter.drawRoundedRect(rect, radius, radius)
+        return
+    painter.setBrush(QColor(*icon.background))
+    painter.drawRoundedRect(rect, radius, radius)
+    margin = rect.width() * 0.12
+    cell = (rect.width() - 2 * margin) / icon.size
+    painter.setBrush(QColor(*icon.foreground))
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, False)
+    for row, cells in enumerate(icon.grid):
+        for col, on in enumerate(cells):
+            if on:
+                painter.drawRect(
+                    QRectF(rect.left() + margin + col * cell, rect.top() + margin + row * cell, cell + 0.5, cell + 0.5)
+                )
+
+
+def identicon_pixmap(fingerprint: str, size: int = 32) -> QPixmap:
+    pixmap = QPixmap(size, size)
+    pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    try:
+        icon = identicon(fingerprint)
+    except FingerprintError:
+        icon = None
+    paint_identicon(painter, QRectF(0, 0, size, size), icon)
+    painter.end()
+    return pixmap
+
+
+class IdenticonWidget(QWidget):
+    def __init__(self, fingerprint: str = "", size: int = 64, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._size = size
+        self._icon: Identicon | None = None
+        self.fingerprint = ""
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.set_fingerprint(fingerprint)
+
+    def set_fingerprint(self, fingerprint: str) -> None:
+        self.fingerprint = fingerprint
+        try:
+            self._icon = identicon(fingerprint) if fingerprint else None
+        except FingerprintError:
+            self._icon = None
+        self.setToolTip(fingerprint)
+        self.update()
+
+    def sizeHint(self) -> QSize:
+        return QSize(self._size, self._size)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        side = min(self.width(), self.height())
+        paint_identicon(painter, QRectF(0, 0, side, side), self._icon)
+        painter.end()

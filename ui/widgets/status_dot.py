@@ -1,0 +1,39 @@
+"""A small coloured dot: green connected, amber connecting/reconnecting, red problem, grey offline."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPaintEvent
+from PySide6.QtWidgets import QWidget
+
+COLORS = {
+    "connected": QColor(34, 170, 90),
+    "connecting": QColor(230, 160, 20),
+    "reconnecting": QColor(230, 160, 20),
+    "key-changed": QColor(220, 50, 50),
+    "offline": QColor(150, 150, 150),
+    "online": QColor(34, 170, 90),
+}
+
+
+class StatusDot(QWidget):
+    def __init__(self, state: str = "offline", diameter: int = 10, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self._d = diameter
+        self.setFixedSize(diameter + 2, diameter + 2)
+
+    def set_state(self, state: str) -> None:
+        self.state = state
+        self.update()
+
+    def sizeHint(self) -> QSize:
+        return QSize(self._d + 2, self._d + 2)
+
+    def paintEvent(self, event: QPaintEvent) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(COLORS.get(self.state, COLORS["offline"]))
+        painter.drawEllipse(1, 1, self._d, self._d)
+        painter.end()

@@ -1,0 +1,1 @@
+"""Windows, dialogs and pages: they render view-models and forward clicks."""

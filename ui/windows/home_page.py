@@ -1,0 +1,323 @@
+"""The idle page: the dialer, contacts, who is online, and the call history."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from PySide6.QtCore import QSize, Qt
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.storage import CallRecord
+from ui.models.call import CallModel
+from ui.models.contacts import ContactsModel
+from ui.models.dialer import DialerModel
+from ui.models.history import HistoryModel
+from ui.sentences import HISTORY_LABELS, REASON_LABELS, format_duration
+from ui.widgets.identicon import IdenticonWidget, identicon_pixmap
+
+FP_ROLE = Qt.ItemDataRole.UserRole
+ALIAS_ROLE = Qt.ItemDataRole.UserRole + 1
+
+
+def _when(ts: float) -> str:
+    moment = dt.datetime.fromtimestamp(ts)
+    today = dt.date.today()
+    if moment.date() == today:
+        return f"today {moment:%H:%M}"
+    if moment.date() == today - dt.timedelta(days=1):
+        return f"yesterday {moment:%H:%M}"
+    return f"{moment:%Y-%m-%d %H:%M}"
+
+
+def history_text(record: CallRecord, name: str) -> str:
+    parts = [HISTORY_LABELS.get(record.direction, record.direction), name, _when(record.started_at)]
+    if record.duration_s > 0:
+        parts.append(format_duration(record.duration_s))
+    else:
+        reason = REASON_LABELS.get(record.reason, record.reason.lower())
+        if reason and record.direction == "outgoing":
+            parts.append(reason)
+    return " · ".join(parts)
+
+
+class HomePage(QWidget):
+    def __init__(
+        self,
+        dialer: DialerModel,
+        contacts: ContactsModel,
+        history: HistoryModel,
+        call: CallModel,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.dialer, self.contacts, self.history, self.call = dialer, contacts, history, call
+
+        # -- banner: how the last call ended, or what went wrong
+        self.banner = QLabel()
+        self.banner.setObjectName("banner")
+        self.banner.setWordWrap(True)
+        self.banner.setStyleSheet(
+            "QLabel#banner { background: palette(alternate-base); border: 1px solid palette(mid);"
+            " border-radius: 6px; padding: 8px; }"
+        )
+        self.banner.hide()
+
+        # -- dialer
+        self.dial_field = QLineEdit()
+        self.dial_field.setPlaceholderText("Paste a fingerprint to call, like 1a2b:3c4d:5e6f:7a8b:9c0d:1e2f:3a4b:5c6d")
+        self.dial_field.setClearButtonEnabled(True)
+        self.dial_field.textChanged.connect(dialer.set_text)
+        self.dial_field.returnPressed.connect(self._call_dialed)
+        self.dial_icon = IdenticonWidget("", 28)
+        self.call_button = QPushButton("Call")
+        self.call_button.setDefault(True)
+        self.call_button.clicked.connect(self._call_dialed)
+        self.save_dialed_button = QPushButton("Add to contacts")
+        self.save_dialed_button.clicked.connect(self._save_dialed)
+        self.dial_error = QLabel()
+        self.dial_error.setObjectName("dialError")
+        self.dial_error.setStyleSheet("color: #d33;")
+        self.dial_error.setWordWrap(True)
+        dial_row = QHBoxLayout()
+        dial_row.addWidget(self.dial_icon)
+        dial_row.addWidget(self.dial_field, 1)
+        dial_row.addWidget(self.call_button)
+        dial_row.addWidget(self.save_dialed_button)
+
+        # -- contacts tab
+        self.contact_list = QListWidget()
+        self.contact_list.setSpacing(2)
+        self.contact_list.setIconSize(QSize(28, 28))
+        self.contact_list.itemSelectionChanged.connect(self._contact_selected)
+        self.contact_list.itemDoubleClicked.connect(lambda item: self._call_item(item))
+        self.contact_name = QLineEdit()
+        self.contact_name.setPlaceholderText("Name")
+        self.contact_name.returnPressed.connect(self._save_contact)
+        self.contact_trusted = QCheckBox("Trusted")
+        self.contact_trusted.setToolTip(
+            "Calls with trusted contacts may go directly between your computers, which shows them your IP address."
+        )
+        self.contact_trusted.toggled.connect(self._trusted_toggled)
+        self.contact_save = QPushButton("Save name")
+        self.contact_save.clicked.connect(self._save_contact)
+        self.contact_call = QPushButton("Call")
+        self.contact_call.clicked.connect(lambda: self._call_item(self.contact_list.currentItem()))
+        self.contact_remove = QPushButton("Remove")
+        self.contact_remove.clicked.connect(self._remove_contact)
+        editor = QHBoxLayout()
+        editor.addWidget(self.contact_name, 1)
+        editor.addWidget(self.contact_trusted)
+        editor.addWidget(self.contact_save)
+        editor.addWidget(self.contact_call)
+        editor.addWidget(self.contact_remove)
+        self.contacts_empty = QLabel("No contacts yet. Call someone or pick a person who is online, then add them.")
+        self.contacts_empty.setWordWrap(True)
+        contacts_tab = QWidget()
+        cl = QVBoxLayout(contacts_tab)
+        cl.addWidget(self.contacts_empty)
+        cl.addWidget(self.contact_list, 1)
+        cl.addLayout(editor)
+
+        # -- online tab
+        self.online_list = QListWidget()
+        self.online_list.setSpacing(2)
+        self.online_list.setIconSize(QSize(28, 28))
+        self.online_list.itemDoubleClicked.connect(lambda item: self._call_item(item))
+        self.online_call = QPushButton("Call")
+        self.online_call.clicked.connect(lambda: self._call_item(self.online_list.currentItem()))
+        self.online_add = QPushButton("Add to contacts")
+        self.online_add.clicked.connect(lambda: self._add_item(self.online_list.currentItem()))
+        self.online_empty = QLabel("Nobody else is online on this relay right now.")
+        online_tab = QWidget()
+        ol = QVBoxLayout(online_tab)
+        ol.addWidget(self.online_empty)
+        ol.addWidget(self.online_list, 1)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.online_add)
+        row.addWidget(self.online_call)
+        ol.addLayout(row)
+
+        # -- history tab
+        self.history_list = QListWidget()
+        self.history_list.setSpacing(2)
+        self.history_list.setIconSize(QSize(28, 28))
+        self.history_list.itemDoubleClicked.connect(lambda item: self._call_item(item))
+        self.redial_button = QPushButton("Call back")
+        self.redial_button.clicked.connect(lambda: self._call_item(self.history_list.currentItem()))
+        self.history_add = QPushButton("Add to contacts")
+        self.history_add.clicked.connect(lambda: self._add_item(self.history_list.currentItem()))
+        self.history_clear = QPushButton("Clear history")
+        self.history_clear.clicked.connect(history.clear)
+        history_tab = QWidget()
+        hl = QVBoxLayout(history_tab)
+        hl.addWidget(self.history_list, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.history_clear)
+        row.addStretch(1)
+        row.addWidget(self.history_add)
+        row.addWidget(self.redial_button)
+        hl.addLayout(row)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(contacts_tab, "Contacts")
+        self.tabs.addTab(online_tab, "Online now")
+        self.tabs.addTab(history_tab, "History")
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.banner)
+        layout.addLayout(dial_row)
+        layout.addWidget(self.dial_error)
+        layout.addWidget(self.tabs, 1)
+
+        dialer.changed.connect(self._refresh_dialer)
+        contacts.changed.connect(self._refresh_contacts)
+        contacts.changed.connect(self._refresh_online)
+        contacts.changed.connect(self._refresh_history)
+        history.changed.connect(self._refresh_history)
+        call.changed.connect(self._refresh_dialer)
+        self._refresh_dialer()
+        self._refresh_contacts()
+        self._refresh_online()
+        self._refresh_history()
+
+    # ------------------------------------------------------------------ banner
+
+    def show_banner(self, text: str) -> None:
+        self.banner.setText(text)
+        self.banner.setVisible(bool(text))
+
+    # ------------------------------------------------------------------ dialer
+
+    def _refresh_dialer(self) -> None:
+        d = self.dialer
+        self.dial_error.setText(d.error)
+        self.dial_error.setVisible(bool(d.error))
+        self.dial_icon.set_fingerprint(d.fingerprint or "")
+        self.dial_icon.setVisible(d.valid)
+        self.call_button.setEnabled(d.valid and not self.call.active)
+        self.save_dialed_button.setEnabled(d.valid and self.contacts.get(d.fingerprint or "") is None)
+
+    def _call_dialed(self) -> None:
+        if self.dialer.fingerprint and not self.call.active:
+            self.call.place_call(self.dialer.fingerprint)
+
+    def _save_dialed(self) -> None:
+        fp = self.dialer.fingerprint
+        if fp:
+            self.contacts.save(fp, "")
+            self.tabs.setCurrentIndex(0)
+            self._select_contact(fp)
+            self.contact_name.setFocus()
+            self._refresh_dialer()
+
+    # ---------------------------------------------------------------- contacts
+
+    def _item(self, fingerprint: str, text: str, alias: str = "") -> QListWidgetItem:
+        item = QListWidgetItem(QIcon(identicon_pixmap(fingerprint, 32)), text)
+        item.setData(FP_ROLE, fingerprint)
+        item.setData(ALIAS_ROLE, alias)
+        item.setToolTip(fingerprint)
+        return item
+
+    def _refresh_contacts(self) -> None:
+        current = self.selected_contact()
+        self.contact_list.blockSignals(True)
+        self.contact_list.clear()
+        for c in self.contacts.contacts:
+            state = "online" if self.contacts.is_online(c.fingerprint) else "offline"
+            tags = [state] + (["trusted"] if c.trusted else [])
+            text = f"{c.display_name}\n{c.fingerprint}  ·  {', '.join(tags)}"
+            self.contact_list.addItem(self._item(c.fingerprint, text))
+        self.contact_list.blockSignals(False)
+        self.contacts_empty.setVisible(not self.contacts.contacts)
+        if current:
+            self._select_contact(current)
+        self._contact_selected()
+
+    def _select_contact(self, fingerprint: str) -> None:
+        for i in range(self.contact_list.count()):
+            if self.contact_list.item(i).data(FP_ROLE) == fingerprint:
+                self.contact_list.setCurrentRow(i)
+                return
+
+    def selected_contact(self) -> str:
+        item = self.contact_list.currentItem()
+        return str(item.data(FP_ROLE)) if item is not None else ""
+
+    def _contact_selected(self) -> None:
+        fp = self.selected_contact()
+        contact = self.contacts.get(fp) if fp else None
+        for w in (self.contact_name, self.contact_trusted, self.contact_save, self.contact_call, self.contact_remove):
+            w.setEnabled(contact is not None)
+        self.contact_name.setText(contact.name if contact else "")
+        self.contact_trusted.blockSignals(True)
+        self.contact_trusted.setChecked(bool(contact and contact.trusted))
+        self.contact_trusted.blockSignals(False)
+
+    def _save_contact(self) -> None:
+        fp = self.selected_contact()
+        if fp:
+            self.contacts.save(fp, self.contact_name.text())
+
+    def _trusted_toggled(self, checked: bool) -> None:
+        fp = self.selected_contact()
+        if fp:
+            self.contacts.set_trusted(fp, checked)
+
+    def _remove_contact(self) -> None:
+        fp = self.selected_contact()
+        if fp:
+            self.contacts.remove(fp)
+
+    # ------------------------------------------------------------------ online
+
+    def _refresh_online(self) -> None:
+        self.online_list.clear()
+        users = self.contacts.online_users()
+        for u in users:
+            contact = self.contacts.get(u.fingerprint)
+            name = contact.display_name if contact else (u.alias or "(no name)")
+            text = f"{name}\n{u.fingerprint}" + ("  ·  in your contacts" if contact else "")
+            self.online_list.addItem(self._item(u.fingerprint, text, u.alias))
+        self.online_empty.setVisible(not users)
+        self.tabs.setTabText(1, f"Online now ({len(users)})" if users else "Online now")
+
+    # ----------------------------------------------------------------- history
+
+    def _refresh_history(self) -> None:
+        self.history_list.clear()
+        for r in self.history.records:
+            name = self.contacts.display_name(r.peer_fingerprint, r.peer_alias)
+            item = self._item(r.peer_fingerprint, history_text(r, name), r.peer_alias)
+            if r.direction == "missed":
+                item.setForeground(Qt.GlobalColor.red)
+            self.history_list.addItem(item)
+
+    # ---------------------------------------------------------------- shared
+
+    def _call_item(self, item: QListWidgetItem | None) -> None:
+        if item is None:
+            return
+        self.call.place_call(str(item.data(FP_ROLE)), str(item.data(ALIAS_ROLE) or ""))
+
+    def _add_item(self, item: QListWidgetItem | None) -> None:
+        if item is None:
+            return
+        fp = str(item.data(FP_ROLE))
+        if self.contacts.get(fp) is None:
+            self.contacts.save(fp, str(item.data(ALIAS_ROLE) or ""))
+        self.tabs.setCurrentIndex(0)
+        self._select_contact(fp)

@@ -1,0 +1,118 @@
+"""The incoming-call window: who is calling, Accept / Accept privately / Decline."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QCloseEvent, QFont, QKeyEvent
+from PySide6.QtWidgets import QDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+
+from ui.models.call import INCOMING, CallModel
+from ui.widgets.identicon import IdenticonWidget
+
+GREEN = "QPushButton { background: #16a34a; color: white; padding: 6px 16px; border-radius: 4px; }"
+RED = "QPushButton { background: #d33; color: white; padding: 6px 16px; border-radius: 4px; }"
+
+
+class IncomingDialog(QDialog):
+    def __init__(self, call: CallModel, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.call = call
+        self.setWindowTitle("Incoming call — WZP")
+        self.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint, True)
+        self.setModal(False)
+        self.icon = IdenticonWidget("", 80)
+        self.name_label = QLabel()
+        font = self.name_label.font()
+        font.setPointSizeF(font.pointSizeF() * 1.6)
+        font.setBold(True)
+        self.name_label.setFont(font)
+        self.caption = QLabel("is calling you")
+        self.fingerprint_label = QLabel()
+        self.fingerprint_label.setFont(QFont("DejaVu Sans Mono"))
+        self.note = QLabel()
+        self.note.setWordWrap(True)
+        self.note.setMinimumWidth(440)
+        self.accept_button = QPushButton("Accept")
+        self.accept_button.setStyleSheet(GREEN)
+        self.private_button = QPushButton("Accept privately")
+        self.private_button.setToolTip(
+            "The call goes through the relay: your IP address stays hidden from the caller."
+        )
+        self.decline_button = QPushButton("Decline")
+        self.decline_button.setStyleSheet(RED)
+        self.accept_button.clicked.connect(self._accept)
+        self.private_button.clicked.connect(self._accept_privately)
+        self.decline_button.clicked.connect(self._decline)
+
+        top = QGridLayout()
+        top.setHorizontalSpacing(16)
+        top.addWidget(self.icon, 0, 0, 3, 1, Qt.AlignmentFlag.AlignTop)
+        top.addWidget(self.name_label, 0, 1)
+        top.addWidget(self.caption, 1, 1)
+        top.addWidget(self.fingerprint_label, 2, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.decline_button)
+        buttons.addStretch(1)
+        buttons.addWidget(self.private_button)
+        buttons.addWidget(self.accept_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addSpacing(6)
+        layout.addWidget(self.note)
+        layout.addSpacing(6)
+        layout.addLayout(buttons)
+        call.changed.connect(self._on_call_changed)
+
+    def present(self) -> None:
+        c = self.call
+        self.icon.set_fingerprint(c.peer_fingerprint)
+        self.name_label.setText(c.peer_name)
+        self.fingerprint_label.setText(c.peer_fingerprint)
+        if c.peer_trusted:
+            self.note.setText("A trusted contact: the call may go directly between your computers.")
+            self.private_button.setVisible(True)
+        elif c.accept_mode == "generic":
+            self.note.setText(
+                "Not a trusted contact. Accepting routes the call through the relay so they do not learn "
+                "your IP address (your privacy setting)."
+            )
+            self.private_button.setVisible(False)
+        else:
+            alias_hint = " (the name is their own choice)" if c.contacts.get(c.peer_fingerprint) is None else ""
+            self.note.setText(
+                f"Not a trusted contact{alias_hint}. Accept lets the call go directly between your computers, "
+                "which shows them your IP address; Accept privately goes through the relay and keeps it hidden."
+            )
+            self.private_button.setVisible(True)
+        self.adjustSize()
+        self.show()
+        self.raise_()
+        self.activateWindow()
+        self.accept_button.setFocus()
+
+    def _accept(self) -> None:
+        self.hide()
+        self.call.accept()
+
+    def _accept_privately(self) -> None:
+        self.hide()
+        self.call.accept_privately()
+
+    def _decline(self) -> None:
+        self.hide()
+        self.call.decline()
+
+    def _on_call_changed(self) -> None:
+        if self.isVisible() and self.call.state != INCOMING:
+            self.hide()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.call.state == INCOMING:
+            self.call.decline()
+        super().closeEvent(event)
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        if event.key() == Qt.Key.Key_Escape:
+            self._decline()
+            return
+        super().keyPressEvent(event)

@@ -1,0 +1,114 @@
+"""The main window: you, the relay line, then the home page or the call page; a status line at the bottom."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QCloseEvent, QIcon, QKeyEvent
+from PySide6.QtWidgets import QFrame, QHBoxLayout, QMainWindow, QPushButton, QStackedWidget, QVBoxLayout, QWidget
+
+from ui.models.call import IN_CALL, INCOMING, CallModel
+from ui.models.contacts import ContactsModel
+from ui.models.dialer import DialerModel
+from ui.models.history import HistoryModel
+from ui.models.relay_status import RelayStatusModel
+from ui.widgets.identity_card import IdentityCard
+from ui.widgets.relay_bar import RelayBar
+from ui.windows.call_page import CallPage
+from ui.windows.home_page import HomePage
+
+STATUS_MS = 8000
+
+
+class MainWindow(QMainWindow):
+    settings_requested = Signal()
+    close_requested = Signal()
+
+    def __init__(
+        self,
+        *,
+        fingerprint: str,
+        alias: str,
+        relay: RelayStatusModel,
+        dialer: DialerModel,
+        contacts: ContactsModel,
+        history: HistoryModel,
+        call: CallModel,
+        audio_enabled: bool,
+        icon: QIcon,
+        title_suffix: str = "",
+    ) -> None:
+        super().__init__()
+        self.call = call
+        self.setWindowTitle("WZP" + (f" — {title_suffix}" if title_suffix else ""))
+        self.setWindowIcon(icon)
+        self.identity = IdentityCard(fingerprint, alias, icon_size=44)
+        self.settings_button = QPushButton("Settings")
+        self.settings_button.clicked.connect(self.settings_requested.emit)
+        top = QHBoxLayout()
+        top.addWidget(self.identity, 1)
+        top.addWidget(self.settings_button, 0, Qt.AlignmentFlag.AlignTop)
+        self.relay_bar = RelayBar(relay)
+        line = QFrame()
+        line.setFrameShape(QFrame.Shape.HLine)
+        line.setFrameShadow(QFrame.Shadow.Sunken)
+
+        self.home = HomePage(dialer, contacts, history, call)
+        self.call_page = CallPage(call, audio_enabled=audio_enabled)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.home)
+        self.pages.addWidget(self.call_page)
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.addLayout(top)
+        layout.addWidget(self.relay_bar)
+        layout.addWidget(line)
+        layout.addWidget(self.pages, 1)
+        self.setCentralWidget(central)
+        self.statusBar().setSizeGripEnabled(True)
+        self.resize(760, 620)
+
+        call.changed.connect(self._on_call_changed)
+        call.ended.connect(self.home.show_banner)
+        call.message.connect(self.show_message)
+        self._on_call_changed()
+
+    @property
+    def on_call_page(self) -> bool:
+        return self.pages.currentWidget() is self.call_page
+
+    def show_message(self, text: str) -> None:
+        self.statusBar().showMessage(text, STATUS_MS)
+
+    def show_problem(self, text: str) -> None:
+        """A sentence about something that went wrong: in the banner while idle, else the status line."""
+        if self.call.active:
+            self.show_message(text)
+        else:
+            self.home.show_banner(text)
+
+    def _on_call_changed(self) -> None:
+        show_call = self.call.active and self.call.state != INCOMING
+        page = self.call_page if show_call else self.home
+        if self.pages.currentWidget() is not page:
+            if show_call:
+                self.home.show_banner("")
+                self.call_page.reload_devices()
+            self.pages.setCurrentWidget(page)
+            if show_call:
+                self.call_page.hangup_button.setFocus()
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        key, mods = event.key(), event.modifiers()
+        if self.on_call_page:
+            if key == Qt.Key.Key_M and not mods and self.call.state == IN_CALL:
+                self.call.toggle_mute()
+                return
+            if key == Qt.Key.Key_Escape or (key == Qt.Key.Key_W and mods & Qt.KeyboardModifier.ControlModifier):
+                self.call.hang_up()
+                return
+        super().keyPressEvent(event)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.close_requested.emit()
+        super().closeEvent(event)

@@ -1,0 +1,368 @@
+"""Settings: name and privacy, relays, audio (with tests), NAT detection, and the log."""
+
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFont, QGuiApplication, QTextCursor
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app.nat.addresses import AddressError, parse_addr
+from app.nat.nat_type import NatReport
+from app.storage import Settings
+from ui.audio_test import MicTester, SpeakerTester
+from ui.devices import fill_device_combo
+from ui.log_buffer import LogBuffer
+from ui.tasks import TaskRunner
+from ui.widgets.level_meter import LevelMeter
+
+log = logging.getLogger(__name__)
+
+BITRATES = (16_000, 24_000, 32_000, 48_000, 64_000)
+PRIVACY = (
+    ("ask", "Ask each time (Accept shows them your IP address, Accept privately does not)"),
+    ("private", "Always keep my IP address private (calls go through the relay)"),
+)
+
+
+def nat_report_text(report: NatReport) -> str:
+    title = {
+        "cone": "Cone NAT (or no NAT)",
+        "symmetric": "Symmetric NAT",
+        "multiple": "Several public addresses",
+        "unknown": "Unknown",
+    }.get(report.nat_type, report.nat_type)
+    lines = [title, "", report.explanation, "", "Probes:"]
+    for probe in report.probes:
+        if probe.error:
+            lines.append(f"  {probe.server}: failed — {probe.error}")
+        else:
+            lines.append(f"  {probe.server}: saw us as {probe.observed}")
+    if report.notes:
+        lines += ["", "Notes:", *(f"  {n}" for n in report.notes)]
+    return "\n".join(lines)
+
+
+class SettingsDialog(QDialog):
+    saved = Signal(object)  # Settings
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        identity_alias: str,
+        log_buffer: LogBuffer,
+        tasks: TaskRunner,
+        detect_nat: Callable[[], Coroutine[Any, Any, NatReport]] | None,
+        hosted_relay_info: str,
+        audio_enabled: bool,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Settings — WZP")
+        self.setModal(False)
+        self.settings = copy.deepcopy(settings)
+        self.tasks = tasks
+        self.detect_nat = detect_nat
+        self.log_buffer = log_buffer
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self._general_tab(identity_alias), "General")
+        self.tabs.addTab(self._relays_tab(hosted_relay_info), "Relays")
+        self.tabs.addTab(self._audio_tab(audio_enabled), "Audio")
+        self.tabs.addTab(self._network_tab(), "Network")
+        self.tabs.addTab(self._log_tab(), "Log")
+        self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        self.buttons.accepted.connect(self._save)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.tabs)
+        layout.addWidget(self.buttons)
+        self.resize(680, 480)
+        self.finished.connect(lambda _r: self._stop_tests())
+
+    # ----------------------------------------------------------------- general
+
+    def _general_tab(self, identity_alias: str) -> QWidget:
+        tab = QWidget()
+        form = QFormLayout(tab)
+        self.alias_field = QLineEdit(self.settings.alias)
+        self.alias_field.setPlaceholderText(identity_alias)
+        self.alias_field.setMaxLength(64)
+        form.addRow("Your name", self.alias_field)
+        hint = QLabel("Shown to people you call and to others on the relay. Leave empty to use your generated name.")
+        hint.setWordWrap(True)
+        form.addRow("", hint)
+        self.privacy_combo = QComboBox()
+        for value, text in PRIVACY:
+            self.privacy_combo.addItem(text, value)
+        self.privacy_combo.setCurrentIndex(max(0, self.privacy_combo.findData(self.settings.privacy_default)))
+        form.addRow("Callers who are not\ntrusted contacts", self.privacy_combo)
+        return tab
+
+    # ------------------------------------------------------------------ relays
+
+    def _relays_tab(self, hosted_relay_info: str) -> QWidget:
+        tab = QWidget()
+        layout = QVBoxLayout(tab)
+        self.host_check = QCheckBox("Host a relay on this computer and use it")
+        self.host_check.setChecked(self.settings.host_relay)
+        self.host_check.toggled.connect(self._refresh_relays)
+        self.host_info = QLabel(hosted_relay_info)
+        self.host_info.setWordWrap(True)
+        self.relay_list = QListWidget()
+        self.relay_field = QLineEdit()
+        self.relay_field.setPlaceholderText("host:port, e.g. 192.168.1.20:4433")
+        self.relay_field.textChanged.connect(self._validate_relay)
+        self.relay_field.returnPressed.connect(self._add_relay)
+        self.relay_add = QPushButton("Add")
+        self.relay_add.clicked.connect(self._add_relay)
+        self.relay_remove = QPushButton("Remove")
+        self.relay_remove.clicked.connect(self._remove_relay)
+        self.relay_use = QPushButton("Use this relay")
+        self.relay_use.clicked.connect(self._use_relay)
+        self.relay_error = QLabel()
+        self.relay_error.setStyleSheet("color: #d33;")
+        add_row = QHBoxLayout()
+        add_row.addWidget(self.relay_field, 1)
+        add_row.addWidget(self.relay_add)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.relay_remove)
+        row.addWidget(self.relay_use)
+        layout.addWidget(self.host_check)
+        layout.addWidget(self.host_info)
+        layout.addWidget(QLabel("Relays you use:"))
+        layout.addWidget(self.relay_list, 1)
+        layout.addLayout(row)
+        layout.addLayout(add_row)
+        layout.addWidget(self.relay_error)
+        self._refresh_relays()
+        self._validate_relay()
+        return tab
+
+    def _refresh_relays(self) -> None:
+        self.relay_list.clear()
+        hosting = self.host_check.isChecked()
+        for relay in self.settings.relays:
+            in_use = relay == self.settings.selected_relay and not hosting
+            item = QListWidgetItem(f"{relay}   (in use)" if in_use else relay)
+            item.setData(Qt.ItemDataRole.UserRole, relay)
+            if in_use:
+                font = item.font()
+                font.setBold(True)
+                item.setFont(font)
+            self.relay_list.addItem(item)
+        self.relay_list.setEnabled(not hosting)
+        self.relay_use.setEnabled(not hosting)
+        self.host_info.setVisible(hosting and bool(self.host_info.text()))
+
+    def _validate_relay(self) -> str:
+        text = self.relay_field.text().strip()
+        error = ""
+        if text:
+            try:
+                parse_addr(text)
+            except AddressError as exc:
+                error = f"{str(exc)[:1].upper()}{str(exc)[1:]}."
+        self.relay_error.setText(error)
+        self.relay_add.setEnabled(bool(text) and not error)
+        return error
+
+    def _add_relay(self) -> None:
+        text = self.relay_field.text().strip()
+        if not text or self._validate_relay():
+            return
+        self.settings.add_relay(text)
+        self.relay_field.clear()
+        self._refresh_relays()
+
+    def _current_relay(self) -> str:
+        item = self.relay_list.currentItem()
+        return str(item.data(Qt.ItemDataRole.UserRole)) if item is not None else ""
+
+    def _remove_relay(self) -> None:
+        relay = self._current_relay()
+        if relay:
+            self.settings.remove_relay(relay)
+            self._refresh_relays()
+
+    def _use_relay(self) -> None:
+        relay = self._current_relay()
+        if relay:
+            self.settings.selected_relay = relay
+            self._refresh_relays()
+
+    # ------------------------------------------------------------------- audio
+
+    def _audio_tab(self, audio_enabled: bool) -> QWidget:
+        tab = QWidget()
+        form = QFormLayout(tab)
+        self.input_combo = QComboBox()
+        self.output_combo = QComboBox()
+        problem = fill_device_combo(self.input_combo, "input", self.settings.input_device)
+        problem = fill_device_combo(self.output_combo, "output", self.settings.output_device) or problem
+        self.mic_meter = LevelMeter()
+        self.mic_test = QPushButton("Test microphone")
+        self.mic_test.setCheckable(True)
+        self.mic_test.toggled.connect(self._toggle_mic_test)
+        self.speaker_test = QPushButton("Play test tone")
+        self.speaker_test.clicked.connect(self._play_tone)
+        self.audio_status = QLabel(problem if audio_enabled else "Audio is turned off for this session.")
+        self.audio_status.setWordWrap(True)
+        self.mic_tester = MicTester(self)
+        self.mic_tester.level.connect(self.mic_meter.set_level_db)
+        self.mic_tester.problem.connect(self.audio_status.setText)
+        self.speaker_tester = SpeakerTester(self)
+        self.speaker_tester.problem.connect(self.audio_status.setText)
+        self.speaker_tester.finished.connect(lambda: self.speaker_test.setEnabled(True))
+        mic_row = QHBoxLayout()
+        mic_row.addWidget(self.input_combo, 1)
+        mic_row.addWidget(self.mic_test)
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.output_combo, 1)
+        out_row.addWidget(self.speaker_test)
+        self.bitrate_combo = QComboBox()
+        for rate in BITRATES:
+            self.bitrate_combo.addItem(f"{rate // 1000} kbit/s" + ("  (default)" if rate == 24_000 else ""), rate)
+        index = self.bitrate_combo.findData(self.settings.bitrate)
+        if index < 0:
+            self.bitrate_combo.addItem(f"{self.settings.bitrate // 1000} kbit/s", self.settings.bitrate)
+            index = self.bitrate_combo.count() - 1
+        self.bitrate_combo.setCurrentIndex(index)
+        form.addRow("Microphone", mic_row)
+        form.addRow("Level", self.mic_meter)
+        form.addRow("Speaker", out_row)
+        form.addRow("Quality", self.bitrate_combo)
+        form.addRow("", self.audio_status)
+        for w in (self.input_combo, self.output_combo, self.mic_test, self.speaker_test):
+            w.setEnabled(audio_enabled)
+        return tab
+
+    def _toggle_mic_test(self, on: bool) -> None:
+        if on:
+            if not self.mic_tester.start(str(self.input_combo.currentData() or "")):
+                self.mic_test.setChecked(False)
+            else:
+                self.mic_test.setText("Stop test")
+        else:
+            self.mic_tester.stop()
+            self.mic_test.setText("Test microphone")
+
+    def _play_tone(self) -> None:
+        if self.speaker_tester.start(str(self.output_combo.currentData() or "")):
+            self.speaker_test.setEnabled(False)
+
+    def _stop_tests(self) -> None:
+        self.mic_tester.stop()
+        self.speaker_tester.stop()
+
+    # ----------------------------------------------------------------- network
+
+    def _network_tab(self) -> QWidget:
+        tab = QWidget()
+        layout = QVBoxLayout(tab)
+        intro = QLabel(
+            "Checks how your router maps connections, from what two relay addresses see. "
+            "Cone NAT: direct calls usually work. Symmetric NAT: calls usually go through the relay."
+        )
+        intro.setWordWrap(True)
+        self.nat_button = QPushButton("Detect NAT type")
+        self.nat_button.clicked.connect(self._detect_nat)
+        self.nat_button.setEnabled(self.detect_nat is not None)
+        self.nat_result = QPlainTextEdit()
+        self.nat_result.setReadOnly(True)
+        self.nat_result.setPlaceholderText("Not checked yet." if self.detect_nat else "Connect to a relay first.")
+        row = QHBoxLayout()
+        row.addWidget(self.nat_button)
+        row.addStretch(1)
+        layout.addWidget(intro)
+        layout.addLayout(row)
+        layout.addWidget(self.nat_result, 1)
+        return tab
+
+    def _detect_nat(self) -> None:
+        if self.detect_nat is None:
+            return
+        self.nat_button.setEnabled(False)
+        self.nat_result.setPlainText("Probing…")
+        detect = self.detect_nat
+
+        async def run() -> None:
+            try:
+                report = await detect()
+                self.nat_result.setPlainText(nat_report_text(report))
+            except Exception as exc:
+                log.warning("NAT detection failed: %s", exc)
+                self.nat_result.setPlainText(f"The check could not run: {exc}")
+            finally:
+                self.nat_button.setEnabled(True)
+
+        self.tasks.run(run(), what="detect the NAT type")
+
+    # --------------------------------------------------------------------- log
+
+    def _log_tab(self) -> QWidget:
+        tab = QWidget()
+        layout = QVBoxLayout(tab)
+        self.log_view = QPlainTextEdit()
+        self.log_view.setReadOnly(True)
+        self.log_view.setMaximumBlockCount(5000)
+        self.log_view.setFont(QFont("DejaVu Sans Mono", 9))
+        self.log_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+        self.log_view.setPlainText(self.log_buffer.text())
+        self.log_view.moveCursor(QTextCursor.MoveOperation.End)
+        self.log_buffer.emitter.line.connect(self._append_log)
+        self.log_copy = QPushButton("Copy")
+        self.log_copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.log_view.toPlainText()))
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.log_copy)
+        layout.addWidget(self.log_view, 1)
+        layout.addLayout(row)
+        self.finished.connect(lambda _r: self._disconnect_log())
+        return tab
+
+    def _append_log(self, line: str) -> None:
+        self.log_view.appendPlainText(line)
+
+    def _disconnect_log(self) -> None:
+        try:
+            self.log_buffer.emitter.line.disconnect(self._append_log)
+        except (RuntimeError, TypeError):
+            pass
+
+    # -------------------------------------------------------------------- save
+
+    def _save(self) -> None:
+        pending = self.relay_field.text().strip()
+        if pending and not self._validate_relay():
+            self.settings.add_relay(pending)
+        s = self.settings
+        s.alias = " ".join(self.alias_field.text().split())
+        s.privacy_default = str(self.privacy_combo.currentData())
+        s.host_relay = self.host_check.isChecked()
+        s.input_device = str(self.input_combo.currentData() or "")
+        s.output_device = str(self.output_combo.currentData() or "")
+        s.bitrate = int(self.bitrate_combo.currentData())
+        self.saved.emit(copy.deepcopy(s))
+        self.accept()
