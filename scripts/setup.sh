@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
   python3 python3-venv python3-dev gcc
   libopus0 libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils
-  espeak-ng xvfb xauth iproute2 iptables nftables procps
+  espeak-ng xvfb xauth iproute2 iptables nftables procps binutils
   libegl1 libgl1 libglib2.0-0 libfontconfig1 libdbus-1-3 libxkbcommon0 libxkbcommon-x11-0
   libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
   libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxcb-xfixes0 libx11-xcb1
@@ -38,8 +38,8 @@ stamp=.venv/.wzp-installed
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing Python packages into .venv"
   .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-  .venv/bin/python -m pip install -q -e '.[test]' 2>&1 | grep -v "^WARNING: Location" || true
-  .venv/bin/python -c "import app, aioquic, opuslib, sounddevice, PySide6, qasync, msgspec" \
+  .venv/bin/python -m pip install -q -e '.[test,package]' 2>&1 | grep -v "^WARNING: Location" || true
+  .venv/bin/python -c "import app, aioquic, opuslib, sounddevice, PySide6, qasync, msgspec, PyInstaller" \
     || { echo "setup: Python packages failed to install" >&2; exit 1; }
   touch "$stamp"
 fi

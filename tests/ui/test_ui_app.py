@@ -110,3 +110,13 @@ def test_self_test_command_passes() -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert lines and all(line.startswith("PASS ") for line in lines), proc.stdout
     assert {"PASS opus", "PASS relay", "PASS register", "PASS main window"} <= set(lines)
+
+
+def test_about_shows_the_version_from_pyproject(qtbot, make_app, relay) -> None:
+    import tomllib
+    from pathlib import Path
+
+    version = tomllib.loads((Path(__file__).resolve().parents[2] / "pyproject.toml").read_text())["project"]["version"]
+    wzp = make_app("about", relay)
+    assert f"WZP Desktop {version}" in wzp.window.about_text()
+    assert wzp.window.about_button.text() == "About"

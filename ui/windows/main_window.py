@@ -4,8 +4,18 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QCloseEvent, QIcon, QKeyEvent
-from PySide6.QtWidgets import QFrame, QHBoxLayout, QMainWindow, QPushButton, QStackedWidget, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QMainWindow,
+    QMessageBox,
+    QPushButton,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
 
+import app
 from ui.models.call import IN_CALL, INCOMING, CallModel
 from ui.models.contacts import ContactsModel
 from ui.models.dialer import DialerModel
@@ -46,7 +56,10 @@ class MainWindow(QMainWindow):
         self.settings_button.clicked.connect(self.settings_requested.emit)
         top = QHBoxLayout()
         top.addWidget(self.identity, 1)
+        self.about_button = QPushButton("About")
+        self.about_button.clicked.connect(self.show_about)
         top.addWidget(self.settings_button, 0, Qt.AlignmentFlag.AlignTop)
+        top.addWidget(self.about_button, 0, Qt.AlignmentFlag.AlignTop)
         self.relay_bar = RelayBar(relay)
         line = QFrame()
         line.setFrameShape(QFrame.Shape.HLine)
@@ -72,6 +85,15 @@ class MainWindow(QMainWindow):
         call.ended.connect(self.home.show_banner)
         call.message.connect(self.show_message)
         self._on_call_changed()
+
+    def about_text(self) -> str:
+        return (
+            f"<b>WZP Desktop {app.__version__}</b><br>End-to-end encrypted voice calls, "
+            "peer to peer over QUIC when possible, via a relay when not."
+        )
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About WZP", self.about_text())
 
     @property
     def on_call_page(self) -> bool:
