@@ -21,15 +21,13 @@ pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
 TONE_HZ = 1000.0
 
-PLAY_TONE = (
-    f"""
+PLAY_TONE = f"""
 import sys, numpy as np, sounddevice as sd
 seconds = float(sys.argv[1])
 t = np.arange(int(48000 * seconds)) / 48000
 sd.play((0.5 * np.sin(2 * np.pi * {TONE_HZ:f} * t)).astype("float32"), 48000)
 sd.wait()
 """
-)
 
 RECORD = """
 import sys, wave, numpy as np, sounddevice as sd
@@ -54,29 +52,44 @@ async def test_call_with_real_devices_carries_the_tone(tmp_path: Path) -> None:
         procs = [relay]
         try:
             addr = f"127.0.0.1:{port}"
-            callee_fp = await P.identity(tmp_path / "b")
-            callee = await P.start(
-                P.cli(tmp_path / "b", addr, "listen", "--max-calls", "1"),
+            callee_fp = P.identity(tmp_path / "b")
+            callee = await P.spawn(
+                "callee",
+                tmp_path,
+                "wzp-cli",
+                *P.cli(tmp_path / "b", addr, "listen", "--max-calls", "1"),
                 env={"PULSE_SINK": s["spk_b"], "PULSE_SOURCE": s["mic_b"] + ".monitor"},
             )
             procs.append(callee)
             await callee.wait_event("registered")
-            tone = await P.start([sys.executable, "-c", PLAY_TONE, "12"], env={"PULSE_SINK": s["mic_a"]})
+            tone = await P.spawn(
+                "tone", tmp_path, sys.executable, "-c", PLAY_TONE, "12", env={"PULSE_SINK": s["mic_a"]}
+            )
             procs.append(tone)
-            caller = await P.start(
-                P.cli(tmp_path / "a", addr, "call", callee_fp, "--duration", "6"),
+            caller = await P.spawn(
+                "caller",
+                tmp_path,
+                "wzp-cli",
+                *P.cli(tmp_path / "a", addr, "call", callee_fp, "--duration", "6"),
                 env={"PULSE_SINK": s["spk_a"], "PULSE_SOURCE": s["mic_a"] + ".monitor"},
             )
             procs.append(caller)
             await callee.wait_event("path")
             recording = tmp_path / "speaker_b.wav"
-            recorder = await P.start(
-                [sys.executable, "-c", RECORD, "3", str(recording)], env={"PULSE_SOURCE": s["spk_b"] + ".monitor"}
+            recorder = await P.spawn(
+                "recorder",
+                tmp_path,
+                sys.executable,
+                "-c",
+                RECORD,
+                "3",
+                str(recording),
+                env={"PULSE_SOURCE": s["spk_b"] + ".monitor"},
             )
             procs.append(recorder)
-            assert await recorder.finish() == 0, recorder.stderr.decode()
-            assert await caller.finish() == 0, caller.stderr.decode()[-2000:]
-            assert await callee.finish() == 0, callee.stderr.decode()[-2000:]
+            assert await recorder.finish(60) == 0, recorder.stderr
+            assert await caller.finish(60) == 0, caller.stderr[-2000:]
+            assert await callee.finish(60) == 0, callee.stderr[-2000:]
         finally:
             for proc in procs:
                 await proc.stop()
@@ -95,17 +108,22 @@ async def test_no_audio_device_still_connects_and_says_so(tmp_path: Path) -> Non
     procs = [relay]
     try:
         addr = f"127.0.0.1:{port}"
-        callee_fp = await P.identity(tmp_path / "b")
-        callee = await P.start(P.cli(tmp_path / "b", addr, "listen", "--max-calls", "1", "--no-audio"))
+        callee_fp = P.identity(tmp_path / "b")
+        callee = await P.spawn(
+            "callee", tmp_path, "wzp-cli", *P.cli(tmp_path / "b", addr, "listen", "--max-calls", "1", "--no-audio")
+        )
         procs.append(callee)
         await callee.wait_event("registered")
-        caller = await P.start(
-            P.cli(tmp_path / "a", addr, "call", callee_fp, "--duration", "1"),
+        caller = await P.spawn(
+            "caller",
+            tmp_path,
+            "wzp-cli",
+            *P.cli(tmp_path / "a", addr, "call", callee_fp, "--duration", "1"),
             env={"PULSE_SERVER": "unix:/nonexistent/pulse"},
         )
         procs.append(caller)
-        assert await caller.finish() == 0, caller.stderr.decode()[-2000:]
-        assert await callee.finish() == 0
+        assert await caller.finish(60) == 0, caller.stderr[-2000:]
+        assert await callee.finish(60) == 0
     finally:
         for proc in procs:
             await proc.stop()

@@ -52,10 +52,13 @@ async def _call(tmp: Path, speech: Path, *, answer: str, loss: float = 0.0) -> t
         if proxy is not None:
             proxy.set_upstream("127.0.0.1", port)
             caller_relay = advertise
-        callee_fp = await P.identity(tmp / "b")
+        callee_fp = P.identity(tmp / "b")
         out = tmp / "received.wav"
-        callee = await P.start(
-            P.cli(
+        callee = await P.spawn(
+            "callee",
+            tmp,
+            "wzp-cli",
+            *P.cli(
                 tmp / "b",
                 relay_addr,
                 "listen",
@@ -66,12 +69,15 @@ async def _call(tmp: Path, speech: Path, *, answer: str, loss: float = 0.0) -> t
                 "--record",
                 str(out),
                 "--no-audio",
-            )
+            ),
         )
         procs.append(callee)
         await callee.wait_event("registered")
-        caller = await P.start(
-            P.cli(
+        caller = await P.spawn(
+            "caller",
+            tmp,
+            "wzp-cli",
+            *P.cli(
                 tmp / "a",
                 caller_relay,
                 "call",
@@ -81,11 +87,11 @@ async def _call(tmp: Path, speech: Path, *, answer: str, loss: float = 0.0) -> t
                 "--play",
                 str(speech),
                 "--no-audio",
-            )
+            ),
         )
         procs.append(caller)
-        assert await caller.finish() == 0, caller.stderr.decode()[-2000:]
-        assert await callee.finish() == 0, callee.stderr.decode()[-2000:]
+        assert await caller.finish(60) == 0, caller.stderr[-2000:]
+        assert await callee.finish(60) == 0, callee.stderr[-2000:]
         path = caller.named("path")[-1]
         assert callee.named("path")[-1]["path"] == path["path"]
         return path, score_files(speech, out)

@@ -1,7 +1,7 @@
 """`wzp`: the desktop app (PySide6 on a qasync event loop).
 
-    wzp [--data-dir DIR] [--relay HOST:PORT] [--no-audio] [-v]
-    wzp --self-test
+wzp [--data-dir DIR] [--relay HOST:PORT] [--no-audio] [-v]
+wzp --self-test
 """
 
 from __future__ import annotations
@@ -14,23 +14,15 @@ import signal
 import sys
 from pathlib import Path
 
+from app.nat.addresses import address_arg
+
 log = logging.getLogger("wzp.ui")
-
-
-def _relay_arg(text: str) -> str:
-    from app.nat.addresses import AddressError, parse_addr
-
-    try:
-        parse_addr(text)
-    except AddressError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
-    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="wzp", description="WZP: end-to-end encrypted voice calls.")
     p.add_argument("--data-dir", type=Path, default=None, help="identity, settings, contacts and history folder")
-    p.add_argument("--relay", type=_relay_arg, default=None, help="use this relay (HOST:PORT) and remember it")
+    p.add_argument("--relay", type=address_arg, default=None, help="use this relay (HOST:PORT) and remember it")
     p.add_argument("--no-audio", action="store_true", help="use no audio devices (silence out, nothing played)")
     p.add_argument("--self-test", action="store_true", help="check the installation offscreen and exit")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
@@ -87,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     if not instance.acquire():
         pid = instance.owner_pid()
         message = (
-            f"WZP is already running for {data_dir}" + (f" (process {pid})" if pid else "")
+            f"WZP is already running for {data_dir}"
+            + (f" (process {pid})" if pid else "")
             + ". Use its window or tray icon; to run a second WZP, start it with another --data-dir."
         )
         print(message, file=sys.stderr)

@@ -23,7 +23,7 @@ from typing import Any
 from app.client import events as ev
 from app.client.client import ClientError, WzpClient
 from app.identity import IdentityFileError, default_data_dir, load_or_create_identity
-from app.nat.addresses import AddressError, parse_addr
+from app.nat.addresses import address_arg
 
 log = logging.getLogger("wzp.cli")
 
@@ -52,18 +52,10 @@ END_REASONS = {
 }
 
 
-def _addr(text: str) -> str:
-    try:
-        parse_addr(text)
-    except AddressError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
-    return text
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="wzp-cli", description="WZP headless client.")
     p.add_argument("--data-dir", type=Path, default=None, help="identity and settings folder")
-    p.add_argument("--relay", type=_addr, default=None, help="relay HOST:PORT")
+    p.add_argument("--relay", type=address_arg, default=None, help="relay HOST:PORT")
     p.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
     p.add_argument("--port", type=int, default=0, help="local UDP port of the shared socket (default: any)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
@@ -82,7 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     nat = sub.add_parser("nat", help="detect the NAT type from this machine")
     nat.add_argument(
         "--probe",
-        type=_addr,
+        type=address_arg,
         action="append",
         default=None,
         help="reflect against this HOST:PORT (repeatable; default: the relay and its port+1)",

@@ -214,3 +214,25 @@ def parse_listen_addr(text: str) -> tuple[str, int]:
         host, _ = parse_addr(stripped[:-2] + ":1")
         return host, 0
     return parse_addr(text)
+
+
+def address_arg(text: str) -> str:
+    """argparse type for a HOST:PORT to connect to (IP literal, port 1-65535)."""
+    import argparse
+
+    try:
+        parse_addr(text)
+    except AddressError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return text
+
+
+def listen_address_arg(text: str) -> str:
+    """argparse type for a HOST:PORT to bind (port 0 allowed)."""
+    import argparse
+
+    try:
+        parse_listen_addr(text)
+    except AddressError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+    return text

@@ -10,31 +10,34 @@ import sys
 from pathlib import Path
 
 from app.identity import IdentityFileError
-from app.nat.addresses import AddressError, parse_listen_addr
+from app.nat.addresses import address_arg, listen_address_arg
 from app.relay.server import RelayServer
 
 log = logging.getLogger("wzp.relay")
-
-
-def _addr(text: str) -> str:
-    try:
-        parse_listen_addr(text)
-    except AddressError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from exc
-    return text
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="wzp-relay", description="WZP relay: signaling, reflect and media rooms over QUIC."
     )
-    p.add_argument("--listen", type=_addr, default="0.0.0.0:4433", help="HOST:PORT to listen on (default 0.0.0.0:4433)")
+    p.add_argument(
+        "--listen",
+        type=listen_address_arg,
+        default="0.0.0.0:4433",
+        help="HOST:PORT to listen on (default 0.0.0.0:4433)",
+    )
     p.add_argument("--data-dir", type=Path, default=None, help="where the relay key and certificate live")
     p.add_argument(
-        "--advertise", type=_addr, default=None, help="HOST:PORT clients should use for media (default: listen address)"
+        "--advertise",
+        type=address_arg,
+        default=None,
+        help="HOST:PORT clients should use for media (default: listen address)",
     )
     p.add_argument(
-        "--probe-listen", type=_addr, default=None, help="a second HOST:PORT answering reflect, for NAT type detection"
+        "--probe-listen",
+        type=listen_address_arg,
+        default=None,
+        help="a second HOST:PORT answering reflect, for NAT type detection",
     )
     p.add_argument("--ring-timeout", type=float, default=45.0, help="seconds an unanswered call rings (default 45)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import re
 import sys
 from dataclasses import dataclass, field
@@ -101,16 +102,19 @@ class Proc:
         )
 
 
-async def spawn(name: str, log_dir: Path, program: str, *args: str | Path) -> Proc:
-    """Start `program` from the venv; stderr goes to `log_dir/name.stderr` (a pipe nobody reads could fill)."""
+async def spawn(name: str, log_dir: Path, program: str, *args: str | Path, env: dict[str, str] | None = None) -> Proc:
+    """Start `program` (from the venv unless it is a path); stderr goes to `log_dir/name.stderr`
+    (a pipe nobody reads could fill). `env` is added to this process's environment."""
     stderr_path = log_dir / f"{name}.stderr"
+    executable = program if "/" in program else str(BIN / program)
     with stderr_path.open("wb") as stderr:
         proc = await asyncio.create_subprocess_exec(
-            str(BIN / program),
+            executable,
             *map(str, args),
             stdin=asyncio.subprocess.DEVNULL,
             stdout=asyncio.subprocess.PIPE,
             stderr=stderr,
+            env={**os.environ, **env} if env else None,
         )
     return Proc(name, proc, stderr_path)
 
