@@ -55,6 +55,8 @@ class QuicPeerConnection(QuicConnectionProtocol):
         self.remote = remote
         self.is_client = is_client
         self.close_reason: str = ""
+        #: This connection's own connection IDs in the endpoint's table.
+        self.cids: set[bytes] = set()
         #: QUIC error code of the close (ours or the peer's), once closed.
         self.close_code: int | None = None
         #: The signal stream that set this connection up, kept alive with it (owner's choice).

@@ -43,7 +43,8 @@ CONNECTION_ID_LENGTH = 8
 ACCEPT_QUEUE_LIMIT = 64
 DEFAULT_IDLE_TIMEOUT = 30.0
 MAX_DATAGRAM_FRAME_SIZE = 65536
-SOCKET_BUFFER_BYTES = 4 * 1024 * 1024
+#: Bursts fit; a much bigger queue only turns overload into seconds of latency (bench_relay).
+SOCKET_BUFFER_BYTES = 512 * 1024
 
 
 @dataclass
@@ -275,19 +276,23 @@ class QuicEndpoint:
         conn._connection_id_retired_handler = partial(self._cid_retired, conn)
         conn._connection_terminated_handler = partial(self._terminated, conn)
         self._connections.add(conn)
-        self._by_cid[quic.host_cid] = conn
+        self._cid_issued(conn, quic.host_cid)
         return conn
 
     def _cid_issued(self, conn: QuicPeerConnection, cid: bytes) -> None:
         self._by_cid[cid] = conn
+        conn.cids.add(cid)
 
     def _cid_retired(self, conn: QuicPeerConnection, cid: bytes) -> None:
         if self._by_cid.get(cid) is conn:
             del self._by_cid[cid]
+        conn.cids.discard(cid)
 
     def _terminated(self, conn: QuicPeerConnection) -> None:
-        for cid in [c for c, p in self._by_cid.items() if p is conn]:
-            del self._by_cid[cid]
+        for cid in conn.cids:
+            if self._by_cid.get(cid) is conn:
+                del self._by_cid[cid]
+        conn.cids.clear()
         self._connections.discard(conn)
         try:
             self._accept_queue.remove(conn)
@@ -354,7 +359,7 @@ class QuicEndpoint:
             original_destination_connection_id=header.destination_cid,
         )
         conn = self._adopt(quic, remote=normalize_sockaddr(addr), is_client=False)
-        self._by_cid[header.destination_cid] = conn
+        self._cid_issued(conn, header.destination_cid)
         return conn
 
     def _send_version_negotiation(self, header: Any, addr: Any) -> None:

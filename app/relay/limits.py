@@ -13,7 +13,7 @@ class RelayLimits:
     ring_timeout: float = 45.0
     messages_per_second: float = 20.0
     message_burst: int = 60
-    connections_per_ip: int = 64
+    connections_per_ip: int = 256  # a NAT of many users; each call party holds two (signal + media)
     calls_per_user: int = 4
     max_users: int = 10_000
     max_calls: int = 10_000

@@ -19,10 +19,13 @@ Direct calls are a small table of states:
 from __future__ import annotations
 
 import enum
+import heapq
+import itertools
 import logging
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from app.identity import fingerprint_of, verify_signature
 from app.protocol import messages as m
@@ -133,7 +136,13 @@ class RelayCore:
         self._conns: dict[ConnId, _Conn] = {}
         self._users: dict[str, ConnId] = {}
         self._calls: dict[str, _Call] = {}
+        self._calls_of_user: dict[str, set[str]] = {}
+        self._calls_of_conn: dict[ConnId, set[str]] = {}
         self._per_ip: dict[str, int] = {}
+        # (when, seq, kind, key): registration deadlines of new connections and ring deadlines of calls.
+        # Entries go stale when the connection registers or the call is answered; skipped lazily.
+        self._deadlines: list[tuple[float, int, str, Any]] = []
+        self._seq = itertools.count()
 
     # ------------------------------------------------------------------ queries
 
@@ -157,9 +166,20 @@ class RelayCore:
         return c.fingerprint if c else None
 
     def next_deadline(self) -> float | None:
-        deadlines = [c.opened_at + self.limits.register_timeout for c in self._conns.values() if self._unbound(c)]
-        deadlines += [c.ring_deadline for c in self._calls.values() if c.state is CallState.RINGING]
-        return min(deadlines, default=None)
+        while self._deadlines and self._stale(self._deadlines[0]):
+            heapq.heappop(self._deadlines)
+        return self._deadlines[0][0] if self._deadlines else None
+
+    def _stale(self, entry: tuple[float, int, str, Any]) -> bool:
+        _, _, kind, key = entry
+        if kind == "register":
+            c = self._conns.get(key)
+            return c is None or not self._unbound(c)
+        call = self._calls.get(key)
+        return call is None or call.state is not CallState.RINGING
+
+    def _add_deadline(self, when: float, kind: str, key: Any) -> None:
+        heapq.heappush(self._deadlines, (when, next(self._seq), kind, key))
 
     # ------------------------------------------------------------ connection life
 
@@ -179,6 +199,7 @@ class RelayCore:
             nonce=nonce,
         )
         self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
+        self._add_deadline(now + self.limits.register_timeout, "register", conn)
         return [
             Send(
                 conn,
@@ -208,13 +229,17 @@ class RelayCore:
 
     def tick(self, now: float) -> list[Action]:
         actions: list[Action] = []
-        for c in list(self._conns.values()):
-            if self._unbound(c) and now >= c.opened_at + self.limits.register_timeout:
+        while self._deadlines and self._deadlines[0][0] <= now:
+            entry = heapq.heappop(self._deadlines)
+            if self._stale(entry):
+                continue
+            _, _, kind, key = entry
+            if kind == "register":
                 actions += self._refuse(
-                    c.conn, "registration-timeout", f"no registration within {self.limits.register_timeout:g} s"
+                    key, "registration-timeout", f"no registration within {self.limits.register_timeout:g} s"
                 )
-        for call in list(self._calls.values()):
-            if call.state is CallState.RINGING and now >= call.ring_deadline:
+            else:
+                call = self._calls[key]
                 log.info("call ring timeout call_id=%s", call.call_id)
                 actions += self._end_call(call, "Timeout", notify_caller=True, notify_callee=True)
         return actions
@@ -366,7 +391,7 @@ class RelayCore:
             ]
         if offer.target_fingerprint == c.fingerprint:
             return [Send(c.conn, m.Hangup(call_id=cid, reason="Unavailable"))]
-        mine = sum(1 for call in self._calls.values() if call.caller == c.fingerprint)
+        mine = sum(1 for cid in self._calls_of_user.get(c.fingerprint, ()) if self._calls[cid].caller == c.fingerprint)
         if mine >= self.limits.calls_per_user:
             return [Send(c.conn, m.Hangup(call_id=cid, reason="LimitExceeded"))]
         if len(self._calls) >= self.limits.max_calls:
@@ -391,6 +416,11 @@ class RelayCore:
             ring_deadline=now + self.limits.ring_timeout,
         )
         self._calls[cid] = call
+        for key, index in ((call.caller, self._calls_of_user), (call.callee, self._calls_of_user)):
+            index.setdefault(key, set()).add(cid)
+        for conn_key in (call.caller_conn, call.callee_conn):
+            self._calls_of_conn.setdefault(conn_key, set()).add(cid)
+        self._add_deadline(call.ring_deadline, "ring", cid)
         log.info("call offered call_id=%s caller=%s callee=%s", cid, call.caller, call.callee)
         incoming = m.CallIncoming(
             call_id=cid,
@@ -403,7 +433,7 @@ class RelayCore:
         return [Send(c.conn, m.CallRinging(call_id=cid)), Send(callee_conn, incoming)]
 
     def _in_call(self, fingerprint: str) -> bool:
-        return any(fingerprint in (call.caller, call.callee) for call in self._calls.values())
+        return bool(self._calls_of_user.get(fingerprint))
 
     def _on_answer(self, c: _Conn, answer: m.DirectCallAnswer) -> list[Action]:
         call = self._calls.get(answer.call_id)
@@ -520,6 +550,16 @@ class RelayCore:
 
     def _end_call(self, call: _Call, reason: str, *, notify_caller: bool, notify_callee: bool) -> list[Action]:
         self._calls.pop(call.call_id, None)
+        for index, keys in (
+            (self._calls_of_user, (call.caller, call.callee)),
+            (self._calls_of_conn, (call.caller_conn, call.callee_conn)),
+        ):
+            for key in keys:
+                ids = index.get(key)
+                if ids is not None:
+                    ids.discard(call.call_id)
+                    if not ids:
+                        del index[key]
         actions: list[Action] = []
         if notify_caller and call.caller_conn in self._conns:
             actions.append(Send(call.caller_conn, m.Hangup(call_id=call.call_id, reason=reason)))
@@ -531,7 +571,7 @@ class RelayCore:
 
     def _end_calls_of_conn(self, conn: ConnId, reason: str) -> list[Action]:
         actions: list[Action] = []
-        for call in list(self._calls.values()):
+        for call in [self._calls[cid] for cid in list(self._calls_of_conn.get(conn, ()))]:
             if call.caller_conn == conn:
                 actions += self._end_call(call, reason, notify_caller=False, notify_callee=True)
             elif call.callee_conn == conn:

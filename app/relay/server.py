@@ -60,6 +60,7 @@ def load_relay_tls(data_dir: Path) -> tuple[Identity, TlsIdentity]:
 class _Peer:
     conn: QuicPeerConnection
     stream: MessageStream | None = None
+    room: str | None = None  # the call id of the media room this connection joined
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
 
@@ -221,7 +222,8 @@ class RelayServer:
         peer = self._peers.pop(conn_id, None)
         if peer is None or self.core is None:
             return
-        for room in list(self._rooms.values()):
+        room = self._rooms.get(peer.room or "")
+        if room is not None:
             room.leave(peer.conn)
         if not peer.conn.is_closed:
             peer.conn.close(reason_phrase="relay closed the connection")
@@ -254,6 +256,7 @@ class RelayServer:
                 peer = self._peers.get(action.conn)
                 if room is not None and peer is not None:
                     room.join(action.fingerprint, peer.conn)
+                    peer.room = action.call_id
             elif isinstance(action, RoomClosed):
                 room = self._rooms.pop(action.call_id, None)
                 if room is not None:
