@@ -130,3 +130,33 @@ async def test_no_audio_device_still_connects_and_says_so(tmp_path: Path) -> Non
     messages = [e["message"] for e in caller.named("audio")]
     assert any("No microphone" in m for m in messages), messages
     assert caller.named("path")
+
+
+def test_device_that_stops_mid_call_is_reported_and_reopened() -> None:
+    """A PortAudio stream that dies (as when a USB headset is pulled) is reported, the source gives
+    silence meanwhile (the call goes on), and the stream comes back by itself."""
+    import threading
+
+    from app.media.audio_devices import SILENCE, MicrophoneSource
+    from tests.tools.pulse import ensure_pulseaudio
+
+    ensure_pulseaudio()
+    messages: list[str] = []
+    back = threading.Event()
+    lost = threading.Event()
+
+    def on_problem(message: str) -> None:
+        messages.append(message)
+        (back if "works again" in message else lost).set()
+
+    mic = MicrophoneSource(on_problem=on_problem)
+    try:
+        mic._stream._stream.abort()  # the device vanished under PortAudio
+        assert lost.wait(5), messages
+        frames = [mic.read_frame() for _ in range(12)]  # drain what was captured before (bridge holds 10)
+        assert frames[-1] == SILENCE  # nothing captured now: silence, not an error
+        assert back.wait(10), messages
+        assert mic.check()  # a live stream again
+    finally:
+        mic.close()
+    assert any("stopped working" in m for m in messages)
