@@ -32,9 +32,10 @@ from app.media.errors import MediaPacketError
 from app.media.jitter_buffer import JitterBuffer, PlayoutKind
 from app.media.media_keys import MediaKeys
 from app.media.packet import FLAG_DTX, FLAG_RED, MediaOpener, MediaSealer
+from app.media.pcm import level_dbfs, scale_pcm
 from app.media.red import RedPacketizer, RedundancyPolicy, expand_red
 from app.media.sinks import AudioSink
-from app.media.sources import AudioSource, level_dbfs
+from app.media.sources import AudioSource
 from app.net import QuicPeerConnection
 
 log = logging.getLogger(__name__)
@@ -253,7 +254,7 @@ class MediaSession:
         else:
             pcm = SILENCE
         if self.volume != 1.0:
-            pcm = _scale(pcm, self.volume)
+            pcm = scale_pcm(pcm, self.volume)
         self.output_level_db = level_dbfs(pcm)
         self.sink.write_frame(pcm)
 
@@ -311,10 +312,3 @@ class MediaSession:
         self._report_seq = (self._report_seq + 1) & 0xFFFFFFFF
         with contextlib.suppress(Exception):
             conn.send_datagram(datagram)
-
-
-def _scale(pcm: bytes, gain: float) -> bytes:
-    import numpy as np
-
-    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float32) * gain
-    return np.clip(samples, -32768, 32767).astype("<i2").tobytes()

@@ -16,14 +16,22 @@ import wave
 from abc import ABC, abstractmethod
 from pathlib import Path
 from types import TracebackType
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any
 
 from app.media.codec import FRAME_BYTES, FRAME_SAMPLES, SAMPLE_RATE
 from app.media.errors import AudioFileError
+from app.media.pcm import MIN_DBFS, level_dbfs, mono_of, sine_pcm
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    FloatArray = npt.NDArray[np.float64]
+else:
+    FloatArray = Any
 
 __all__ = [
+    "MIN_DBFS",
     "AudioSource",
     "PcmSource",
     "SilenceSource",
@@ -38,7 +46,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-MIN_DBFS = -100.0
 _FULL_SCALE = 32768.0
 _SINC_HALF_WIDTH = 32
 _KAISER_BETA = 8.6
@@ -46,50 +53,45 @@ _CUTOFF = 0.95
 _CHUNK = 16_384
 _MAX_POLYPHASE = 8192
 
-FloatArray = npt.NDArray[np.float64]
+# -- helpers (numpy, imported on first use: the running app does not need it) --------
 
 
-# -- helpers ------------------------------------------------------------------------
+def _numpy() -> Any:
+    try:
+        import numpy
+    except ImportError as exc:
+        raise AudioFileError(
+            "converting audio files needs numpy, which this build does not include; use a 48 kHz WAV file"
+        ) from exc
+    return numpy
 
 
 def pcm_to_float(pcm: bytes) -> FloatArray:
     """int16 LE PCM bytes -> float64 samples in [-1, 1)."""
+    np = _numpy()
     return np.frombuffer(bytes(pcm), dtype="<i2").astype(np.float64) / _FULL_SCALE
 
 
-def float_to_pcm(samples: npt.ArrayLike) -> bytes:
+def float_to_pcm(samples: Any) -> bytes:
     """float samples in [-1, 1] -> int16 LE PCM bytes (rounded and clipped)."""
+    np = _numpy()
     scaled = np.rint(np.asarray(samples, dtype=np.float64) * _FULL_SCALE)
     return np.clip(scaled, -32768, 32767).astype("<i2").tobytes()
 
 
-def level_dbfs(pcm: bytes) -> float:
-    """RMS level of int16 PCM in dBFS (0 dBFS = full-scale square wave).
-
-    Silence or empty input gives ``MIN_DBFS`` (-100.0) rather than ``-inf`` so
-    that meters can use the value directly.
-    """
-    data = bytes(pcm)
-    if len(data) < 2:
-        return MIN_DBFS
-    samples = np.frombuffer(data[: len(data) - len(data) % 2], dtype="<i2").astype(np.float64)
-    rms = math.sqrt(float(np.mean(samples * samples)))
-    if rms <= 0.0:
-        return MIN_DBFS
-    return max(MIN_DBFS, 20.0 * math.log10(rms / _FULL_SCALE))
-
-
 def _kaiser(x: FloatArray, half_width: float) -> FloatArray:
+    np = _numpy()
     ratio = np.clip(x / half_width, -1.0, 1.0)
     return np.i0(_KAISER_BETA * np.sqrt(1.0 - ratio * ratio)) / np.i0(_KAISER_BETA)
 
 
 def _sinc_weights(frac: FloatArray, offsets: FloatArray, scale: float, half: int) -> FloatArray:
+    np = _numpy()
     dist = offsets[None, :] - frac[:, None]  # tap position minus exact position
     return scale * np.sinc(scale * dist) * _kaiser(dist, float(half))
 
 
-def resample(samples: npt.ArrayLike, rate_in: int, rate_out: int) -> FloatArray:
+def resample(samples: Any, rate_in: int, rate_out: int) -> FloatArray:
     """Resample a 1-D float signal from ``rate_in`` to ``rate_out`` Hz.
 
     Band-limited interpolation with a Kaiser-windowed sinc (64 taps at the lower of
@@ -97,6 +99,7 @@ def resample(samples: npt.ArrayLike, rate_in: int, rate_out: int) -> FloatArray:
     the usual rational ratios the filter weights are computed once per polyphase
     branch.
     """
+    np = _numpy()
     x = np.asarray(samples, dtype=np.float64).ravel()
     if rate_in <= 0 or rate_out <= 0:
         raise ValueError("sample rates must be positive")
@@ -123,12 +126,8 @@ def resample(samples: npt.ArrayLike, rate_in: int, rate_out: int) -> FloatArray:
     return out
 
 
-def read_wav(path: str | Path) -> tuple[FloatArray, int]:
-    """Read a 16-bit PCM WAV file as mono float64 samples and its sample rate.
-
-    Stereo is mixed down to mono. Raises :class:`AudioFileError` with a clear
-    message for a missing, unreadable or unsupported file.
-    """
+def _read_wav_pcm(path: str | Path) -> tuple[bytes, int, int]:
+    """The raw int16 PCM of a 16-bit WAV file, its channel count and rate (validated)."""
     p = Path(path)
     if not p.is_file():
         raise AudioFileError(f"audio file not found: {p}")
@@ -148,6 +147,17 @@ def read_wav(path: str | Path) -> tuple[FloatArray, int]:
         raise AudioFileError(f"{p}: only mono or stereo is supported, got {channels} channels")
     if rate <= 0:
         raise AudioFileError(f"{p}: invalid sample rate {rate}")
+    return raw, channels, rate
+
+
+def read_wav(path: str | Path) -> tuple[FloatArray, int]:
+    """Read a 16-bit PCM WAV file as mono float64 samples and its sample rate.
+
+    Stereo is mixed down to mono. Raises :class:`AudioFileError` with a clear
+    message for a missing, unreadable or unsupported file.
+    """
+    raw, channels, rate = _read_wav_pcm(path)
+    np = _numpy()
     usable = len(raw) - len(raw) % (2 * channels)
     samples = np.frombuffer(raw[:usable], dtype="<i2").astype(np.float64) / _FULL_SCALE
     if channels == 2:
@@ -230,12 +240,16 @@ class WavFileSource(PcmSource):
     """
 
     def __init__(self, path: str | Path, loop: bool = False) -> None:
-        samples, rate = read_wav(path)
-        if rate != SAMPLE_RATE:
-            samples = resample(samples, rate, SAMPLE_RATE)
+        raw, channels, rate = _read_wav_pcm(path)
+        if rate == SAMPLE_RATE:
+            usable = len(raw) - len(raw) % (2 * channels)
+            pcm = mono_of(raw[:usable], channels)
+        else:
+            samples, rate = read_wav(path)
+            pcm = float_to_pcm(resample(samples, rate, SAMPLE_RATE))
         self.path = Path(path)
         self.source_rate = rate
-        super().__init__(float_to_pcm(samples), loop=loop)
+        super().__init__(pcm, loop=loop)
         log.debug("opened %s (%d Hz, %d frames)", self.path, rate, self.frames)
 
 
@@ -259,10 +273,9 @@ class ToneSource(AudioSource):
         if self._remaining is not None:
             self._remaining -= 1
         step = 2.0 * math.pi * self.freq_hz / SAMPLE_RATE
-        phases = self._phase + step * np.arange(FRAME_SAMPLES, dtype=np.float64)
-        # Keep the running phase small so precision never degrades on long calls.
-        self._phase = (self._phase + step * FRAME_SAMPLES) % (2.0 * math.pi)
-        return float_to_pcm(self.amplitude * np.sin(phases))
+        # The running phase stays in [0, 2pi), so precision never degrades on long calls.
+        pcm, self._phase = sine_pcm(FRAME_SAMPLES, self._phase, step, self.amplitude)
+        return pcm
 
     def close(self) -> None:
         self._closed = True
