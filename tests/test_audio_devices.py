@@ -192,3 +192,81 @@ def test_switching_devices_mid_stream_keeps_audio_flowing() -> None:
     finally:
         mic.close()
         speaker.close()
+
+
+def _pactl(*args: str) -> str:
+    import subprocess
+
+    return subprocess.run(["pactl", *args], check=True, capture_output=True, text=True, timeout=10).stdout
+
+
+def _sink_of_streams() -> set[str]:
+    """The sink index of every playback stream (sink-input) now on the server."""
+    return {line.split("\t")[1] for line in _pactl("list", "short", "sink-inputs").splitlines() if line.strip()}
+
+
+def _sink_index(name: str) -> str:
+    for line in _pactl("list", "short", "sinks").splitlines():
+        fields = line.split("\t")
+        if fields[1] == name:
+            return fields[0]
+    raise AssertionError(f"no sink {name}")
+
+
+def test_default_device_follows_a_headset_plugged_in_and_removed_mid_call() -> None:
+    """With the system default device (the app's default), a headset that appears mid-call takes
+    the call's audio, and when it is pulled the audio moves back; the stream never stops.
+    (module-switch-on-connect does the set-default-sink on a real desktop when a headset appears.)"""
+    import threading
+    import time
+
+    from app.media.audio_devices import SpeakerSink
+    from app.media.sources import ToneSource
+    from tests.tools.pulse import ensure_pulseaudio
+
+    ensure_pulseaudio()
+    previous_default = next(
+        (line.split(": ", 1)[1] for line in _pactl("info").splitlines() if line.startswith("Default Sink: ")), None
+    )
+    with null_sinks("speakers") as s:
+        _pactl("set-default-sink", s["speakers"])
+        speaker = SpeakerSink()  # no device chosen: the system default
+        tone = ToneSource(700.0)
+        stop = threading.Event()
+
+        def pump() -> None:
+            while not stop.is_set():
+                speaker.write_frame(tone.read_frame() or b"")
+                stop.wait(0.02)
+
+        pumper = threading.Thread(target=pump, daemon=True)
+        pumper.start()
+        headset_module = None
+        try:
+
+            def wait_on(sink: str) -> None:
+                deadline = time.monotonic() + 10
+                while _sink_of_streams() != {sink}:
+                    assert time.monotonic() < deadline, f"the call's audio did not move to sink {sink}"
+                    stop.wait(0.1)
+
+            wait_on(_sink_index(s["speakers"]))
+            headset_module = _pactl("load-module", "module-null-sink", "sink_name=wzptest_headset").strip()
+            _pactl("set-default-sink", "wzptest_headset")  # what the desktop does when a headset is plugged in
+            wait_on(_sink_index("wzptest_headset"))
+            assert speaker.check()
+            _pactl("unload-module", headset_module)  # pulled out
+            headset_module = None
+            deadline = time.monotonic() + 10
+            while _sink_of_streams() in (set(), {""}):
+                assert time.monotonic() < deadline, "the call's audio stream vanished with the headset"
+                stop.wait(0.1)
+            assert speaker.check()  # still playing, on whatever sink the server fell back to
+        finally:
+            stop.set()
+            pumper.join(5)
+            speaker.close()
+            if headset_module is not None:
+                _pactl("unload-module", headset_module)
+            if previous_default:
+                _pactl("set-default-sink", previous_default)
