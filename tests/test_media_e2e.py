@@ -4,6 +4,7 @@ loopback, a user-space impairment proxy for loss."""
 
 from __future__ import annotations
 
+import asyncio
 import wave
 from pathlib import Path
 
@@ -143,18 +144,23 @@ async def test_relay_forwards_only_ciphertext(tmp_path, monkeypatch) -> None:
     monkeypatch.setattr(media_room.MediaRoom, "_forward", spy)
     relay = await RelayServer.start("127.0.0.1:0", identity=Identity.generate())
     sessions: list[MediaSession] = []
+    both_sessions = asyncio.Event()
+
+    def on_session(session: MediaSession) -> None:
+        sessions.append(session)
+        if len(sessions) == 2:
+            both_sessions.set()
+
     clients = []
     try:
         addr = f"127.0.0.1:{relay.port}"
         for name in ("a", "b"):
             c = WzpClient(Identity.generate(), tmp_path / name, addr)
-            c.media_factory = make_media_factory(no_audio=True, emit=c.emit, on_session=sessions.append)
+            c.media_factory = make_media_factory(no_audio=True, emit=c.emit, on_session=on_session)
             await c.start()
             await c.wait_registered(10)
             clients.append(c)
         a, b = clients
-        import asyncio
-
         from app.client import events as ev
 
         ended = asyncio.Event()
@@ -166,7 +172,7 @@ async def test_relay_forwards_only_ciphertext(tmp_path, monkeypatch) -> None:
         a.add_listener(lambda e: ended.set() if isinstance(e, ev.Ended) else None)
         opus_payloads: list[bytes] = []
         await a.place_call(b.identity.fingerprint)
-        await asyncio.wait_for(_until(lambda: len(sessions) == 2), 10)
+        await asyncio.wait_for(both_sessions.wait(), 10)
         for s in sessions:
             s.source = ToneSource(440.0, 0.5)
             real_encode = s.encoder.encode
@@ -184,10 +190,3 @@ async def test_relay_forwards_only_ciphertext(tmp_path, monkeypatch) -> None:
 def _keep(store: list[bytes], payload: bytes) -> bytes:
     store.append(payload)
     return payload
-
-
-async def _until(predicate) -> None:
-    import asyncio
-
-    while not predicate():
-        await asyncio.sleep(0.01)

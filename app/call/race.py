@@ -110,6 +110,7 @@ class PathRace:
         self._start = started_at if started_at is not None else self._loop.time()
         self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._direct_tasks: set[asyncio.Task[Any]] = set()  # dials and incoming checks
         self._conns: set[QuicPeerConnection] = set()
         self._peer_punched = asyncio.Event()
         self.result: RaceResult | None = None
@@ -129,7 +130,7 @@ class PathRace:
             conn.close(reason_phrase="not accepting direct connections for this call")
             return
         self._track(conn)
-        self._spawn(self._check_incoming(conn, stream, proof))
+        self._spawn(self._check_incoming(conn, stream, proof), direct=True)
 
     # ------------------------------------------------------------- the race
 
@@ -188,7 +189,7 @@ class PathRace:
             if reflexive:
                 self._spawn(self._punch(reflexive, tell_peer=True))
             for cand in p.candidates:
-                self._spawn(self._dial(cand))
+                self._spawn(self._dial(cand), direct=True)
                 pending += 1
         relay: QuicPeerConnection | None = None
         relay_error = ""
@@ -416,10 +417,13 @@ class PathRace:
 
     # ----------------------------------------------------------- bookkeeping
 
-    def _spawn(self, coro: Any) -> None:
+    def _spawn(self, coro: Any, *, direct: bool = False) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        if direct:
+            self._direct_tasks.add(task)
+            task.add_done_callback(self._direct_tasks.discard)
 
     def _track(self, conn: QuicPeerConnection) -> None:
         if self.done:
@@ -428,10 +432,8 @@ class PathRace:
             self._conns.add(conn)
 
     def _cancel_direct(self) -> None:
-        for task in list(self._tasks):
-            coro = task.get_coro()
-            if getattr(coro, "__name__", "") in ("_dial", "_check_incoming"):
-                task.cancel()
+        for task in list(self._direct_tasks):
+            task.cancel()
 
     async def _cleanup(self) -> None:
         for task in list(self._tasks):

@@ -664,7 +664,9 @@ class WzpClient:
         if call.task is not None and not call.task.done() and call.task is not asyncio.current_task():
             call.task.cancel()
         if call.media is not None:
-            self._media_stops.add(asyncio.ensure_future(call.media.stop()))
+            stopping = asyncio.ensure_future(call.media.stop())
+            self._media_stops.add(stopping)
+            stopping.add_done_callback(self._media_stops.discard)
         if call.result is not None:
             call.result.conn.close(CALL_ENDED, "call ended")
         log.info("call ended call_id=%s reason=%s duration=%.1fs", call.call_id, reason, duration)

@@ -184,8 +184,12 @@ class RedPacketizer:
                 break
             size += cost
             redundant.append((offset, payload))
-        self._history.append((seq % _SEQ_MOD, bytes(primary)))
+        self.remember(seq, primary)
         return pack_red(primary, redundant)
+
+    def remember(self, seq: int, primary: bytes) -> None:
+        """Keep `primary` for later containers without building one (RED off)."""
+        self._history.append((seq % _SEQ_MOD, bytes(primary)))
 
     def reset(self) -> None:
         self._history.clear()

@@ -187,7 +187,7 @@ class MediaSession:
             payload = self.red.build(seq, opus, self.red_depth)
             flags |= FLAG_RED
         else:
-            self.red.build(seq, opus, 0)  # keep the history for when RED turns on
+            self.red.remember(seq, opus)  # history for when RED turns on
             payload = opus
         datagram = self._sealer.seal(flags, seq, self._timestamp, payload)
         self._seq = (self._seq + 1) & 0xFFFFFFFF

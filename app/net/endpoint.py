@@ -105,6 +105,7 @@ class QuicEndpoint:
         self.dual_stack = False
         self._loop = asyncio.get_running_loop()
         self._sockets: dict[int, _Socket] = {}
+        self._dual: _Socket | None = None  # the one socket of a dual-stack endpoint
         self._sender = _Sender(self)
         self._by_cid: dict[bytes, QuicPeerConnection] = {}
         self._connections: set[QuicPeerConnection] = set()
@@ -139,6 +140,7 @@ class QuicEndpoint:
         self.dual_stack = first.family == socket.AF_INET6 and not first.getsockopt(
             socket.IPPROTO_IPV6, socket.IPV6_V6ONLY
         )
+        self._dual = self._sockets[socket.AF_INET6] if self.dual_stack else None
         log.info(
             "shared endpoint bound port=%d families=%s dual_stack=%s",
             self.port,
@@ -255,7 +257,12 @@ class QuicEndpoint:
         for conn in conns:
             conn.close(reason_phrase="endpoint closing")
         if conns and grace > 0:
-            await asyncio.wait([asyncio.ensure_future(c.wait_closed()) for c in conns], timeout=grace)
+            waiters = [asyncio.ensure_future(c.wait_closed()) for c in conns]
+            _, pending = await asyncio.wait(waiters, timeout=grace)
+            for waiter in pending:  # peers that did not confirm in time: leave no task behind
+                waiter.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
         for conn in list(self._connections):
             conn.abort()
         self._connections.clear()
@@ -265,6 +272,7 @@ class QuicEndpoint:
             if sock.transport is not None:
                 sock.transport.close()
         self._sockets.clear()
+        self._dual = None
         log.info("shared endpoint closed port=%d", self.port)
 
     # ---------------------------------------------------------------- internals
@@ -389,13 +397,13 @@ class QuicEndpoint:
         return (host, port)
 
     def _socket_for(self, sockaddr: tuple[Any, ...]) -> _Socket | None:
-        if self.dual_stack:
-            return self._sockets.get(socket.AF_INET6)
+        if self._dual is not None:
+            return self._dual
         family = socket.AF_INET6 if len(sockaddr) == 4 else socket.AF_INET
         return self._sockets.get(family)
 
     def _sendto(self, data: bytes, addr: Any) -> None:
-        sock = self._socket_for(tuple(addr))
+        sock = self._dual if self._dual is not None else self._socket_for(tuple(addr))
         if sock is None or sock.transport is None or sock.transport.is_closing():
             self.stats.dropped_send_errors += 1
             return
