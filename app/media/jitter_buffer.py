@@ -226,6 +226,14 @@ class JitterBuffer:
         self._resync_votes: list[tuple[int, int, bytes, bool, bool]] = []
         self._rejected: deque[tuple[int, int, bytes, bool, bool]] = deque(maxlen=self.config.restart_after_rejected)
 
+    def set_min_delay(self, seconds: float) -> None:
+        """Change the delay floor (e.g. one frame more while the sender adds RED copies or FEC,
+        which arrive one packet later than the frame they repair)."""
+        seconds = min(max(seconds, 0.001), self.config.max_delay_s)
+        if seconds != self.config.min_delay_s:
+            self.config = replace(self.config, min_delay_s=seconds)
+            self._target = max(self._target, seconds)
+
     def reset(self) -> None:
         """Forget the stream (statistics are kept)."""
         self._reset_stream()

@@ -104,6 +104,8 @@ class MediaSession:
         self._interval_received = 0
         self._interval_base: int | None = None
         self._measured_loss = 0.0
+        self._repair_depth = 0  # frames of repair data (RED copies / FEC) the peer sends: delay floor grows by it
+        self._interval_red_depth = 0
         self._stopped = False
 
     # ----------------------------------------------------------------- control
@@ -222,6 +224,10 @@ class MediaSession:
             except MediaPacketError:
                 self.counters.bad += 1
                 return
+            depth = len(entries) - 1
+            self._interval_red_depth = max(self._interval_red_depth, depth)
+            if depth > self._repair_depth:  # copies come one packet later per frame back: wait for them
+                self._set_repair_depth(depth)
             for seq, ts, payload, redundant in entries:
                 self.jitter.put(seq, ts, payload, now, silent=silent and not redundant, redundant=redundant)
         else:
@@ -266,6 +272,12 @@ class MediaSession:
             await asyncio.sleep(self.stats_interval)
             self._measure_loss()
             self._send_report()
+            # Repair data (RED copies, or in-band FEC in the next packet) needs the delay floor one
+            # frame per repair depth higher than the 20 ms base; back down once the network is clean.
+            wanted = max(self._interval_red_depth, 1 if self._measured_loss > 0.005 else 0)
+            self._interval_red_depth = 0
+            if wanted != self._repair_depth:
+                self._set_repair_depth(wanted)
             js = self.jitter.stats()
             conn = self.conn
             rtt = conn.rtt if conn is not None else None
@@ -287,6 +299,10 @@ class MediaSession:
                     output_level_db=round(self.output_level_db, 1),
                 )
             )
+
+    def _set_repair_depth(self, depth: int) -> None:
+        self._repair_depth = depth
+        self.jitter.set_min_delay(FRAME_S * (1 + depth))
 
     def _measure_loss(self) -> None:
         highest = self._opener.highest_seq
