@@ -16,20 +16,19 @@ Rules this module keeps:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import json
 import logging
 import os
 import re
-import secrets
 import stat
 from pathlib import Path
 
 from platformdirs import user_data_dir
 
 from app.identity.keys import SEED_LEN, Identity
+from app.storage.atomic import atomic_write, fsync_directory, remove_quietly, write_temp
 
 __all__ = [
     "FILE_VERSION",
@@ -145,58 +144,9 @@ def load_identity(path: Path) -> Identity:
     return identity
 
 
-def _write_temp(directory: Path, data: bytes) -> Path:
-    """Write ``data`` to a new 0600 temp file in ``directory``, fsynced; return its path."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-    flags |= getattr(os, "O_NOFOLLOW", 0)
-    temp = directory / f".{IDENTITY_FILENAME}.{secrets.token_hex(8)}.tmp"
-    fd = os.open(temp, flags, 0o600)
-    try:
-        if hasattr(os, "fchmod"):
-            os.fchmod(fd, 0o600)  # the umask can only remove bits, but be explicit
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        _remove_quietly(temp)
-        raise
-    os.close(fd)
-    return temp
-
-
-def _remove_quietly(path: Path) -> None:
-    with contextlib.suppress(OSError):
-        path.unlink()
-
-
-def _fsync_directory(directory: Path) -> None:
-    """Make the rename durable (POSIX only; best effort elsewhere)."""
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def save_identity(path: Path, identity: Identity) -> None:
     """Atomically write ``identity`` to ``path`` (mode 0600), replacing any old file."""
-    path = Path(path)
-    temp = _write_temp(path.parent, _encode(identity))
-    try:
-        os.replace(temp, path)
-    except BaseException:
-        _remove_quietly(temp)
-        raise
-    _fsync_directory(path.parent)
+    atomic_write(Path(path), _encode(identity))
 
 
 def _create_exclusively(path: Path, identity: Identity) -> bool:
@@ -206,7 +156,7 @@ def _create_exclusively(path: Path, identity: Identity) -> bool:
     each other's fresh identity. Falls back to :func:`os.replace` on file systems
     without hard links.
     """
-    temp = _write_temp(path.parent, _encode(identity))
+    temp = write_temp(path.parent, IDENTITY_FILENAME, _encode(identity))
     try:
         try:
             os.link(temp, path)
@@ -217,8 +167,8 @@ def _create_exclusively(path: Path, identity: Identity) -> bool:
                 return False
             os.replace(temp, path)
     finally:
-        _remove_quietly(temp)
-    _fsync_directory(path.parent)
+        remove_quietly(temp)
+    fsync_directory(path.parent)
     return True
 
 
