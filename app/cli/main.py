@@ -23,6 +23,7 @@ from typing import Any
 from app.client import events as ev
 from app.client.client import ClientError, WzpClient
 from app.identity import IdentityFileError, default_data_dir, load_or_create_identity
+from app.identity.alias import display_alias, self_chosen_name
 from app.nat.addresses import address_arg
 
 log = logging.getLogger("wzp.cli")
@@ -108,8 +109,19 @@ class Printer:
             print(json.dumps(data, separators=(",", ":")), flush=True)
         else:
             name = data.get("event", "")
-            rest = " ".join(f"{k}={v}" for k, v in data.items() if k != "event")
+            rest = " ".join(f"{k}={_human(k, v)}" for k, v in data.items() if k != "event")
             print(f"{name}: {rest}" if name else rest, flush=True)
+
+
+def _human(key: str, value: Any) -> Any:
+    """A value for the human output: other people's aliases are cleaned and marked as theirs."""
+    if key == "peer_alias":
+        return self_chosen_name(value) or '""'
+    if key == "alias" and isinstance(value, str):
+        return display_alias(value)  # our own alias (Registered)
+    if key == "users" and isinstance(value, list):
+        return [{**u, "alias": self_chosen_name(u.get("alias", ""))} if isinstance(u, dict) else u for u in value]
+    return value
 
 
 async def _with_client(args: argparse.Namespace, printer: Printer, body: Any) -> int:
