@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import logging
 
 from PySide6.QtCore import QObject, Signal
@@ -59,7 +60,7 @@ class Tray(QObject):
             status = f"{self.call.status_text} {self.call.peer_name}".strip()
         else:
             status = self.relay.text
-        self.status_action.setText(status)
+        self.status_action.setText(status.replace("&", "&&"))  # a "&" in a peer's alias is no shortcut
         self.icon.setToolTip(f"WZP — {status}")
         in_call = self.call.state == IN_CALL
         self.mute_action.setEnabled(in_call)
@@ -70,7 +71,9 @@ class Tray(QObject):
 
     def notify(self, title: str, text: str) -> None:
         if self.available and QSystemTrayIcon.supportsMessages():
-            self.icon.showMessage(title, text, QSystemTrayIcon.MessageIcon.Information, 10_000)
+            # Notification servers may render a subset of HTML in the body; a peer's alias is text.
+            body = html.escape(text, quote=False) if ("<" in text or "&" in text) else text
+            self.icon.showMessage(title, body, QSystemTrayIcon.MessageIcon.Information, 10_000)
         else:
             log.info("notification: %s: %s", title, text)
 

@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, Signal
 from app.client import events as ev
 from app.client.client import ClientError
 from app.identity import FingerprintError, parse_fingerprint
+from app.identity.alias import display_alias, self_chosen_name
 from app.storage import Contact, ContactBook
 from ui.client_host import ClientHost
 from ui.tasks import TaskRunner
@@ -50,18 +51,24 @@ class ContactsModel(QObject):
         return fingerprint in self.online
 
     def display_name(self, fingerprint: str, alias: str = "") -> str:
-        """The contact's name, else the caller's own alias (in quotes: they chose it), else a short fingerprint."""
+        """Who this is, as the window shows it.
+
+        A saved contact's name is shown plainly: the user chose it. Anyone else is shown by the alias
+        they chose themselves, cleaned and marked as theirs (``“Swift Wolf” (their name)``), because
+        anybody can pick any alias, "Mom" included. With no usable alias: a short fingerprint.
+        """
         contact = self.get(fingerprint)
         if contact is not None and contact.name:
             return contact.name
-        if alias:
-            return alias
-        if fingerprint in self.online and self.online[fingerprint].alias:
-            return self.online[fingerprint].alias
+        online = self.online.get(fingerprint)
+        for candidate in (alias, online.alias if online is not None else ""):
+            shown = self_chosen_name(candidate)
+            if shown:
+                return shown
         return fingerprint[:9] + "…"
 
     def online_users(self) -> list[OnlineUser]:
-        return sorted(self.online.values(), key=lambda u: (u.alias.lower(), u.fingerprint))
+        return sorted(self.online.values(), key=lambda u: (display_alias(u.alias).lower(), u.fingerprint))
 
     # ---------------------------------------------------------------- actions
 

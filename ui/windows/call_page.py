@@ -44,6 +44,7 @@ class CallPage(QWidget):
         font.setPointSizeF(font.pointSizeF() * 1.8)
         font.setBold(True)
         self.name_label.setFont(font)
+        self.name_label.setTextFormat(Qt.TextFormat.PlainText)  # a peer's alias is never markup
         self.fingerprint_label = QLabel()
         self.fingerprint_label.setFont(QFont("DejaVu Sans Mono"))
         self.fingerprint_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)

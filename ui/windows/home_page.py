@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.identity.alias import display_alias
 from app.storage import CallRecord
 from ui.models.call import CallModel
 from ui.models.contacts import ContactsModel
@@ -68,6 +69,7 @@ class HomePage(QWidget):
         self.banner = QLabel()
         self.banner.setObjectName("banner")
         self.banner.setWordWrap(True)
+        self.banner.setTextFormat(Qt.TextFormat.PlainText)  # sentences carry names other people chose
         self.banner.setStyleSheet(
             "QLabel#banner { background: palette(alternate-base); border: 1px solid palette(mid);"
             " border-radius: 6px; padding: 8px; }"
@@ -239,7 +241,7 @@ class HomePage(QWidget):
         for c in self.contacts.contacts:
             state = "online" if self.contacts.is_online(c.fingerprint) else "offline"
             tags = [state] + (["trusted"] if c.trusted else [])
-            text = f"{c.display_name}\n{c.fingerprint}  ·  {', '.join(tags)}"
+            text = f"{self.contacts.display_name(c.fingerprint)}\n{c.fingerprint}  ·  {', '.join(tags)}"
             self.contact_list.addItem(self._item(c.fingerprint, text))
         self.contact_list.blockSignals(False)
         self.contacts_empty.setVisible(not self.contacts.contacts)
@@ -289,7 +291,8 @@ class HomePage(QWidget):
         users = self.contacts.online_users()
         for u in users:
             contact = self.contacts.get(u.fingerprint)
-            name = contact.display_name if contact else (u.alias or "(no name)")
+            known = contact is not None or display_alias(u.alias)
+            name = self.contacts.display_name(u.fingerprint, u.alias) if known else "(no name)"
             text = f"{name}\n{u.fingerprint}" + ("  ·  in your contacts" if contact else "")
             self.online_list.addItem(self._item(u.fingerprint, text, u.alias))
         self.online_empty.setVisible(not users)
@@ -318,6 +321,7 @@ class HomePage(QWidget):
             return
         fp = str(item.data(FP_ROLE))
         if self.contacts.get(fp) is None:
-            self.contacts.save(fp, str(item.data(ALIAS_ROLE) or ""))
+            # The alias only pre-fills the name field; the user keeps or edits it (cleaned first).
+            self.contacts.save(fp, display_alias(str(item.data(ALIAS_ROLE) or "")))
         self.tabs.setCurrentIndex(0)
         self._select_contact(fp)

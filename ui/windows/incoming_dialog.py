@@ -26,6 +26,7 @@ class IncomingDialog(QDialog):
         font.setPointSizeF(font.pointSizeF() * 1.6)
         font.setBold(True)
         self.name_label.setFont(font)
+        self.name_label.setTextFormat(Qt.TextFormat.PlainText)  # a caller's alias is never markup
         self.caption = QLabel("is calling you")
         self.fingerprint_label = QLabel()
         self.fingerprint_label.setFont(QFont("DejaVu Sans Mono"))
