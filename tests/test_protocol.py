@@ -14,6 +14,8 @@ from hypothesis import strategies as st
 
 from app.protocol import (
     HANGUP_REASONS,
+    MAX_ALIAS_LEN,
+    MAX_PRESENCE_PAGE,
     MAX_U63,
     MESSAGE_TYPES,
     CallSetup,
@@ -201,6 +203,7 @@ def test_unknown_fields_are_ignored(msg: Message, extra: dict[str, Any]) -> None
     ("type_name", "list_field"),
     [
         ("PresenceList", "users"),
+        ("PresenceDelta", "changes"),
         ("DirectCallOffer", "caller_local_addrs"),
         ("DirectCallAnswer", "callee_local_addrs"),
         ("CallSetup", "peer_local_addrs"),
@@ -224,6 +227,7 @@ def test_every_list_field_is_covered_by_missing_list_test() -> None:
     }
     assert list_fields == {
         ("PresenceList", "users"),
+        ("PresenceDelta", "changes"),
         ("DirectCallOffer", "caller_local_addrs"),
         ("DirectCallAnswer", "callee_local_addrs"),
         ("CallSetup", "peer_local_addrs"),
@@ -404,7 +408,7 @@ def test_bounds_are_enforced(overrides: dict[str, Any]) -> None:
 def test_bounds_are_inclusive() -> None:
     obj = _setup_obj(
         room="r" * 256,
-        peer_alias="é" * 256,
+        peer_alias="é" * 64,
         relay_addr="a" * 64,
         peer_direct_addr="b" * 64,
         peer_local_addrs=["c" * 64] * 16,
@@ -419,12 +423,34 @@ def test_bounds_are_inclusive() -> None:
 
 def test_presence_list_size_bound() -> None:
     entry = {"fingerprint": FP, "alias": ""}
-    ok = {"type": "PresenceList", "users": [entry] * 1000}
+    ok = {"type": "PresenceList", "users": [entry] * MAX_PRESENCE_PAGE}
     msg = decode_message(json.dumps(ok).encode())
-    assert isinstance(msg, PresenceList) and len(msg.users) == 1000
-    too_many = {"type": "PresenceList", "users": [entry] * 1001}
+    assert isinstance(msg, PresenceList) and len(msg.users) == MAX_PRESENCE_PAGE
+    too_many = {"type": "PresenceList", "users": [entry] * (MAX_PRESENCE_PAGE + 1)}
     with pytest.raises(MalformedMessage, match="users"):
         decode_message(json.dumps(too_many).encode())
+    with pytest.raises(MalformedMessage, match="limit"):
+        decode_message(json.dumps({"type": "PresenceQuery", "limit": MAX_PRESENCE_PAGE + 1}).encode())
+
+
+@pytest.mark.parametrize(
+    "alias",
+    [
+        "a" * (MAX_ALIAS_LEN + 1),
+        "Bob\nAlice",  # a second line
+        "Bob\x00",
+        "\u202eecilA",  # right-to-left override: shows as "Alice"
+        "Al\u200bice",  # zero-width space
+        "Bob\x85",  # C1 control (next line)
+        "\u2066Bob\u2069",  # bidi isolates
+    ],
+)
+def test_aliases_must_be_printable_and_short(alias: str) -> None:
+    obj = {"type": "Register", "public_key": "", "alias": alias, "nonce": "", "signature": ""}
+    with pytest.raises(MalformedMessage, match="alias"):
+        decode_message(json.dumps(obj).encode())
+    fine = {**obj, "alias": "Zoë 🦊 O'Brien-Łukasz"}
+    assert decode_message(json.dumps(fine).encode()).alias == "Zoë 🦊 O'Brien-Łukasz"
 
 
 def test_answer_may_reject() -> None:

@@ -79,6 +79,10 @@ class Harness:
     def recv(self, conn: int, msg: m.Message) -> list[Action]:
         return self.core.message_received(conn, msg, self.now)
 
+    def settle(self) -> list[Action]:
+        """Let the presence batch go out (the only deadline within the batching interval)."""
+        return self.core.tick(self.now + self.core.limits.presence_batch_interval)
+
     def register_msg(
         self, conn: int, identity: Identity, *, signer: Identity | None = None, nonce: bytes | None = None, **kw
     ) -> m.Register:
@@ -100,6 +104,7 @@ class Harness:
         (registered,) = sends_of(actions, m.Registered, conn)
         assert registered.fingerprint == identity.fingerprint
         self.ids[conn] = identity
+        self.settle()
         return conn
 
     def fp(self, conn: int) -> str:
@@ -164,6 +169,7 @@ def test_registration_success(h: Harness) -> None:
     assert actions == [Send(conn, m.Registered(fingerprint=me.fingerprint, observed_addr=h.addr(conn)))]
     assert h.core.users_online == 1
     assert h.core.fingerprint_of_conn(conn) == me.fingerprint
+    h.settle()
     assert h.core.next_deadline() is None  # a registered connection has no registration deadline
 
 
@@ -250,17 +256,17 @@ def test_registration_replaces_older_connection(h: Harness) -> None:
     watcher = h.user()
     old = h.user(me)
     new = h.open()
-    actions = h.recv(new, h.register_msg(new, me))
+    actions = h.recv(new, h.register_msg(new, me, alias=f"user{old}"))  # same name: no news
     assert sends_of(actions, m.Replaced, old)
     assert disconnects(actions) == {old}
     assert sends_of(actions, m.Registered, new)
-    assert not sends_of(actions, m.PresenceUpdate, watcher)  # the user never went offline
+    assert not sends_of(h.settle(), m.PresenceDelta, watcher)  # the user never went offline
     assert h.core.fingerprint_of_conn(old) is None
     assert h.core.fingerprint_of_conn(new) == me.fingerprint
 
     # The older connection finally closes: that must not take the newer one offline.
     closed = h.core.connection_closed(old, h.now)
-    assert not sends_of(closed, m.PresenceUpdate), closed
+    assert not sends_of(closed + h.settle(), m.PresenceDelta), closed
     assert h.core.users_online == 2
     h.ids[new] = me
     _, offer = h.offer(watcher, me.fingerprint)
@@ -283,11 +289,11 @@ def test_replaced_old_connection_is_not_refused_again_by_tick(h: Harness) -> Non
     the tick must not treat it as a silent unregistered connection (Error + Disconnect on
     every tick, with `next_deadline()` stuck in the past)."""
     me = Identity.generate()
-    h.user(me)
+    old = h.user(me)
     h.now += 60.0
     new = h.open()
-    h.recv(new, h.register_msg(new, me))
-    assert h.core.tick(h.now) == []
+    h.recv(new, h.register_msg(new, me, alias=f"user{old}"))
+    assert h.settle() == []
     deadline = h.core.next_deadline()
     assert deadline is None or deadline > h.now
 
@@ -295,36 +301,85 @@ def test_replaced_old_connection_is_not_refused_again_by_tick(h: Harness) -> Non
 # ------------------------------------------------------------- presence, reflect
 
 
-def test_presence_list_and_updates(h: Harness) -> None:
+def test_presence_list_and_batched_deltas(h: Harness) -> None:
     a = h.user()
     b_id = Identity.generate()
     b_conn = h.open()
     actions = h.recv(b_conn, h.register_msg(b_conn, b_id, alias="Bee"))
     h.ids[b_conn] = b_id
-    assert sends_of(actions, m.PresenceUpdate, a) == [
-        m.PresenceUpdate(fingerprint=b_id.fingerprint, alias="Bee", online=True)
-    ]
-    assert not sends_of(actions, m.PresenceUpdate, b_conn)  # not told about itself
-
+    assert not sends_of(actions, m.PresenceDelta)  # batched: nothing goes out per login
     hidden_id = Identity.generate()
     hidden = h.open()
-    actions = h.recv(hidden, h.register_msg(hidden, hidden_id, discoverable=False))
+    h.recv(hidden, h.register_msg(hidden, hidden_id, discoverable=False))
     h.ids[hidden] = hidden_id
-    assert not sends_of(actions, m.PresenceUpdate), actions
+    assert h.core.next_deadline() == pytest.approx(h.now + h.core.limits.presence_batch_interval)
+    batch = h.settle()
+    came = m.PresenceDelta(changes=[m.PresenceChange(fingerprint=b_id.fingerprint, alias="Bee", online=True)])
+    # One delta per registered user (hidden users hear about others too); hidden users are not in it.
+    assert {a.conn: a.message for a in batch if isinstance(a, Send)} == {a: came, b_conn: came, hidden: came}
 
-    (listing,) = sends_of(h.recv(a, m.PresenceQuery()), m.PresenceList, a)
+    (listing,) = sends_of(h.recv(a, m.PresenceQuery(request_id=9)), m.PresenceList, a)
+    assert listing.request_id == 9 and not listing.more
     assert {u.fingerprint for u in listing.users} == {h.fp(a), b_id.fingerprint}
     assert m.PresenceEntry(fingerprint=b_id.fingerprint, alias="Bee") in listing.users
 
-    # A hidden user still hears about others (it is registered) ...
     closed = h.core.connection_closed(b_conn, h.now)
-    offline = m.PresenceUpdate(fingerprint=b_id.fingerprint, alias="Bee", online=False)
-    assert sends_of(closed, m.PresenceUpdate, a) == [offline]
-    assert sends_of(closed, m.PresenceUpdate, hidden) == [offline]
-    # ... but its own going offline is not broadcast.
-    assert not sends_of(h.core.connection_closed(hidden, h.now), m.PresenceUpdate)
+    assert not sends_of(closed, m.PresenceDelta)
+    gone = m.PresenceDelta(changes=[m.PresenceChange(fingerprint=b_id.fingerprint, alias="Bee", online=False)])
+    assert sends_of(h.settle(), m.PresenceDelta, hidden) == [gone]
+    # A hidden user's going offline is nobody's news.
+    h.core.connection_closed(hidden, h.now)
+    assert h.settle() == []
     (listing,) = sends_of(h.recv(a, m.PresenceQuery()), m.PresenceList, a)
     assert [u.fingerprint for u in listing.users] == [h.fp(a)]
+
+
+def test_presence_batch_coalesces_many_logins_into_one_message_per_user(h: Harness) -> None:
+    watcher = h.user()
+    joined = [h.open() for _ in range(250)]
+    for conn in joined:
+        assert not sends_of(h.recv(conn, h.register_msg(conn, Identity.generate())), m.PresenceDelta)
+    batch = h.settle()
+    to_watcher = sends_of(batch, m.PresenceDelta, watcher)
+    # 250 logins reach the watcher as 3 messages (pages of 100), not 250.
+    assert [len(d.changes) for d in to_watcher] == [100, 100, 50]
+    assert len(sends_of(batch, m.PresenceDelta)) == 3 * 251
+    # Every page fits a frame with room to spare, even with the longest aliases allowed.
+    worst = m.PresenceDelta(
+        changes=[m.PresenceChange(fingerprint=h.fp(watcher), alias="\U0001f600" * m.MAX_ALIAS_LEN, online=True)]
+        * m.MAX_PRESENCE_PAGE
+    )
+    assert len(encode_message(worst)) < 48 * 1024
+
+
+def test_presence_pages_in_fingerprint_order(h: Harness) -> None:
+    users = [h.user() for _ in range(230)]
+    fps = sorted(h.fp(u) for u in users)
+    pages: list[m.PresenceList] = []
+    after = None
+    while True:
+        h.now += 1.0  # within the rate budget
+        (page,) = sends_of(h.recv(users[0], m.PresenceQuery(after=after)), m.PresenceList)
+        pages.append(page)
+        if not page.more:
+            break
+        after = page.users[-1].fingerprint
+    assert [len(p.users) for p in pages] == [100, 100, 30]
+    assert [u.fingerprint for p in pages for u in p.users] == fps
+
+
+def test_presence_queries_are_charged_by_page_size(h: Harness) -> None:
+    user = h.user()
+    for _ in range(50):
+        h.user()
+    # Small pages are cheap: a burst of 30 one-entry queries passes.
+    for _ in range(30):
+        assert sends_of(h.recv(user, m.PresenceQuery(limit=1)), m.PresenceList)
+    h.now += 10.0  # bucket full again (60 tokens)
+    # Full pages cost 1 + 100/20 = 6 tokens: the 11th in a burst is over budget.
+    for _ in range(10):
+        assert sends_of(h.recv(user, m.PresenceQuery()), m.PresenceList)
+    only_error(h.recv(user, m.PresenceQuery()), user, "rate-limited", disconnect=True)
 
 
 def test_presence_needs_registration(h: Harness) -> None:
@@ -427,13 +482,31 @@ def test_ring_timeout(h: Harness) -> None:
     assert h.core.calls == {} and h.core.next_deadline() is None
 
 
-def test_busy(h: Harness) -> None:
+def test_busy_means_in_an_active_call(h: Harness) -> None:
     a, b, c = h.user(), h.user(), h.user()
-    h.offer(a, h.fp(b))  # ringing already counts
+    h.active_call(a, b)
     for target in (b, a):
         call_id, actions = h.offer(c, h.fp(target))
         assert actions == [Send(c, m.Hangup(call_id=call_id, reason="Busy"))]
     assert len(h.core.calls) == 1
+
+
+def test_a_ringing_call_does_not_make_the_callee_busy_for_others(h: Harness) -> None:
+    """A caller who re-offers after every decline must not keep the victim unreachable."""
+    spammer, victim, friend = h.user(), h.user(), h.user()
+    for _ in range(3):
+        spam, _ = h.offer(spammer, h.fp(victim))
+        call_id, actions = h.offer(friend, h.fp(victim))  # rings too: the victim can choose
+        assert sends_of(actions, m.CallIncoming, victim) and not sends_of(actions, m.Hangup), actions
+        h.answer(victim, spam, "Reject")
+        h.recv(friend, m.CallCancel(call_id=call_id))
+    # Accepting one call ends the others still ringing for the same user, with Busy.
+    spam, _ = h.offer(spammer, h.fp(victim))
+    call_id, _ = h.offer(friend, h.fp(victim))
+    actions = h.answer(victim, call_id)
+    assert sends_of(actions, m.Hangup, spammer) == [m.Hangup(call_id=spam, reason="Busy")]
+    assert sends_of(actions, m.Hangup, victim) == [m.Hangup(call_id=spam, reason="Busy")]
+    assert h.core.calls == {call_id: CallState.ACTIVE}
 
 
 def test_offline_target_is_told_at_once(h: Harness) -> None:
@@ -480,8 +553,8 @@ def test_connection_drop_ends_its_calls_and_tells_the_peers(h: Harness) -> None:
     assert sends_of(actions, m.Hangup, c) == [m.Hangup(call_id=ringing, reason="Offline")]
     assert RoomClosed(active) in actions
     assert h.core.calls == {other: CallState.ACTIVE}
-    assert sends_of(actions, m.PresenceUpdate, d) == [
-        m.PresenceUpdate(fingerprint=h.fp(a), alias=f"user{a}", online=False)
+    assert sends_of(h.settle(), m.PresenceDelta, d) == [
+        m.PresenceDelta(changes=[m.PresenceChange(fingerprint=h.fp(a), alias=f"user{a}", online=False)])
     ]
     assert h.core.connection_closed(a, h.now) == []  # closing twice is harmless
 

@@ -43,7 +43,6 @@ from app.nat.candidates import Candidate
 from app.nat.ranges import host_candidate_skip_reason
 from app.net import ConnectionClosed, QuicEndpoint, QuicPeerConnection
 from app.net.message_stream import MessageStream
-from app.protocol import ProtocolError
 from app.protocol import messages as m
 from app.protocol.proofs import direct_peer_transcript
 
@@ -216,15 +215,21 @@ class PathRace:
                     raise RaceFailed("No path to the other side: the relay media room did not answer in time.")
             elif kind == "direct_ready":
                 conn, stream, cand = value
-                stream.send(
-                    m.MediaPathReport(
-                        call_id=p.call_id,
-                        direct_ok=True,
-                        race_winner="direct",
-                        remote=conn.remote_addr,
-                        candidate=cand.kind,
+                try:
+                    stream.send(
+                        m.MediaPathReport(
+                            call_id=p.call_id,
+                            direct_ok=True,
+                            race_winner="direct",
+                            remote=conn.remote_addr,
+                            candidate=cand.kind,
+                        )
                     )
-                )
+                except Exception as exc:  # the peer reset the stream (or worse): this path is out
+                    log.warning("direct path lost call_id=%s addr=%s: %s", p.call_id, cand.addr, exc)
+                    conn.close(reason_phrase="direct stream failed")
+                    pending -= 1
+                    continue
                 return self._choose_direct(conn, cand)
             elif kind == "direct_failed":
                 pending -= 1
@@ -346,7 +351,7 @@ class PathRace:
         except asyncio.CancelledError:
             outcome, detail = "lost", "another path won"
             raise
-        except (ConnectionClosed, ProtocolError, OSError, ValueError) as exc:
+        except Exception as exc:  # whatever the candidate did, it is this attempt's outcome only
             detail = str(exc) or type(exc).__name__
         finally:
             if outcome != "ok":
@@ -390,7 +395,8 @@ class PathRace:
                 if isinstance(msg, m.MediaPathReport) and msg.race_winner == "direct":
                     self._queue.put_nowait(("direct_confirmed", (conn, cand)))
                     return
-        except (ConnectionClosed, ProtocolError):
+        except Exception as exc:  # closed, malformed or reset by the peer: this connection is out
+            log.info("incoming direct check ended call_id=%s remote=%s: %s", p.call_id, conn.remote_addr, exc)
             conn.close(reason_phrase="direct check ended")
 
     def _kind_of(self, addr: str) -> str:

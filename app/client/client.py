@@ -13,7 +13,8 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
+from collections import deque
+from collections.abc import Awaitable, Callable, Container
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -33,7 +34,7 @@ from app.client.relay_pins import RelayPins
 from app.identity import Identity, fingerprint_of, parse_fingerprint
 from app.media.errors import MediaKeyError
 from app.media.media_keys import EphemeralKey, MediaKeys, derive_media_keys, sign_ephemeral, verify_ephemeral
-from app.nat.addresses import parse_addr
+from app.nat.addresses import parse_addr, parse_ip
 from app.nat.candidates import dial_order, local_host_candidates
 from app.nat.nat_type import NatProbe, NatReport, classify_nat
 from app.nat.roles import decide_role
@@ -46,6 +47,9 @@ from app.protocol.close_codes import CALL_ENDED
 log = logging.getLogger(__name__)
 
 BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+#: Ended calls are forgotten at once (keys wiped); their ids are remembered this long so a late
+#: hangup or message for them is recognised as "already over", not as an unknown call.
+RECENTLY_ENDED = 256
 ACCEPT_MODES = {"trusted": "AcceptTrusted", "generic": "AcceptGeneric"}
 
 
@@ -105,6 +109,7 @@ class WzpClient:
         port: int = 0,
         media_factory: MediaFactory | None = None,
         race_overrides: dict[str, Any] | None = None,
+        blocked: Container[str] | None = None,
     ) -> None:
         parse_addr(relay)
         self.identity = identity
@@ -115,11 +120,15 @@ class WzpClient:
         self.port = port
         self.media_factory = media_factory
         self.race_overrides = race_overrides or {}
+        #: Fingerprints whose calls are declined without ringing (e.g. app.storage.BlockList).
+        self.blocked: Container[str] = blocked if blocked is not None else set()
         self.pins = RelayPins(data_dir)
         self.endpoint: QuicEndpoint | None = None
         self.link: RelayLink | None = None
         self.registration: RegistrationInfo | None = None
+        #: Calls not yet ended; an ended call is removed at once and its keys wiped.
         self.calls: dict[str, CallInfo] = {}
+        self._recently_ended: deque[str] = deque(maxlen=RECENTLY_ENDED)
         self.status = "offline"  # offline | connecting | connected | reconnecting | key-changed | replaced
         self._listeners: list[Callable[[ev.ClientEvent], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -279,14 +288,14 @@ class WzpClient:
             raise ClientError("The connection to the relay dropped. WZP is reconnecting.") from exc
 
     def _on_message(self, msg: m.Message) -> None:
-        if isinstance(msg, m.PresenceUpdate):
-            self.emit(
-                ev.Presence(
-                    users=[
-                        {"fingerprint": msg.fingerprint, "alias": msg.alias, "online": "yes" if msg.online else "no"}
-                    ]
-                )
-            )
+        if isinstance(msg, m.PresenceDelta):
+            users = [
+                {"fingerprint": c.fingerprint, "alias": c.alias, "online": "yes" if c.online else "no"}
+                for c in msg.changes
+                if c.fingerprint != self.identity.fingerprint
+            ]
+            if users:
+                self.emit(ev.Presence(users=users))
             return
         if isinstance(msg, m.Replaced):
             self._set_status("replaced")
@@ -366,6 +375,15 @@ class WzpClient:
         return call_id
 
     def _on_incoming(self, msg: m.CallIncoming) -> None:
+        if msg.caller_fingerprint in self.blocked:
+            log.info(
+                "call from a blocked caller declined without ringing call_id=%s from=%s",
+                msg.call_id,
+                msg.caller_fingerprint,
+            )
+            with contextlib.suppress(ClientError):
+                self._send(m.DirectCallAnswer(call_id=msg.call_id, accept_mode="Reject"))
+            return
         if fingerprint_of(msg.caller_public_key) != msg.caller_fingerprint:
             log.warning("incoming call with mismatched key ignored call_id=%s", msg.call_id)
             return
@@ -444,6 +462,8 @@ class WzpClient:
         self._end_call(call, "Cancelled", by="local")
 
     async def hangup(self, call_id: str, reason: str = "Normal") -> None:
+        if call_id in self._recently_ended:
+            return  # already over (both sides may hang up at once)
         call = self._call(call_id)
         if call.machine.ended:
             return
@@ -497,12 +517,13 @@ class WzpClient:
             log.error("call key agreement failed call_id=%s: %s", call.call_id, exc)
             self._abort_call(call, "Error")
             return
+        call.ephemeral.wipe()  # the media keys are derived: the private half has done its job
         call.machine.handle(CallEvent.SETUP)
         call.peer_public_key = setup.peer_public_key
         call.peer_ephemeral = setup.peer_ephemeral_key
         call.peer_alias = setup.peer_alias or call.peer_alias
         call.accept_mode = setup.accept_mode
-        call.relay_addr = setup.relay_addr
+        call.relay_addr = self._media_relay_addr(setup.relay_addr)
         call.setup_at = asyncio.get_running_loop().time()
         self.emit(
             ev.Setup(
@@ -513,10 +534,33 @@ class WzpClient:
                 peer_alias=call.peer_alias,
                 peer_direct_addr=setup.peer_direct_addr,
                 peer_local_addrs=list(setup.peer_local_addrs),
-                relay_addr=setup.relay_addr,
+                relay_addr=call.relay_addr,
             )
         )
         call.task = self._spawn(self._connect_call(call, setup))
+
+    def _media_relay_addr(self, advertised: str) -> str:
+        """Where to send relayed media: the relay's advertised media address, unless it is empty
+        (the relay listens on a wildcard) or loopback while our relay is not: then the address
+        we reached the relay at."""
+        if not advertised:
+            return self.relay
+        try:
+            host, _ = parse_addr(advertised)
+            relay_host, _ = parse_addr(self.relay)
+            if parse_ip(host).is_loopback and not parse_ip(relay_host).is_loopback:
+                log.warning("relay advertised a loopback media address %s; using %s", advertised, self.relay)
+                return self.relay
+        except ValueError:
+            log.warning("relay advertised an unusable media address %r; using %s", advertised, self.relay)
+            return self.relay
+        return advertised
+
+    async def _open_media(self, relay_addr: str, call_id: str) -> QuicPeerConnection:
+        """The media connection to the relay's room, which must hold our relay's (pinned) key."""
+        assert self.endpoint is not None
+        expected = self.registration.relay_fingerprint if self.registration is not None else None
+        return await open_media_connection(self.endpoint, relay_addr, self.identity, call_id, expected_relay=expected)
 
     def _abort_call(self, call: CallInfo, reason: str) -> None:
         with contextlib.suppress(ClientError):
@@ -538,16 +582,17 @@ class WzpClient:
             caller_ephemeral=caller_eph,
             callee_ephemeral=callee_eph,
             candidates=candidates,
-            relay_addr=setup.relay_addr,
+            relay_addr=call.relay_addr,
             allow_direct=allow_direct,
             **self.race_overrides,
         )
         endpoint = self.endpoint
+        relay_addr = call.relay_addr
         race = PathRace(
             endpoint,
             self.identity,
             params,
-            open_relay=lambda: open_media_connection(endpoint, setup.relay_addr, self.identity, call.call_id),
+            open_relay=lambda: self._open_media(relay_addr, call.call_id),
             signal=self._send_quiet,
             emit=self.emit,
             started_at=call.setup_at,
@@ -558,6 +603,12 @@ class WzpClient:
             result = await race.run()
         except RaceFailed as exc:
             self.emit(ev.Notice(level="error", message=str(exc)))
+            self._abort_call(call, "Error")
+            return
+        except Exception:
+            # A bug or a peer's trick must not leave the call stuck in RACING: end it, say so.
+            log.exception("race failed unexpectedly call_id=%s", call.call_id)
+            self.emit(ev.Notice(level="error", message="The call could not be connected (internal error)."))
             self._abort_call(call, "Error")
             return
         finally:
@@ -602,9 +653,8 @@ class WzpClient:
     async def _fall_back_to_relay(self, call: CallInfo) -> None:
         """The direct path died mid-call: move media to the relay room without restarting it."""
         assert self.endpoint is not None and call.result is not None
-        relay_addr = call.relay_addr or self.relay
         try:
-            conn = await open_media_connection(self.endpoint, relay_addr, self.identity, call.call_id)
+            conn = await self._open_media(call.relay_addr, call.call_id)
         except RelayError as exc:
             if not call.machine.ended:
                 self.emit(
@@ -670,7 +720,17 @@ class WzpClient:
         if call.result is not None:
             call.result.conn.close(CALL_ENDED, "call ended")
         log.info("call ended call_id=%s reason=%s duration=%.1fs", call.call_id, reason, duration)
+        self._forget(call)
         self.emit(ev.Ended(call_id=call.call_id, reason=reason, duration_s=round(duration, 2), by=by))
+
+    def _forget(self, call: CallInfo) -> None:
+        """An ended call keeps nothing: no entry, no call key (forward secrecy), no media state."""
+        if self.calls.get(call.call_id) is call:
+            del self.calls[call.call_id]
+        self._recently_ended.append(call.call_id)
+        call.ephemeral.wipe()
+        call.keys = None
+        call.media = None  # its stop() is under way (tracked in _media_stops)
 
     # -------------------------------------------------------- direct accept
 

@@ -14,6 +14,7 @@ import itertools
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from app.identity import Identity, fingerprint_of
 from app.net import ConnectionClosed, QuicEndpoint, QuicPeerConnection
@@ -28,6 +29,9 @@ CONNECT_TIMEOUT = 5.0
 REGISTER_TIMEOUT = 5.0
 PING_INTERVAL = 5.0
 PING_TIMEOUT = 15.0
+#: The most users `presence()` lists (5 pages): the relay charges presence queries by page
+#: size, and nobody scrolls through more names than this.
+MAX_LISTED_USERS = 500
 
 
 class RelayError(Exception):
@@ -98,10 +102,26 @@ async def reflect_once(endpoint: QuicEndpoint, relay: str, timeout: float = 3.0)
 
 
 async def open_media_connection(
-    endpoint: QuicEndpoint, relay: str, identity: Identity, call_id: str, *, timeout: float = CONNECT_TIMEOUT
+    endpoint: QuicEndpoint,
+    relay: str,
+    identity: Identity,
+    call_id: str,
+    *,
+    expected_relay: str | None = None,
+    timeout: float = CONNECT_TIMEOUT,
 ) -> QuicPeerConnection:
-    """Open a media connection to the relay's room for `call_id`, proving we are a party."""
+    """Open a media connection to the relay's room for `call_id`, proving we are a party.
+
+    With `expected_relay` (the fingerprint of the relay we registered with, itself pinned),
+    a media relay that holds another key is refused: media goes only where signaling trusts.
+    """
     conn, stream, challenge = await open_relay_connection(endpoint, relay, timeout=timeout)
+    if expected_relay is not None and challenge.relay_fingerprint != expected_relay:
+        conn.close(reason_phrase="media relay key mismatch")
+        raise RelayError(
+            f"The media relay {relay} holds another key ({challenge.relay_fingerprint}) than your relay "
+            f"({expected_relay}); not sending the call there."
+        )
     transcript = media_join_transcript(challenge.relay_fingerprint, challenge.nonce, call_id, identity.fingerprint)
     stream.send(m.MediaJoin(call_id=call_id, fingerprint=identity.fingerprint, signature=identity.sign(transcript)))
     try:
@@ -145,8 +165,9 @@ class RelayLink:
         self.close_reason = ""
         self._pings = itertools.count(1)
         self._last_pong = 0.0
+        # Replies are matched to requests by id; a request that times out removes its own entry.
         self._reflects: dict[int, asyncio.Future[str]] = {}
-        self._presence: list[asyncio.Future[list[m.PresenceEntry]]] = []
+        self._presence: dict[int, asyncio.Future[m.PresenceList]] = {}
 
     @property
     def rtt(self) -> float | None:
@@ -228,10 +249,10 @@ class RelayLink:
             if fut is not None and not fut.done():
                 fut.set_result(msg.observed_addr)
             return
-        if isinstance(msg, m.PresenceList) and self._presence:
-            fut = self._presence.pop(0)
-            if not fut.done():
-                fut.set_result(list(msg.users))
+        if isinstance(msg, m.PresenceList):
+            page = self._presence.pop(msg.request_id, None)
+            if page is not None and not page.done():
+                page.set_result(msg)
             return
         try:
             self.on_message(msg)
@@ -255,17 +276,40 @@ class RelayLink:
         request_id = next(self._pings)
         fut: asyncio.Future[str] = asyncio.get_running_loop().create_future()
         self._reflects[request_id] = fut
-        self.send(m.Reflect(request_id=request_id))
-        return await asyncio.wait_for(fut, timeout)
+        try:
+            self.send(m.Reflect(request_id=request_id))
+            return await asyncio.wait_for(fut, timeout)
+        finally:
+            self._reflects.pop(request_id, None)
 
-    async def presence(self, timeout: float = 3.0) -> list[m.PresenceEntry]:
-        fut: asyncio.Future[list[m.PresenceEntry]] = asyncio.get_running_loop().create_future()
-        self._presence.append(fut)
-        self.send(m.PresenceQuery())
-        return await asyncio.wait_for(fut, timeout)
+    async def presence_page(
+        self, after: str | None = None, limit: int = m.MAX_PRESENCE_PAGE, timeout: float = 3.0
+    ) -> m.PresenceList:
+        """One page of the relay's discoverable users, in fingerprint order after `after`."""
+        request_id = next(self._pings)
+        fut: asyncio.Future[m.PresenceList] = asyncio.get_running_loop().create_future()
+        self._presence[request_id] = fut
+        try:
+            self.send(m.PresenceQuery(request_id=request_id, after=after, limit=limit))
+            return await asyncio.wait_for(fut, timeout)
+        finally:
+            self._presence.pop(request_id, None)
+
+    async def presence(self, max_users: int = MAX_LISTED_USERS, timeout: float = 3.0) -> list[m.PresenceEntry]:
+        """The discoverable users, page by page, up to `max_users` (a list people can read)."""
+        users: list[m.PresenceEntry] = []
+        after: str | None = None
+        while len(users) < max_users:
+            page = await self.presence_page(after, min(m.MAX_PRESENCE_PAGE, max_users - len(users)), timeout)
+            users.extend(page.users)
+            if not page.more or not page.users:
+                break
+            after = page.users[-1].fingerprint
+        return users
 
     def _fail_waiters(self) -> None:
-        for fut in list(self._reflects.values()) + self._presence:
+        waiters: list[asyncio.Future[Any]] = [*self._reflects.values(), *self._presence.values()]
+        for fut in waiters:
             if not fut.done():
                 fut.set_exception(ConnectionClosed("relay connection lost"))
             fut.exception() if fut.done() and not fut.cancelled() else None

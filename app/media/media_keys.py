@@ -95,7 +95,7 @@ class EphemeralKey:
     __slots__ = ("_private", "_public")
 
     def __init__(self, private_key: X25519PrivateKey) -> None:
-        self._private = private_key
+        self._private: X25519PrivateKey | None = private_key
         self._public = private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
 
     @classmethod
@@ -109,6 +109,8 @@ class EphemeralKey:
 
     def exchange(self, peer_public: bytes) -> bytes:
         """Raw X25519 shared secret; :class:`MediaKeyError` for a bad or low-order key."""
+        if self._private is None:
+            raise MediaKeyError("this call key was already used and wiped")
         try:
             peer = X25519PublicKey.from_public_bytes(_public(peer_public, "peer public key"))
             shared = self._private.exchange(peer)
@@ -117,6 +119,15 @@ class EphemeralKey:
         if hmac.compare_digest(shared, bytes(len(shared))):
             raise MediaKeyError("X25519 produced an all-zero shared secret (low-order key)")
         return shared
+
+    def wipe(self) -> None:
+        """Drop the private key (OpenSSL clears it when freed): once the media keys are derived,
+        or the call is over, nothing can re-derive them (forward secrecy)."""
+        self._private = None
+
+    @property
+    def wiped(self) -> bool:
+        return self._private is None
 
     def __repr__(self) -> str:
         return f"EphemeralKey(public={self._public.hex()})"

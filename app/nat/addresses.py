@@ -29,6 +29,7 @@ __all__ = [
     "normalize_sockaddr",
     "parse_addr",
     "parse_ip",
+    "source_key",
     "to_socket_addr",
 ]
 
@@ -93,6 +94,24 @@ def parse_ip(host: str) -> IPAddress:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
     return ip
+
+
+#: An IPv6 user gets a whole /64 (often much more): count it as one source.
+IPV6_SOURCE_PREFIX = 64
+
+
+def source_key(host: str) -> str:
+    """The unit per-source limits count: an IPv4 address, or the /64 an IPv6 address is in.
+
+    A host that does not parse is its own key (the caller's limits still apply to it).
+    """
+    try:
+        ip = parse_ip(host)
+    except AddressError:
+        return host
+    if isinstance(ip, ipaddress.IPv6Address):
+        return str(ipaddress.IPv6Network((ip, IPV6_SOURCE_PREFIX), strict=False))
+    return str(ip)
 
 
 def normalize_host(host: str) -> str:

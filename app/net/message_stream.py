@@ -31,7 +31,11 @@ class MessageStream:
     def send(self, msg: Message) -> None:
         if self.writer.is_closing():
             raise ConnectionClosed("stream closed")
-        self.writer.write(frame_message(msg))
+        try:
+            self.writer.write(frame_message(msg))
+        except RuntimeError as exc:  # aioquic: the peer reset the stream (STOP_SENDING) or it is finished
+            _mark_closing(self.writer)
+            raise ConnectionClosed(f"stream unusable: {exc}") from exc
 
     async def recv(self) -> Message:
         while not self._payloads:
@@ -44,3 +48,11 @@ class MessageStream:
     def close(self) -> None:
         if not self.writer.is_closing():
             self.writer.close()
+
+
+def _mark_closing(writer: asyncio.StreamWriter) -> None:
+    """A stream we can no longer write: never try again, not even the FIN that
+    `StreamWriter.__del__` sends (it would raise inside the garbage collector)."""
+    transport = writer.transport
+    if hasattr(transport, "_closing"):
+        transport._closing = True  # aioquic's QuicStreamAdapter has no public way to say so

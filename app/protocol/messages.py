@@ -23,11 +23,17 @@ MAX_STR_LEN: Final = 256
 MAX_ADDR_LEN: Final = 64
 MAX_ADDRS: Final = 16
 MAX_BYTES_LEN: Final = 256
-MAX_PRESENCE_USERS: Final = 1000
+#: One page of a presence listing, and of a batched presence delta: 100 entries of at most
+#: 39 + 4 * 64 bytes plus JSON overhead stay well under the 64 KiB frame cap.
+MAX_PRESENCE_PAGE: Final = 100
+MAX_ALIAS_LEN: Final = 64
 MAX_U63: Final = 2**63 - 1
 
 FINGERPRINT_PATTERN: Final = r"^[0-9a-f]{4}(:[0-9a-f]{4}){7}$"
 CALL_ID_PATTERN: Final = r"^[0-9a-f]{32}$"
+#: A self-chosen name: printable text only. No C0/C1 controls, no line or paragraph separators,
+#: no zero-width or bidirectional-override characters (they let a name pose as another).
+ALIAS_PATTERN: Final = r"^[^\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]*$"
 
 # ``$`` in a Python regex also matches before a trailing newline, so the exact
 # length is pinned as well: "abcd:...:abcd\n" must not pass as a fingerprint.
@@ -36,6 +42,7 @@ CallId = Annotated[str, msgspec.Meta(pattern=CALL_ID_PATTERN, min_length=32, max
 ShortStr = Annotated[str, msgspec.Meta(max_length=MAX_STR_LEN)]
 Address = Annotated[str, msgspec.Meta(max_length=MAX_ADDR_LEN)]
 AddressList = Annotated[list[Address], msgspec.Meta(max_length=MAX_ADDRS)]
+Alias = Annotated[str, msgspec.Meta(max_length=MAX_ALIAS_LEN, pattern=ALIAS_PATTERN)]
 SmallBytes = Annotated[bytes, msgspec.Meta(max_length=MAX_BYTES_LEN)]
 U63 = Annotated[int, msgspec.Meta(ge=0, le=MAX_U63)]
 
@@ -74,14 +81,14 @@ class RegisterChallenge(_Msg, tag="RegisterChallenge", kw_only=True):
 
     nonce: SmallBytes
     relay_fingerprint: Fingerprint
-    relay_alias: ShortStr = ""
+    relay_alias: Alias = ""
 
 
 class Register(_Msg, tag="Register", kw_only=True):
     """client -> relay: identity key plus a signature over the challenge nonce."""
 
     public_key: SmallBytes
-    alias: ShortStr
+    alias: Alias
     nonce: SmallBytes
     signature: SmallBytes
     discoverable: bool = True
@@ -107,23 +114,45 @@ class PresenceEntry(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
     """One user in a :class:`PresenceList` (a plain Struct, not a message)."""
 
     fingerprint: Fingerprint
-    alias: ShortStr
+    alias: Alias
 
 
 class PresenceQuery(_Msg, tag="PresenceQuery", kw_only=True):
-    pass
+    """client -> relay: one page of the discoverable users, in fingerprint order.
+
+    ``after`` is the last fingerprint of the previous page (none: from the start).
+    The answer carries the same ``request_id``.
+    """
+
+    request_id: U63 = 0
+    after: Fingerprint | None = None
+    limit: Annotated[int, msgspec.Meta(ge=1, le=MAX_PRESENCE_PAGE)] = MAX_PRESENCE_PAGE
 
 
 class PresenceList(_Msg, tag="PresenceList", kw_only=True):
-    users: Annotated[list[PresenceEntry], msgspec.Meta(max_length=MAX_PRESENCE_USERS)] = msgspec.field(
+    """relay -> client: one page; ``more`` when users after the last one remain."""
+
+    request_id: U63 = 0
+    users: Annotated[list[PresenceEntry], msgspec.Meta(max_length=MAX_PRESENCE_PAGE)] = msgspec.field(
         default_factory=list
     )
+    more: bool = False
 
 
-class PresenceUpdate(_Msg, tag="PresenceUpdate", kw_only=True):
+class PresenceChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """One user who came online or went offline (a plain Struct, not a message)."""
+
     fingerprint: Fingerprint
-    alias: ShortStr = ""
+    alias: Alias = ""
     online: bool
+
+
+class PresenceDelta(_Msg, tag="PresenceDelta", kw_only=True):
+    """relay -> every registered user: the presence changes of the last batching interval."""
+
+    changes: Annotated[list[PresenceChange], msgspec.Meta(max_length=MAX_PRESENCE_PAGE)] = msgspec.field(
+        default_factory=list
+    )
 
 
 # -------------------------------------------------------------------------- reflect
@@ -149,7 +178,7 @@ class DirectCallOffer(_Msg, tag="DirectCallOffer", kw_only=True):
     call_id: CallId
     caller_fingerprint: Fingerprint
     target_fingerprint: Fingerprint
-    caller_alias: ShortStr = ""
+    caller_alias: Alias = ""
     caller_reflexive_addr: Address | None = None
     caller_local_addrs: AddressList = msgspec.field(default_factory=list)
     ephemeral_key: SmallBytes
@@ -161,7 +190,7 @@ class CallIncoming(_Msg, tag="CallIncoming", kw_only=True):
 
     call_id: CallId
     caller_fingerprint: Fingerprint
-    caller_alias: ShortStr = ""
+    caller_alias: Alias = ""
     caller_public_key: SmallBytes
     ephemeral_key: SmallBytes
     key_signature: SmallBytes
@@ -191,7 +220,7 @@ class CallSetup(_Msg, tag="CallSetup", kw_only=True):
     role: CallRole
     accept_mode: AcceptedMode
     peer_fingerprint: Fingerprint
-    peer_alias: ShortStr = ""
+    peer_alias: Alias = ""
     peer_public_key: SmallBytes
     peer_ephemeral_key: SmallBytes
     peer_key_signature: SmallBytes
@@ -277,7 +306,7 @@ Message = (
     | Replaced
     | PresenceQuery
     | PresenceList
-    | PresenceUpdate
+    | PresenceDelta
     | Reflect
     | ReflectResponse
     | DirectCallOffer
@@ -301,13 +330,15 @@ MESSAGE_TYPES: Final[dict[str, type[Message]]] = {str(cls.__struct_config__.tag)
 """Wire tag (``"type"`` value) -> message class."""
 
 __all__ = [
+    "ALIAS_PATTERN",
     "CALL_ID_PATTERN",
     "FINGERPRINT_PATTERN",
     "HANGUP_REASONS",
     "MAX_ADDRS",
     "MAX_ADDR_LEN",
+    "MAX_ALIAS_LEN",
     "MAX_BYTES_LEN",
-    "MAX_PRESENCE_USERS",
+    "MAX_PRESENCE_PAGE",
     "MAX_STR_LEN",
     "MAX_U63",
     "MESSAGE_TYPES",
@@ -316,6 +347,7 @@ __all__ = [
     "AcceptedMode",
     "Address",
     "AddressList",
+    "Alias",
     "CallCancel",
     "CallId",
     "CallIncoming",
@@ -334,10 +366,11 @@ __all__ = [
     "PeerProof",
     "Ping",
     "Pong",
+    "PresenceChange",
+    "PresenceDelta",
     "PresenceEntry",
     "PresenceList",
     "PresenceQuery",
-    "PresenceUpdate",
     "PunchReady",
     "RaceWinner",
     "Reflect",

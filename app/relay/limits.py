@@ -18,6 +18,10 @@ class RelayLimits:
     max_users: int = 10_000
     max_calls: int = 10_000
     max_connections: int = 20_000
+    #: Presence changes are batched into one PresenceDelta per recipient per interval.
+    presence_batch_interval: float = 0.5
+    #: A PresenceQuery costs 1 + (page size / this) tokens: rate limits follow the work done.
+    presence_entries_per_token: int = 20
 
 
 class TokenBucket:
@@ -31,11 +35,12 @@ class TokenBucket:
         self.tokens = float(burst)
         self.last = now
 
-    def take(self, now: float) -> bool:
+    def take(self, now: float, cost: float = 1.0) -> bool:
+        """Spend `cost` tokens if there are that many; a request's cost is the work it makes."""
         elapsed = max(0.0, now - self.last)
         self.last = now
         self.tokens = min(self.burst, self.tokens + elapsed * self.rate)
-        if self.tokens >= 1.0:
-            self.tokens -= 1.0
+        if self.tokens >= cost:
+            self.tokens -= cost
             return True
         return False

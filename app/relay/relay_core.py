@@ -14,10 +14,20 @@ Direct calls are a small table of states:
 
     ringing --answer(Accept*)--> active --hangup / drop--> ended
     ringing --answer(Reject) / cancel / ring timeout / drop--> ended
+
+A user is busy only while in an *active* call: a call that merely rings does not
+make the callee busy for everyone else (else one caller re-offering after every
+decline could keep a user unreachable). Accepting one call ends the others that
+ring for the same user with Busy.
+
+Presence changes are batched: logins and logouts within `presence_batch_interval`
+go out as one `PresenceDelta` per registered user, and `PresenceQuery` pages
+through a fingerprint-sorted directory, costed by the page size it asks for.
 """
 
 from __future__ import annotations
 
+import bisect
 import enum
 import heapq
 import itertools
@@ -28,6 +38,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from app.identity import fingerprint_of, verify_signature
+from app.nat.addresses import AddressError, parse_addr, parse_ip, source_key
 from app.protocol import messages as m
 from app.protocol.proofs import media_join_transcript, register_transcript
 from app.relay.limits import RelayLimits, TokenBucket
@@ -127,6 +138,8 @@ class RelayCore:
     """Registration, presence, reflect and the direct-call registry of one relay."""
 
     relay_fingerprint: str
+    #: Where clients send media: an address every client can reach, or "" for "the relay
+    #: address you are connected to" (a wildcard listen address is never advertised).
     media_addr: str
     relay_alias: str = ""
     limits: RelayLimits = field(default_factory=RelayLimits)
@@ -138,7 +151,10 @@ class RelayCore:
         self._calls: dict[str, _Call] = {}
         self._calls_of_user: dict[str, set[str]] = {}
         self._calls_of_conn: dict[ConnId, set[str]] = {}
-        self._per_ip: dict[str, int] = {}
+        self._per_ip: dict[str, int] = {}  # by source_key(): an IPv4 address or an IPv6 /64
+        self._directory: list[str] = []  # discoverable registered fingerprints, sorted (presence pages)
+        self._presence_pending: dict[str, m.PresenceChange] = {}
+        self._media_is_loopback = _is_loopback_addr(self.media_addr)
         # (when, seq, kind, key): registration deadlines of new connections and ring deadlines of calls.
         # Entries go stale when the connection registers or the call is answered; skipped lazily.
         self._deadlines: list[tuple[float, int, str, Any]] = []
@@ -172,6 +188,8 @@ class RelayCore:
 
     def _stale(self, entry: tuple[float, int, str, Any]) -> bool:
         _, _, kind, key = entry
+        if kind == "presence":
+            return not self._presence_pending
         if kind == "register":
             c = self._conns.get(key)
             return c is None or not self._unbound(c)
@@ -186,19 +204,20 @@ class RelayCore:
     def connection_opened(self, conn: ConnId, observed_addr: str, ip: str, now: float) -> list[Action]:
         if len(self._conns) >= self.limits.max_connections:
             return [Disconnect(conn, "the relay is full, try again later")]
-        if self._per_ip.get(ip, 0) >= self.limits.connections_per_ip:
-            log.warning("connection refused: too many from ip=%s", ip)
+        source = source_key(ip)
+        if self._per_ip.get(source, 0) >= self.limits.connections_per_ip:
+            log.warning("connection refused: too many from source=%s", source)
             return [Disconnect(conn, "too many connections from your address")]
         nonce = self.random_bytes(32)
         self._conns[conn] = _Conn(
             conn=conn,
-            ip=ip,
+            ip=source,
             observed_addr=observed_addr,
             opened_at=now,
             bucket=TokenBucket(self.limits.messages_per_second, self.limits.message_burst, now),
             nonce=nonce,
         )
-        self._per_ip[ip] = self._per_ip.get(ip, 0) + 1
+        self._per_ip[source] = self._per_ip.get(source, 0) + 1
         self._add_deadline(now + self.limits.register_timeout, "register", conn)
         return [
             Send(
@@ -222,7 +241,8 @@ class RelayCore:
             log.info("user offline fingerprint=%s", c.fingerprint)
             actions += self._end_calls_of_conn(conn, "Offline")
             if c.discoverable:
-                actions += self._broadcast(m.PresenceUpdate(fingerprint=c.fingerprint, alias=c.alias, online=False))
+                self._directory_remove(c.fingerprint)
+                self._presence_changed(c.fingerprint, c.alias, online=False, now=now)
         else:
             actions += self._end_calls_of_conn(conn, "Offline")
         return actions
@@ -234,7 +254,9 @@ class RelayCore:
             if self._stale(entry):
                 continue
             _, _, kind, key = entry
-            if kind == "register":
+            if kind == "presence":
+                actions += self._flush_presence()
+            elif kind == "register":
                 actions += self._refuse(
                     key, "registration-timeout", f"no registration within {self.limits.register_timeout:g} s"
                 )
@@ -260,13 +282,13 @@ class RelayCore:
         if c.media_call is not None:
             return [Send(conn, m.Error(code="media-connection", message="a media connection carries only datagrams"))]
         if isinstance(msg, m.Register):
-            return self._on_register(c, msg)
+            return self._on_register(c, msg, now)
         if isinstance(msg, m.MediaJoin):
             return self._on_media_join(c, msg)
         if c.fingerprint is None:
             return [Send(conn, m.Error(code="not-registered", message="register first", ref_type=type(msg).__name__))]
         if isinstance(msg, m.PresenceQuery):
-            return [Send(conn, self._presence_list())]
+            return self._on_presence_query(c, msg, now)
         if isinstance(msg, m.DirectCallOffer):
             return self._on_offer(c, msg, now)
         if isinstance(msg, m.DirectCallAnswer):
@@ -326,7 +348,7 @@ class RelayCore:
 
     # ------------------------------------------------------------- registration
 
-    def _on_register(self, c: _Conn, msg: m.Register) -> list[Action]:
+    def _on_register(self, c: _Conn, msg: m.Register, now: float) -> list[Action]:
         if c.fingerprint is not None:
             return [Send(c.conn, m.Error(code="already-registered", message="this connection is already registered"))]
         nonce, c.nonce = c.nonce, None  # one attempt per challenge: never reusable
@@ -338,16 +360,18 @@ class RelayCore:
         fingerprint = fingerprint_of(msg.public_key)
         actions: list[Action] = []
         old = self._users.get(fingerprint)
+        previous = self._conns.get(old) if old is not None and old != c.conn else None
         if old is None and len(self._users) >= self.limits.max_users:
             return self._refuse(c.conn, "relay-full", "the relay has too many users, try another relay")
         if old is not None and old != c.conn:
             log.info("registration replaces older connection fingerprint=%s old=%d new=%d", fingerprint, old, c.conn)
             actions.append(Send(old, m.Replaced(reason="you registered again from another connection")))
             actions += self._end_calls_of_conn(old, "Replaced")
-            old_conn = self._conns.get(old)
-            if old_conn is not None:
-                old_conn.fingerprint = None  # it no longer speaks for the user
-                old_conn.closing = True
+            if previous is not None:
+                previous.fingerprint = None  # it no longer speaks for the user
+                previous.closing = True
+                if previous.discoverable:
+                    self._directory_remove(fingerprint)
             actions.append(Disconnect(old, "replaced by a newer registration"))
         c.fingerprint = fingerprint
         c.alias = msg.alias
@@ -356,22 +380,47 @@ class RelayCore:
         self._users[fingerprint] = c.conn
         log.info("user registered fingerprint=%s alias=%r addr=%s", fingerprint, msg.alias, c.observed_addr)
         actions.append(Send(c.conn, m.Registered(fingerprint=fingerprint, observed_addr=c.observed_addr)))
-        if c.discoverable and old is None:
-            actions += self._broadcast(
-                m.PresenceUpdate(fingerprint=fingerprint, alias=msg.alias, online=True), exclude=c.conn
-            )
+        if c.discoverable:
+            bisect.insort(self._directory, fingerprint)
+        # A re-registration (newer connection of the same user) is news only if what others see changed.
+        was_listed = previous is not None and previous.discoverable
+        if c.discoverable and (not was_listed or (previous is not None and previous.alias != c.alias)):
+            self._presence_changed(fingerprint, c.alias, online=True, now=now)
+        elif was_listed and not c.discoverable:
+            self._presence_changed(fingerprint, c.alias, online=False, now=now)
         return actions
 
-    def _presence_list(self) -> m.PresenceList:
-        users = [
-            m.PresenceEntry(fingerprint=fp, alias=self._conns[conn].alias)
-            for fp, conn in self._users.items()
-            if self._conns[conn].discoverable
-        ]
-        return m.PresenceList(users=users[: m.MAX_PRESENCE_USERS])
+    # ----------------------------------------------------------------- presence
 
-    def _broadcast(self, msg: m.Message, exclude: ConnId | None = None) -> list[Action]:
-        return [Send(conn, msg) for conn in self._users.values() if conn != exclude]
+    def _directory_remove(self, fingerprint: str) -> None:
+        i = bisect.bisect_left(self._directory, fingerprint)
+        if i < len(self._directory) and self._directory[i] == fingerprint:
+            del self._directory[i]
+
+    def _on_presence_query(self, c: _Conn, query: m.PresenceQuery, now: float) -> list[Action]:
+        # The message itself cost one token; the page costs by its size (the relay's work is O(page)).
+        if not c.bucket.take(now, query.limit / self.limits.presence_entries_per_token):
+            log.warning("presence queries over budget conn=%d fingerprint=%s", c.conn, c.fingerprint)
+            return self._refuse(c.conn, "rate-limited", "too many presence queries; slow down")
+        start = 0 if query.after is None else bisect.bisect_right(self._directory, query.after)
+        page = self._directory[start : start + query.limit]
+        users = [m.PresenceEntry(fingerprint=fp, alias=self._conns[self._users[fp]].alias) for fp in page]
+        more = start + len(page) < len(self._directory)
+        return [Send(c.conn, m.PresenceList(request_id=query.request_id, users=users, more=more))]
+
+    def _presence_changed(self, fingerprint: str, alias: str, *, online: bool, now: float) -> None:
+        """Queue one change for the next batch (the latest state of a user wins)."""
+        if not self._presence_pending:
+            self._add_deadline(now + self.limits.presence_batch_interval, "presence", None)
+        self._presence_pending.pop(fingerprint, None)  # re-insert: batches keep the order of last change
+        self._presence_pending[fingerprint] = m.PresenceChange(fingerprint=fingerprint, alias=alias, online=online)
+
+    def _flush_presence(self) -> list[Action]:
+        changes = list(self._presence_pending.values())
+        self._presence_pending.clear()
+        page = m.MAX_PRESENCE_PAGE
+        deltas = [m.PresenceDelta(changes=changes[i : i + page]) for i in range(0, len(changes), page)]
+        return [Send(conn, delta) for delta in deltas for conn in self._users.values()]
 
     # --------------------------------------------------------------------- calls
 
@@ -433,7 +482,8 @@ class RelayCore:
         return [Send(c.conn, m.CallRinging(call_id=cid)), Send(callee_conn, incoming)]
 
     def _in_call(self, fingerprint: str) -> bool:
-        return bool(self._calls_of_user.get(fingerprint))
+        """Busy = in an active call. Ringing is not busy: see the module docstring."""
+        return any(self._calls[cid].state is CallState.ACTIVE for cid in self._calls_of_user.get(fingerprint, ()))
 
     def _on_answer(self, c: _Conn, answer: m.DirectCallAnswer) -> list[Action]:
         call = self._calls.get(answer.call_id)
@@ -466,7 +516,7 @@ class RelayCore:
         to_caller = m.CallSetup(
             call_id=call.call_id,
             room=call.call_id,
-            relay_addr=self.media_addr,
+            relay_addr=self._media_addr_for(caller),
             role="caller",
             accept_mode=answer.accept_mode,
             peer_fingerprint=call.callee,
@@ -480,7 +530,7 @@ class RelayCore:
         to_callee = m.CallSetup(
             call_id=call.call_id,
             room=call.call_id,
-            relay_addr=self.media_addr,
+            relay_addr=self._media_addr_for(c),
             role="callee",
             accept_mode=answer.accept_mode,
             peer_fingerprint=call.caller,
@@ -492,11 +542,23 @@ class RelayCore:
             peer_local_addrs=list(offer.caller_local_addrs) if trusted else [],
         )
         log.info("call accepted call_id=%s mode=%s", call.call_id, answer.accept_mode)
-        return [
+        actions: list[Action] = [
             Send(call.caller_conn, to_caller),
             Send(call.callee_conn, to_callee),
             RoomOpened(call.call_id, call.caller, call.callee),
         ]
+        # The callee is busy now: every other call still ringing for them ends with Busy.
+        for other_id in list(self._calls_of_user.get(call.callee, ())):
+            other = self._calls[other_id]
+            if other is not call and other.state is CallState.RINGING and other.callee == call.callee:
+                actions += self._end_call(other, "Busy", notify_caller=True, notify_callee=True)
+        return actions
+
+    def _media_addr_for(self, c: _Conn) -> str:
+        """The media address to give this client: never a loopback one to a client from elsewhere."""
+        if self._media_is_loopback and not _is_loopback_addr(c.observed_addr):
+            return ""
+        return self.media_addr
 
     def _on_cancel(self, c: _Conn, cancel: m.CallCancel) -> list[Action]:
         call = self._calls.get(cancel.call_id)
@@ -584,3 +646,13 @@ class RelayCore:
             c.nonce = None
             c.closing = True
         return [Send(conn, m.Error(code=code, message=message)), Disconnect(conn, message)]
+
+
+def _is_loopback_addr(addr: str) -> bool:
+    if not addr:
+        return False
+    try:
+        host, _ = parse_addr(addr)
+        return parse_ip(host).is_loopback
+    except AddressError:
+        return False

@@ -122,6 +122,7 @@ class RelayServer:
 
     @property
     def media_addr(self) -> str:
+        """The advertised media address; "" means "the address each client reached"."""
         assert self.core is not None
         return self.core.media_addr
 
@@ -135,8 +136,9 @@ class RelayServer:
         endpoint = await QuicEndpoint.create(bind_host, port, tls=self.tls)
         self.endpoints.append(endpoint)
         if self.core is None:
-            shown_host = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-            media = self._advertise or format_addr(shown_host, endpoint.port)
+            # A wildcard is nobody's address: without --advertise, "" tells each client to send
+            # media to the relay address it reached for signaling.
+            media = self._advertise or ("" if host in ("0.0.0.0", "::") else format_addr(host, endpoint.port))
             self.core = RelayCore(
                 relay_fingerprint=self.identity.fingerprint,
                 media_addr=media,
@@ -235,34 +237,56 @@ class RelayServer:
         return self._loop.time()
 
     def _apply(self, actions: list[Action]) -> None:
+        """Carry out the core's actions, each on its own: one that fails never stops the rest."""
         for action in actions:
-            if isinstance(action, Send):
-                peer = self._peers.get(action.conn)
-                if peer is not None and peer.stream is not None:
-                    try:
-                        peer.stream.send(action.message)
-                    except (ConnectionClosed, ProtocolError) as exc:
-                        log.warning("send failed conn=%d: %s", action.conn, exc)
-            elif isinstance(action, Disconnect):
-                peer = self._peers.get(action.conn)
-                if peer is not None:
-                    log.info("disconnecting conn=%d remote=%s: %s", action.conn, peer.conn.remote_addr, action.reason)
-                    # After the queued frames go out (call_soon keeps order), close with the reason.
-                    self._loop.call_soon(peer.conn.close, 0, action.reason[:200])
-            elif isinstance(action, RoomOpened):
-                self._rooms[action.call_id] = MediaRoom(action.call_id, action.caller, action.callee)
-            elif isinstance(action, JoinRoom):
-                room = self._rooms.get(action.call_id)
-                peer = self._peers.get(action.conn)
-                if room is not None and peer is not None:
-                    room.join(action.fingerprint, peer.conn)
-                    peer.room = action.call_id
-            elif isinstance(action, RoomClosed):
-                room = self._rooms.pop(action.call_id, None)
-                if room is not None:
-                    log.info("media room closed call_id=%s forwarded=%d", room.call_id, room.forwarded)
-                    room.close()
+            try:
+                self._apply_one(action)
+            except Exception:
+                log.exception("relay action failed action=%s", type(action).__name__)
         self._schedule_tick()
+
+    def _apply_one(self, action: Action) -> None:
+        if isinstance(action, Send):
+            self._send(action.conn, action)
+        elif isinstance(action, Disconnect):
+            peer = self._peers.get(action.conn)
+            if peer is not None:
+                log.info("disconnecting conn=%d remote=%s: %s", action.conn, peer.conn.remote_addr, action.reason)
+                # After the queued frames go out (call_soon keeps order), close with the reason.
+                self._loop.call_soon(peer.conn.close, 0, action.reason[:200])
+        elif isinstance(action, RoomOpened):
+            self._rooms[action.call_id] = MediaRoom(action.call_id, action.caller, action.callee)
+        elif isinstance(action, JoinRoom):
+            room = self._rooms.get(action.call_id)
+            peer = self._peers.get(action.conn)
+            if room is not None and peer is not None:
+                room.join(action.fingerprint, peer.conn)
+                peer.room = action.call_id
+        elif isinstance(action, RoomClosed):
+            room = self._rooms.pop(action.call_id, None)
+            if room is not None:
+                log.info("media room closed call_id=%s forwarded=%d", room.call_id, room.forwarded)
+                room.close()
+
+    def _send(self, conn_id: ConnId, action: Send) -> None:
+        """Send to one peer. Any failure (closed, reset by the peer, over its buffer cap) marks
+        only that peer dead: its connection is closed and the core hears it is gone."""
+        peer = self._peers.get(conn_id)
+        if peer is None or peer.stream is None:
+            return
+        try:
+            peer.stream.send(action.message)
+        except Exception as exc:  # whatever the peer did, it must not reach other users
+            log.warning(
+                "send failed; dropping the peer conn=%d remote=%s message=%s: %s",
+                conn_id,
+                peer.conn.remote_addr,
+                type(action.message).__name__,
+                exc or type(exc).__name__,
+            )
+            peer.stream = None  # nothing more goes to it
+            # Gone for the core at once (not after QUIC's closing period); after this action list.
+            self._loop.call_soon(self._connection_gone, conn_id)
 
     def _schedule_tick(self) -> None:
         if self.core is None or self._stopped.is_set():

@@ -1,14 +1,17 @@
-"""What the app remembers: settings (JSON), contacts and call history (SQLite), all in the data directory.
+"""What the app remembers, all in the data directory: settings (JSON); contacts, call history
+and the block list (SQLite).
 
 Nothing in this package imports Qt.
 """
 
+from app.storage.block_list import BlockList
 from app.storage.contacts import Contact, ContactBook
 from app.storage.database import DatabaseError, open_database
 from app.storage.history import CallHistory, CallRecord
 from app.storage.settings import Settings, SettingsStore
 
 __all__ = [
+    "BlockList",
     "CallHistory",
     "CallRecord",
     "Contact",

@@ -1,4 +1,4 @@
-"""The SQLite file (`wzp.sqlite3` in the data directory) that holds contacts and call history.
+"""The SQLite file (`wzp.sqlite3` in the data directory): contacts, call history and the block list.
 
 The schema is versioned with `PRAGMA user_version`: `MIGRATIONS[i]` takes the
 file from version i to i+1, each in one transaction. A file written by a newer
@@ -38,6 +38,13 @@ MIGRATIONS: tuple[str, ...] = (
         path TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX calls_started ON calls (started_at);
+    """,
+    # 1 -> 2
+    """
+    CREATE TABLE blocked (
+        fingerprint TEXT PRIMARY KEY,
+        blocked_at REAL NOT NULL
+    );
     """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
