@@ -321,3 +321,25 @@ async def test_a_media_relay_with_another_key_is_refused(start_relay, tmp_path: 
         for client in clients:
             await client.stop()
         await relay.stop()
+
+
+def test_cli_block_list_round_trip(tmp_path: Path) -> None:
+    import json
+    import subprocess
+
+    from helpers.procs import BIN
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [BIN / "wzp-cli", "--data-dir", tmp_path, "--json", *args], capture_output=True, text=True, timeout=30
+        )
+
+    fp = Identity.generate().fingerprint
+    assert json.loads(cli("block", fp.upper().replace(":", "")).stdout) == {"event": "blocked", "fingerprint": fp}
+    listed = [json.loads(line) for line in cli("blocked").stdout.splitlines()]
+    assert listed == [{"event": "blocked", "fingerprint": fp}]
+    assert fp in BlockList(open_database(tmp_path))
+    assert cli("unblock", fp).returncode == 0
+    assert cli("blocked").stdout == ""
+    bad = cli("block", "nonsense")
+    assert bad.returncode == 2 and "not a hex digit" in bad.stderr

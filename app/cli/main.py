@@ -22,9 +22,10 @@ from typing import Any
 
 from app.client import events as ev
 from app.client.client import ClientError, WzpClient
-from app.identity import IdentityFileError, default_data_dir, load_or_create_identity
+from app.identity import IdentityFileError, default_data_dir, load_or_create_identity, parse_fingerprint
 from app.identity.alias import display_alias, self_chosen_name
 from app.nat.addresses import address_arg
+from app.storage import BlockList, DatabaseError, open_database
 
 log = logging.getLogger("wzp.cli")
 
@@ -72,6 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
     call.add_argument("fingerprint")
     call.add_argument("--duration", type=float, default=5.0, help="seconds to stay in the call (default 5)")
     _media_args(call)
+    block = sub.add_parser("block", help="never ring for calls from this fingerprint (declined silently)")
+    block.add_argument("fingerprint")
+    unblock = sub.add_parser("unblock", help="let calls from this fingerprint ring again")
+    unblock.add_argument("fingerprint")
+    sub.add_parser("blocked", help="list blocked fingerprints")
     nat = sub.add_parser("nat", help="detect the NAT type from this machine")
     nat.add_argument(
         "--probe",
@@ -129,7 +135,14 @@ async def _with_client(args: argparse.Namespace, printer: Printer, body: Any) ->
         raise CliFailure("--relay HOST:PORT is required for this command", EXIT_USAGE)
     data_dir = args.data_dir or default_data_dir()
     identity = load_or_create_identity(data_dir)
-    client = WzpClient(identity, data_dir, args.relay, port=args.port, discoverable=not getattr(args, "hidden", False))
+    client = WzpClient(
+        identity,
+        data_dir,
+        args.relay,
+        port=args.port,
+        discoverable=not getattr(args, "hidden", False),
+        blocked=_block_list(data_dir),
+    )
     if args.command in ("call", "listen"):
         from app.media.session_factory import make_media_factory
 
@@ -257,6 +270,29 @@ def cmd_id(args: argparse.Namespace, printer: Printer) -> int:
     return EXIT_OK
 
 
+def _block_list(data_dir: Path) -> BlockList:
+    try:
+        return BlockList(open_database(data_dir))
+    except DatabaseError as exc:
+        raise CliFailure(str(exc)) from exc
+
+
+def cmd_block(args: argparse.Namespace, printer: Printer) -> int:
+    blocks = _block_list(args.data_dir or default_data_dir())
+    try:
+        if args.command == "block":
+            printer.line({"event": "blocked", "fingerprint": blocks.block(args.fingerprint)})
+        elif args.command == "unblock":
+            blocks.unblock(args.fingerprint)
+            printer.line({"event": "unblocked", "fingerprint": parse_fingerprint(args.fingerprint)})
+        else:
+            for fingerprint in blocks.all():
+                printer.line({"event": "blocked", "fingerprint": fingerprint})
+    except ValueError as exc:
+        raise CliFailure(str(exc), EXIT_USAGE) from exc
+    return EXIT_OK
+
+
 def cmd_devices(args: argparse.Namespace, printer: Printer) -> int:
     from app.media.audio_devices import AudioDeviceError, list_devices
 
@@ -293,6 +329,8 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_id(args, printer)
         if args.command == "devices":
             return cmd_devices(args, printer)
+        if args.command in ("block", "unblock", "blocked"):
+            return cmd_block(args, printer)
         runner = {"call": cmd_call, "listen": cmd_listen, "nat": cmd_nat}[args.command]
         return asyncio.run(runner(args, printer))
     except CliFailure as exc:

@@ -32,6 +32,7 @@ from app.client.relay_link import (
 )
 from app.client.relay_pins import RelayPins
 from app.identity import Identity, fingerprint_of, parse_fingerprint
+from app.identity.alias import display_alias
 from app.media.errors import MediaKeyError
 from app.media.media_keys import EphemeralKey, MediaKeys, derive_media_keys, sign_ephemeral, verify_ephemeral
 from app.nat.addresses import parse_addr, parse_ip
@@ -115,7 +116,8 @@ class WzpClient:
         self.identity = identity
         self.data_dir = data_dir
         self.relay = relay
-        self.alias = alias or identity.alias
+        # Our own name goes out as others will show it (printable, one line, at most 64 characters).
+        self.alias = display_alias(alias or identity.alias) or identity.alias
         self.discoverable = discoverable
         self.port = port
         self.media_factory = media_factory
@@ -201,8 +203,20 @@ class WzpClient:
 
     def trust_relay_key(self, fingerprint: str) -> None:
         """The user confirmed a relay's new key: pin it and reconnect."""
-        self.pins.pin(self.relay, fingerprint)
+        self._pin(fingerprint)
         self._wake_reconnect.set()
+
+    def _pin(self, fingerprint: str) -> None:
+        try:
+            self.pins.pin(self.relay, fingerprint)
+        except OSError as exc:
+            log.error("relay key not saved relay=%s: %s", self.relay, exc)
+            self.emit(
+                ev.Notice(
+                    level="warning",
+                    message=f"The relay's key could not be saved ({exc}); you will be asked again next time.",
+                )
+            )
 
     def reconnect_now(self) -> None:
         self._wake_reconnect.set()
@@ -226,6 +240,8 @@ class WzpClient:
                 pinned=self.pins.get(self.relay),
                 on_message=self._on_message,
             )
+            if (problem := self.pins.take_problem()) is not None:
+                self.emit(ev.Notice(level="warning", message=problem))
             reason = ""
             try:
                 info = await link.open()
@@ -238,7 +254,7 @@ class WzpClient:
                 reason = str(exc)
             else:
                 if info.key_status == "new":
-                    self.pins.pin(self.relay, info.relay_fingerprint)
+                    self._pin(info.relay_fingerprint)
                 self.link, self.registration = link, info
                 self._set_status("connected")
                 attempt = 0
@@ -365,7 +381,7 @@ class WzpClient:
                 call_id=call_id,
                 caller_fingerprint=self.identity.fingerprint,
                 target_fingerprint=peer,
-                caller_alias=self.alias[:64],
+                caller_alias=self.alias,
                 caller_reflexive_addr=reflexive,
                 caller_local_addrs=local,
                 ephemeral_key=call.ephemeral.public_bytes,

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from app.identity import Identity, fingerprint_of
+from app.identity.alias import display_alias
 from app.net import ConnectionClosed, QuicEndpoint, QuicPeerConnection
 from app.net.message_stream import MessageStream
 from app.protocol import FrameTooLarge, ProtocolError
@@ -184,7 +185,7 @@ class RelayLink:
         stream.send(
             m.Register(
                 public_key=self.identity.public_key,
-                alias=self.alias[:64],
+                alias=display_alias(self.alias),
                 nonce=challenge.nonce,
                 signature=self.identity.sign(transcript),
                 discoverable=self.discoverable,

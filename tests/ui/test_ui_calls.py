@@ -18,6 +18,7 @@ from ui_helpers import (
 )
 
 from app.identity import Identity
+from app.identity.alias import self_chosen_name
 
 
 def test_call_accept_mute_hang_up_and_history(qtbot: Any, relay: Any, make_app: Any) -> None:
@@ -29,7 +30,7 @@ def test_call_accept_mute_hang_up_and_history(qtbot: Any, relay: Any, make_app: 
     wait_incoming(qtbot, b)
     qtbot.waitUntil(lambda: call_status(a) == "Ringing…")
     dialog = b.incoming_dialog
-    assert dialog.name_label.text() == a.identity.alias
+    assert dialog.name_label.text() == self_chosen_name(a.identity.alias)
     assert dialog.fingerprint_label.text() == a.identity.fingerprint
     assert dialog.icon.fingerprint == a.identity.fingerprint
     assert dialog.private_button.isVisible()  # not a contact: "Accept privately" is offered
@@ -38,7 +39,7 @@ def test_call_accept_mute_hang_up_and_history(qtbot: Any, relay: Any, make_app: 
     wait_in_call(qtbot, a, b)
     for app, peer in ((a, b), (b, a)):
         page = app.window.call_page
-        assert page.name_label.text() == peer.identity.alias
+        assert page.name_label.text() == self_chosen_name(peer.identity.alias)
         qtbot.waitUntil(lambda page=page: page.badge.text().startswith("Direct"))
         assert page.hangup_button.isVisible() and not page.cancel_button.isVisible()
 
@@ -103,7 +104,7 @@ def test_cancel_while_ringing_is_a_missed_call(qtbot: Any, relay: Any, make_app:
     wait_home(qtbot, a, b)
     assert not b.incoming_dialog.isVisible()
     assert banner(a).startswith("You cancelled the call")
-    assert banner(b) == f"Missed call from {a.identity.alias}."
+    assert banner(b) == f"Missed call from {self_chosen_name(a.identity.alias)}."
     assert history_rows(b)[0].startswith("Missed")
     assert b.history.records[0].direction == "missed"
 
@@ -114,7 +115,7 @@ def test_cancel_while_ringing_is_a_missed_call(qtbot: Any, relay: Any, make_app:
     click(qtbot, home.redial_button)
     wait_incoming(qtbot, a)
     qtbot.keyClick(a.incoming_dialog, Qt.Key.Key_Escape)
-    qtbot.waitUntil(lambda: banner(b) == f"{a.identity.alias} declined the call.")
+    qtbot.waitUntil(lambda: banner(b) == f"{self_chosen_name(a.identity.alias)} declined the call.")
     assert history_rows(a)[0].startswith("Declined")
 
 
@@ -126,9 +127,10 @@ def test_busy(qtbot: Any, relay: Any, make_app: Any) -> None:
     wait_in_call(qtbot, b, c)
     qtbot.waitUntil(lambda: b.window.call_page.badge.text() == "Via relay")
 
+    qtbot.waitUntil(lambda: b.identity.fingerprint in a.contacts.online)  # A sees B online, then calls
     dial(qtbot, a, b.identity.fingerprint)
     wait_home(qtbot, a)
-    assert banner(a) == f"{b.identity.alias} is busy in another call. Try again later."
+    assert banner(a) == f"{self_chosen_name(b.identity.alias)} is busy in another call. Try again later."
     assert call_status(b) == "In call"  # B's call goes on, untouched
     qtbot.keyClick(b.window, Qt.Key.Key_Escape)
     wait_home(qtbot, b, c)
@@ -159,6 +161,6 @@ def test_no_answer(qtbot: Any, relays: Any, make_app: Any) -> None:
     dial(qtbot, a, b.identity.fingerprint)
     wait_incoming(qtbot, b)
     wait_home(qtbot, a, b)
-    assert banner(a) == f"{b.identity.alias} did not answer."
-    assert banner(b) == f"Missed call from {a.identity.alias}."
+    assert banner(a) == f"{self_chosen_name(b.identity.alias)} did not answer."
+    assert banner(b) == f"Missed call from {self_chosen_name(a.identity.alias)}."
     assert not b.incoming_dialog.isVisible()
