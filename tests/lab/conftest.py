@@ -1,4 +1,5 @@
-"""Fixtures of the network lab: skip (with the reason) unless root with working `ip netns`."""
+"""Fixtures of the network lab: they need root with working `ip netns`. Without, the lab tests skip
+(with the reason), except under CI or WZP_REQUIRE_LAB=1, where they fail (see `require.py`)."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ from collections.abc import Iterator
 import pytest
 
 from .netlab import Lab, netns_available
+from .require import skip_or_fail
 
 
 @pytest.fixture(scope="session")
 def netns_ok() -> None:
     ok, why = netns_available()
     if not ok:
-        pytest.skip(f"network lab skipped: {why}")
+        skip_or_fail(why)
 
 
 @pytest.fixture
