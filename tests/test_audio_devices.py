@@ -96,7 +96,7 @@ async def test_call_with_real_devices_carries_the_tone(tmp_path: Path) -> None:
     freq, rms = dominant_frequency(recording)
     assert rms > 0.01, "the far end played nothing"
     assert abs(freq - TONE_HZ) < 10, f"the far end played {freq:.0f} Hz, not the {TONE_HZ:.0f} Hz tone"
-    notices = [e for e in caller.events + callee.events if e.get("event") == "audio"]
+    notices = [e for e in caller.events + callee.events if e.get("event") == "audio_notice"]
     assert not any("No microphone" in n["message"] or "No speaker" in n["message"] for n in notices)
     stats = callee.named("stats")
     assert stats and stats[-1]["output_level_db"] > -40
@@ -127,7 +127,7 @@ async def test_no_audio_device_still_connects_and_says_so(tmp_path: Path) -> Non
     finally:
         for proc in procs:
             await proc.stop()
-    messages = [e["message"] for e in caller.named("audio")]
+    messages = [e["message"] for e in caller.named("audio_notice")]
     assert any("No microphone" in m for m in messages), messages
     assert caller.named("path")
 

@@ -78,6 +78,8 @@ class RaceResult:
     remote: str
     candidate: str  # "host" | "reflexive" | "relay"
     setup_ms: int
+    #: When direct won: the relay media connection if it was up, kept open for a fast failover.
+    standby: QuicPeerConnection | None = None
 
 
 class RaceFailed(Exception):
@@ -112,6 +114,7 @@ class PathRace:
         self._direct_tasks: set[asyncio.Task[Any]] = set()  # dials and incoming checks
         self._conns: set[QuicPeerConnection] = set()
         self._peer_punched = asyncio.Event()
+        self._relay: QuicPeerConnection | None = None
         self.result: RaceResult | None = None
         self.done = False
 
@@ -282,8 +285,11 @@ class PathRace:
 
     def _choose_direct(self, conn: QuicPeerConnection, cand: Candidate) -> RaceResult:
         self._conns.discard(conn)
+        standby = self._relay if self._relay is not None and not self._relay.is_closed else None
+        if standby is not None:
+            self._conns.discard(standby)  # not a loser: the relay stays ready for a failover
         self._emit(ev.CandidateResult(call_id=self.p.call_id, addr=cand.addr, kind=cand.kind, outcome="won"))
-        return RaceResult("direct", conn, conn.remote_addr, cand.kind, self._elapsed_ms())
+        return RaceResult("direct", conn, conn.remote_addr, cand.kind, self._elapsed_ms(), standby=standby)
 
     def _choose_relay(self, relay: QuicPeerConnection, *, tell_peer: bool) -> RaceResult:
         self._conns.discard(relay)
@@ -310,6 +316,8 @@ class PathRace:
             self._queue.put_nowait(("relay_failed", str(exc) or type(exc).__name__))
             return
         self._track(conn)
+        if not self.done:
+            self._relay = conn
         self._queue.put_nowait(("relay_ready", conn))
 
     async def _punch(self, candidates: list[Candidate], *, tell_peer: bool) -> None:

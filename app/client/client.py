@@ -57,7 +57,11 @@ ACCEPT_MODES = {"trusted": "AcceptTrusted", "generic": "AcceptGeneric"}
 class MediaSessionLike(Protocol):
     """What the client needs of a media session (see app.media.session)."""
 
+    audio_origin: float | None
+    on_path_silent: Callable[[str], None] | None
+
     def set_transport(self, conn: QuicPeerConnection, path: str) -> None: ...
+    def set_standby(self, conn: QuicPeerConnection | None) -> None: ...
     async def start(self) -> None: ...
     async def stop(self) -> None: ...
 
@@ -80,6 +84,9 @@ class CallInfo:
     keys: MediaKeys | None = None
     race: PathRace | None = None
     result: RaceResult | None = None
+    #: The relay media connection kept open while the call runs direct (instant failover).
+    standby: QuicPeerConnection | None = None
+    moving: bool = False  # a move to the relay is under way (watchdog and peer report may both ask)
     media: MediaSessionLike | None = None
     task: asyncio.Task[None] | None = None
     setup_at: float = 0.0
@@ -636,6 +643,10 @@ class WzpClient:
         call.machine.handle(CallEvent.PATH_CHOSEN)
         call.connected_at = asyncio.get_running_loop().time()
         self._spawn(self._watch_media_conn(call, result.conn))
+        if result.standby is not None:
+            self._set_standby(call, result.standby)
+        elif result.path == "direct":
+            self._spawn(self._open_standby(call))
         if self.media_factory is not None:
             assert call.keys is not None
             try:
@@ -646,7 +657,10 @@ class WzpClient:
                 media = None
             if media is not None:
                 call.media = media
+                media.audio_origin = call.setup_at
+                media.on_path_silent = lambda path, call=call: self._on_path_silent(call, path)
                 media.set_transport(result.conn, result.path)
+                media.set_standby(call.standby)
                 await media.start()
                 if call.machine.ended:  # hung up while audio was starting
                     await media.stop()
@@ -666,18 +680,63 @@ class WzpClient:
             else:
                 self._abort_call(call, "Error")
 
-    async def _fall_back_to_relay(self, call: CallInfo) -> None:
-        """The direct path died mid-call: move media to the relay room without restarting it."""
-        assert self.endpoint is not None and call.result is not None
+    # ------------------------------------------------------------ failover
+
+    def _set_standby(self, call: CallInfo, conn: QuicPeerConnection | None) -> None:
+        call.standby = conn
+        if call.media is not None:
+            call.media.set_standby(conn)
+        if conn is not None:
+            self._spawn(self._watch_standby(call, conn))
+
+    async def _open_standby(self, call: CallInfo) -> None:
+        """Direct won before the relay room was ready: open it now, so a failover is instant."""
         try:
             conn = await self._open_media(call.relay_addr, call.call_id)
         except RelayError as exc:
+            log.info("no relay standby for call_id=%s: %s", call.call_id, exc)
+            return
+        if call.machine.ended or call.result is None or call.result.path != "direct" or call.standby is not None:
+            conn.close(CALL_ENDED if call.machine.ended else 0, "standby not needed")
+            return
+        self._set_standby(call, conn)
+
+    async def _watch_standby(self, call: CallInfo, conn: QuicPeerConnection) -> None:
+        await conn.wait_closed()
+        if call.standby is conn:  # e.g. the relay restarted: the call goes on direct, without a standby
+            log.info("relay standby closed call_id=%s reason=%s", call.call_id, conn.close_reason)
+            self._set_standby(call, None)
+
+    def _on_path_silent(self, call: CallInfo, path: str) -> None:
+        """Nothing authenticated on the path in use for ~1 s: the media session's liveness watchdog."""
+        if call.machine.ended or call.result is None or path != call.result.path:
+            return
+        if path == "direct":
+            self._spawn(self._fall_back_to_relay(call))
+        else:
+            log.warning("relay media path silent call_id=%s; waiting for it (no other path)", call.call_id)
+
+    async def _fall_back_to_relay(self, call: CallInfo) -> None:
+        """The direct path died mid-call: move media to the relay room without restarting it."""
+        assert self.endpoint is not None and call.result is not None
+        if call.result.path != "direct" or call.moving:
+            return  # already moved, or moving (the peer's report and our own watchdog may both ask)
+        call.moving = True
+        standby, call.standby = call.standby, None
+        try:
+            if standby is not None and not standby.is_closed:
+                conn = standby
+            else:
+                conn = await self._open_media(call.relay_addr, call.call_id)
+        except RelayError as exc:
+            call.moving = False
             if not call.machine.ended:
                 self.emit(
                     ev.Notice(level="error", message=f"The direct path dropped and the relay is unreachable: {exc}")
                 )
                 self._abort_call(call, "Error")
             return
+        call.moving = False
         if call.machine.ended:
             conn.close(CALL_ENDED, "call ended")
             return
@@ -686,9 +745,12 @@ class WzpClient:
                 call_id=call.call_id, direct_ok=False, race_winner="relay", remote=conn.remote_addr, candidate="relay"
             )
         )
-        self._switch_path(call, RaceResult("relay", conn, conn.remote_addr, "relay", 0))
+        elapsed = asyncio.get_running_loop().time() - call.setup_at
+        self._switch_path(
+            call, RaceResult("relay", conn, conn.remote_addr, "relay", int(elapsed * 1000)), reason="failover"
+        )
 
-    def _switch_path(self, call: CallInfo, result: RaceResult) -> None:
+    def _switch_path(self, call: CallInfo, result: RaceResult, *, reason: str) -> None:
         old = call.result
         call.result = result
         if call.media is not None:
@@ -700,8 +762,10 @@ class WzpClient:
                 remote=result.remote,
                 candidate=result.candidate,
                 setup_ms=result.setup_ms,
+                reason=reason,
             )
         )
+        log.info("call moved call_id=%s path=%s reason=%s", call.call_id, result.path, reason)
         self._spawn(self._watch_media_conn(call, result.conn))
         if old is not None and old.conn is not result.conn:
             old.conn.close(reason_phrase="path changed")
@@ -735,6 +799,9 @@ class WzpClient:
             stopping.add_done_callback(self._media_stops.discard)
         if call.result is not None:
             call.result.conn.close(CALL_ENDED, "call ended")
+        if call.standby is not None:
+            call.standby.close(CALL_ENDED, "call ended")
+            call.standby = None
         log.info("call ended call_id=%s reason=%s duration=%.1fs", call.call_id, reason, duration)
         self._forget(call)
         self.emit(ev.Ended(call_id=call.call_id, reason=reason, duration_s=round(duration, 2), by=by))

@@ -120,6 +120,17 @@ class PathChosen(ClientEvent):
     remote: str
     candidate: str  # "host" | "reflexive" | "relay"
     setup_ms: int
+    reason: str = "first"  # "first" (the race's winner) | "failover" (the path in use went silent or closed)
+
+
+@dataclass(frozen=True)
+class FirstAudio(ClientEvent):
+    """Once per call: the first decoded frame from the peer was played."""
+
+    event: ClassVar[str] = "audio"
+    call_id: str
+    first_audio_ms: int  # from the accept (callee) or the answer's arrival (caller)
+    path: str
 
 
 @dataclass(frozen=True)
@@ -141,7 +152,7 @@ class Stats(ClientEvent):
 
 @dataclass(frozen=True)
 class AudioNotice(ClientEvent):
-    event: ClassVar[str] = "audio"
+    event: ClassVar[str] = "audio_notice"
     call_id: str
     message: str
 

@@ -15,6 +15,13 @@ the Opus expected-loss hint (in-band FEC with the wideband cap) and a RED depth.
 `set_transport` moves the session to another QUIC connection (the race's
 winner, a fall-back to the relay, an upgrade to direct) without touching the
 codec state, keys or sequence numbers.
+
+Failover: with the direct path in use, the relay media connection stays open as
+a *standby* (`set_standby`): packets from it are played too (the peer may have
+switched first; the replay window drops a copy that came both ways) and it gets
+the receiver report every second, which keeps it alive. `PathLiveness` watches
+the path in use; when nothing authenticated arrives on it for 0.8 s the session
+calls `on_path_silent(path)` and the client moves the call to the standby.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from app.call.liveness import PathLiveness
 from app.client import events as ev
 from app.media.codec import FRAME_SAMPLES, OpusDecoder, OpusEncoder
 from app.media.errors import MediaPacketError
@@ -69,6 +77,7 @@ class MediaSession:
         dtx: bool = False,
         emit: Callable[[ev.ClientEvent], None] | None = None,
         stats_interval: float = 1.0,
+        audio_origin: float | None = None,
     ) -> None:
         self.call_id = call_id
         self.source = source
@@ -88,6 +97,14 @@ class MediaSession:
         self.counters = MediaCounters()
         self.conn: QuicPeerConnection | None = None
         self.path = ""
+        #: The other path, kept open and alive for an instant failover (the relay while on direct).
+        self.standby: QuicPeerConnection | None = None
+        #: Called (once per death) when the path in use delivers nothing authenticated for a while.
+        self.on_path_silent: Callable[[str], None] | None = None
+        self.liveness = PathLiveness()
+        #: Loop time the first-audio delay counts from (accept or answer); None: from start().
+        self.audio_origin = audio_origin
+        self.first_audio_ms: int | None = None
         self.muted = False
         self.volume = 1.0
         self.input_level_db = -100.0
@@ -115,13 +132,32 @@ class MediaSession:
         old = self.conn
         if old is not None and old is not conn:
             old.set_datagram_handler(None)
+        if self.standby is conn:
+            self.standby = None
         self.conn = conn
         self.path = path
-        conn.set_datagram_handler(self._on_datagram)
+        conn.set_datagram_handler(self._on_active_datagram)
+        self.liveness.started(self._now())
         log.info("media transport call_id=%s path=%s remote=%s", self.call_id, path, conn.remote_addr)
+
+    def set_standby(self, conn: QuicPeerConnection | None) -> None:
+        """Keep `conn` ready for a failover: play what arrives on it, keep it alive with reports."""
+        old = self.standby
+        if old is not None and old is not conn and old is not self.conn:
+            old.set_datagram_handler(None)
+        self.standby = conn
+        if conn is not None:
+            conn.set_datagram_handler(self._on_datagram)
+            log.info("media standby call_id=%s remote=%s", self.call_id, conn.remote_addr)
+
+    def _now(self) -> float:
+        return self._loop.time() if self._loop is not None else asyncio.get_running_loop().time()
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        if self.audio_origin is None:
+            self.audio_origin = self._loop.time()
+        self.liveness.started(self._loop.time())
         self._tasks = [asyncio.ensure_future(self._frame_loop()), asyncio.ensure_future(self._stats_loop())]
 
     async def stop(self) -> None:
@@ -133,8 +169,9 @@ class MediaSession:
         try:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         finally:
-            if self.conn is not None:
-                self.conn.set_datagram_handler(None)
+            for conn in (self.conn, self.standby):
+                if conn is not None:
+                    conn.set_datagram_handler(None)
             for closer in (self.source.close, self.sink.close):
                 try:
                     closer()
@@ -163,7 +200,10 @@ class MediaSession:
         while True:
             try:
                 self._send_frame()
-                self._play_frame(loop.time())
+                now = loop.time()
+                self._play_frame(now)
+                if self.liveness.check(now):
+                    self._path_silent()
             except Exception:  # one bad frame must not end the call
                 log.exception("media frame failed call_id=%s", self.call_id)
             next_at += FRAME_S
@@ -203,16 +243,27 @@ class MediaSession:
 
     # --------------------------------------------------------------- receiving
 
-    def _on_datagram(self, data: bytes) -> None:
+    def _path_silent(self) -> None:
+        log.warning(
+            "media path silent call_id=%s path=%s for %.1f s", self.call_id, self.path, self.liveness.timeout
+        )
+        if self.on_path_silent is not None:
+            self.on_path_silent(self.path)
+
+    def _on_active_datagram(self, data: bytes) -> None:
+        if self._on_datagram(data) and self.liveness.heard(self._now()):
+            log.info("media path alive again call_id=%s path=%s", self.call_id, self.path)
+
+    def _on_datagram(self, data: bytes) -> bool:
+        """Open and queue one datagram; True if it was authentic (media or report)."""
         now = self._loop.time() if self._loop is not None else 0.0
         if len(data) >= 2 and data[1] & FLAG_REPORT:
-            self._on_report(data)
-            return
+            return self._on_report(data)
         try:
             packet = self._opener.open(data)
         except MediaPacketError:
             self.counters.bad += 1
-            return
+            return False
         self.counters.received += 1
         self._interval_received += 1
         if self._interval_base is None:
@@ -223,7 +274,7 @@ class MediaSession:
                 entries = expand_red(packet.seq, packet.timestamp, packet.payload)
             except MediaPacketError:
                 self.counters.bad += 1
-                return
+                return True  # authentic, but the container is broken: the path is alive
             depth = len(entries) - 1
             self._interval_red_depth = max(self._interval_red_depth, depth)
             if depth > self._repair_depth:  # copies come one packet later per frame back: wait for them
@@ -232,20 +283,22 @@ class MediaSession:
                 self.jitter.put(seq, ts, payload, now, silent=silent and not redundant, redundant=redundant)
         else:
             self.jitter.put(packet.seq, packet.timestamp, packet.payload, now, silent=silent)
+        return True
 
-    def _on_report(self, data: bytes) -> None:
+    def _on_report(self, data: bytes) -> bool:
         try:
             packet = self._report_opener.open(data)
             loss, _jitter, _count = _REPORT.unpack(packet.payload)
         except (MediaPacketError, struct.error):
             self.counters.bad += 1
-            return
+            return False
         self.peer_loss = loss / 10_000
         depth = self.policy.update(self.peer_loss)
         settings = self.policy.codec_settings(self.peer_loss)
         self.red_depth = depth
         self.encoder.set_fec(settings.fec)
         self.encoder.set_expected_loss(settings.expected_loss_percent)
+        return True
 
     # ----------------------------------------------------------------- playout
 
@@ -253,6 +306,8 @@ class MediaSession:
         frame = self.jitter.pop(now)
         if frame.kind is PlayoutKind.DECODE and frame.payload is not None:
             pcm = self.decoder.decode(frame.payload)
+            if self.first_audio_ms is None:
+                self._first_audio(now)
         elif frame.kind is PlayoutKind.FEC and frame.payload is not None:
             pcm = self.decoder.decode_fec(frame.payload)
         elif frame.kind is PlayoutKind.CONCEAL:
@@ -263,6 +318,12 @@ class MediaSession:
             pcm = scale_pcm(pcm, self.volume)
         self.output_level_db = level_dbfs(pcm)
         self.sink.write_frame(pcm)
+
+    def _first_audio(self, now: float) -> None:
+        origin = self.audio_origin if self.audio_origin is not None else now
+        self.first_audio_ms = max(0, round((now - origin) * 1000))
+        log.info("first audio played call_id=%s after %d ms path=%s", self.call_id, self.first_audio_ms, self.path)
+        self.emit(ev.FirstAudio(call_id=self.call_id, first_audio_ms=self.first_audio_ms, path=self.path))
 
     # ------------------------------------------------------------------- stats
 
@@ -324,7 +385,10 @@ class MediaSession:
             min(65_535, int(js.jitter_ms * 10)),
             self.counters.received & 0xFFFFFFFF,
         )
-        datagram = self._report_sealer.seal(FLAG_REPORT, self._report_seq, 0, payload)
-        self._report_seq = (self._report_seq + 1) & 0xFFFFFFFF
-        with contextlib.suppress(Exception):
-            conn.send_datagram(datagram)
+        for target in (conn, self.standby):  # the report also keeps the standby path alive
+            if target is None:
+                continue
+            datagram = self._report_sealer.seal(FLAG_REPORT, self._report_seq, 0, payload)
+            self._report_seq = (self._report_seq + 1) & 0xFFFFFFFF
+            with contextlib.suppress(Exception):
+                target.send_datagram(datagram)

@@ -238,6 +238,10 @@ class RelayServer:
 
     def _apply(self, actions: list[Action]) -> None:
         """Carry out the core's actions, each on its own: one that fails never stops the rest."""
+        if self._stopped.is_set():
+            # Shutting down: connections close because the relay goes, not their users. Telling
+            # peers "Offline" now would end calls that run direct and need no relay.
+            return
         for action in actions:
             try:
                 self._apply_one(action)

@@ -1,0 +1,100 @@
+"""Failover in about a second: a direct path that dies mid-call moves to the relay standby.
+
+Real relay, real clients, real media sessions (silence source, no devices) on loopback
+QUIC. The direct path is cut by dropping, at both endpoints' sockets, every datagram
+to the other client's port (the relay's traffic still goes through): exactly what a
+NAT mapping that expires or a Wi-Fi that drops does to the peers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from helpers.events import EventLog
+
+from app.client.client import WzpClient
+from app.media.session import MediaSession
+from app.media.session_factory import make_media_factory
+from app.relay.server import RelayServer
+
+T = 10.0
+
+
+def with_media(client: WzpClient, sessions: dict[str, MediaSession], name: str) -> None:
+    client.media_factory = make_media_factory(
+        no_audio=True, emit=client.emit, on_session=lambda s: sessions.__setitem__(name, s)
+    )
+
+
+def cut_direct(client: WzpClient, peer_port: int) -> Callable[[], None]:
+    """Drop every datagram this client sends to `peer_port`; returns the undo."""
+    assert client.endpoint is not None
+    endpoint = client.endpoint
+    original = endpoint._sendto
+
+    def sendto(data: bytes, addr: Any) -> None:
+        if addr[1] != peer_port:
+            original(data, addr)
+
+    endpoint._sendto = sendto  # type: ignore[method-assign]
+    return lambda: setattr(endpoint, "_sendto", original)
+
+
+async def until(condition: Callable[[], bool], timeout: float = T) -> None:
+    """For state no event reports (the standby is internal): check each loop turn, bounded."""
+    async with asyncio.timeout(timeout):
+        while not condition():
+            await asyncio.sleep(0.01)
+
+
+async def direct_call(relay: RelayServer, make_client) -> tuple[str, WzpClient, EventLog, WzpClient, EventLog, dict]:
+    sessions: dict[str, MediaSession] = {}
+    (a, la), (b, lb) = await make_client(relay.port, "a"), await make_client(relay.port, "b")
+    with_media(a, sessions, "a")
+    with_media(b, sessions, "b")
+    call_id = await a.place_call(b.identity.fingerprint)
+    await lb.wait("incoming", call_id=call_id)
+    await b.answer(call_id, "trusted")
+    for log in (la, lb):
+        path = await log.wait("path", call_id=call_id)
+        assert (path.path, path.reason) == ("direct", "first")
+        first = await log.wait("audio", call_id=call_id)
+        assert first.path == "direct" and 0 <= first.first_audio_ms < 5000
+    await until(lambda: a.calls[call_id].standby is not None and b.calls[call_id].standby is not None)
+    return call_id, a, la, b, lb, sessions
+
+
+async def test_a_dead_direct_path_fails_over_to_the_relay_in_about_a_second(relay: RelayServer, make_client) -> None:
+    call_id, a, la, b, lb, sessions = await direct_call(relay, make_client)
+    assert a.endpoint is not None and b.endpoint is not None
+    loop = asyncio.get_running_loop()
+    cut_at = loop.time()
+    cut_direct(a, b.endpoint.port)
+    cut_direct(b, a.endpoint.port)
+    moved = [await log.wait("path", call_id=call_id, reason="failover") for log in (la, lb)]
+    took = loop.time() - cut_at
+    assert all(event.path == "relay" for event in moved)
+    assert took < 3.0, f"failover took {took:.2f} s"  # a QUIC idle timeout would take 30 s
+    # Audio flows again, through the relay's room, both ways; the call never ended.
+    room = relay.rooms[call_id]
+    before = {name: s.counters.received for name, s in sessions.items()}
+    forwarded = room.forwarded
+    await until(lambda: all(s.counters.received > before[n] + 10 for n, s in sessions.items()))
+    assert room.forwarded > forwarded
+    assert not la.matching("ended") and not lb.matching("ended")
+    await a.hangup(call_id)
+    assert (await lb.wait("ended", call_id=call_id)).reason == "Normal"
+
+
+async def test_a_relay_that_goes_away_does_not_touch_a_direct_call(start_relay, make_client) -> None:
+    relay = await start_relay()
+    call_id, a, la, b, lb, sessions = await direct_call(relay, make_client)
+    await relay.stop()  # the relay restarts (or dies): the standby goes, the direct call stays
+    await until(lambda: a.calls[call_id].standby is None and b.calls[call_id].standby is None)
+    before = sessions["b"].counters.received
+    await until(lambda: sessions["b"].counters.received > before + 25)
+    assert a.calls[call_id].result.path == "direct"  # type: ignore[union-attr]
+    assert not la.matching("ended") and not lb.matching("ended")
+    assert not la.matching("path", reason="failover")
