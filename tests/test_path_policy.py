@@ -1,0 +1,214 @@
+"""PathPolicy, sans-IO: every rule of the call's path choice, table-driven, with a fake clock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.call.path_policy import (
+    DIRECT,
+    RELAY,
+    Fail,
+    OpenRelay,
+    PathPolicy,
+    PathState,
+    StopDirect,
+    Tell,
+    Use,
+)
+
+WON = StopDirect("a direct path won")
+
+
+def run(policy: PathPolicy, steps: list[tuple[float, str, Any]]) -> list[list[object]]:
+    """Feed (time, input, argument) steps; returns the decisions of each step."""
+    out = []
+    for now, what, arg in steps:
+        if what == "relay_ready":
+            out.append(policy.relay_ready(now, arg))
+        elif what == "relay_failed":
+            out.append(policy.relay_failed(now, arg))
+        elif what == "relay_lost":
+            out.append(policy.relay_lost(now))
+        elif what == "direct_checked":
+            out.append(policy.direct_checked(now, arg))
+        elif what == "direct_failed":
+            out.append(policy.direct_failed(now))
+        elif what == "silent":
+            out.append(policy.silent(arg, now))
+        elif what == "peer_chose":
+            out.append(policy.peer_chose(arg, now))
+        elif what == "tick":
+            out.append(policy.tick(now))
+        else:
+            raise AssertionError(what)
+    return out
+
+
+def dialer(**kw: Any) -> PathPolicy:
+    return PathPolicy(role="dialer", allow_direct=kw.pop("allow_direct", True), started_at=0.0, **kw)
+
+
+def acceptor(**kw: Any) -> PathPolicy:
+    return PathPolicy(role="acceptor", allow_direct=kw.pop("allow_direct", True), started_at=0.0, **kw)
+
+
+CASES: list[tuple[str, PathPolicy, list[tuple[float, str, Any]], list[list[object]]]] = [
+    (
+        "direct checked first: used at once, the peer told in-band, the relay becomes the standby",
+        dialer(),
+        [(0.05, "direct_checked", 0.002), (0.08, "relay_ready", 0.010)],
+        [[Use(DIRECT, "first"), Tell(DIRECT), WON], []],
+    ),
+    (
+        "relay first, direct checked at 0.9 s with a similar RTT: upgrade",
+        dialer(),
+        [(0.1, "relay_ready", 0.040), (0.9, "direct_checked", 0.030)],
+        [[Use(RELAY, "first")], [Use(DIRECT, "upgrade"), Tell(DIRECT), WON]],
+    ),
+    (
+        "relay first, direct a little slower but within the margin (40 ms * 1.2 + 20 ms = 68 ms): upgrade",
+        dialer(),
+        [(0.1, "relay_ready", 0.040), (0.5, "direct_checked", 0.065)],
+        [[Use(RELAY, "first")], [Use(DIRECT, "upgrade"), Tell(DIRECT), WON]],
+    ),
+    (
+        "direct RTT three times the relay's: not an upgrade, the direct path is closed",
+        dialer(),
+        [(0.1, "relay_ready", 0.040), (0.5, "direct_checked", 0.120)],
+        [[Use(RELAY, "first")], [StopDirect("the direct path is slower than the relay")]],
+    ),
+    (
+        "direct checked at 0.9 s, relay at 1.1 s: direct first, relay as standby",
+        dialer(),
+        [(0.9, "direct_checked", None), (1.1, "relay_ready", None)],
+        [[Use(DIRECT, "first"), Tell(DIRECT), WON], []],
+    ),
+    (
+        "every direct attempt fails, then the relay: relay first",
+        dialer(),
+        [(0.3, "direct_failed", None), (0.5, "relay_ready", None)],
+        [[StopDirect("no direct path")], [Use(RELAY, "first")]],
+    ),
+    (
+        "direct attempts time out at 2 s while the relay carries the call",
+        dialer(),
+        [(0.2, "relay_ready", None), (1.99, "tick", None), (2.0, "tick", None), (2.5, "direct_checked", None)],
+        [[Use(RELAY, "first")], [], [StopDirect("direct attempts timed out")], []],
+    ),
+    (
+        "the acceptor follows the dialer's word, without an RTT check of its own",
+        acceptor(),
+        [(0.1, "relay_ready", 0.010), (0.4, "direct_checked", 0.500)],
+        [[Use(RELAY, "first")], [Use(DIRECT, "upgrade"), WON]],
+    ),
+    (
+        "the acceptor stops waiting for direct at 4 s and stays on the relay",
+        acceptor(),
+        [(0.1, "relay_ready", None), (4.0, "tick", None)],
+        [[Use(RELAY, "first")], [StopDirect("direct attempts timed out")]],
+    ),
+    (
+        "privacy answer: relay only, nothing to wait for",
+        dialer(allow_direct=False),
+        [(0.1, "relay_ready", None), (0.2, "direct_checked", None)],
+        [[Use(RELAY, "first")], []],
+    ),
+    (
+        "direct in use goes silent with the relay standby up: failover at once, the peer told via the relay",
+        dialer(),
+        [(0.05, "direct_checked", None), (0.1, "relay_ready", None), (9.0, "silent", DIRECT)],
+        [[Use(DIRECT, "first"), Tell(DIRECT), WON], [], [Use(RELAY, "failover"), Tell(RELAY)]],
+    ),
+    (
+        "direct in use dies with no standby: open a relay connection, then move to it",
+        dialer(),
+        [
+            (0.05, "direct_checked", None),
+            (0.1, "relay_failed", "x"),
+            (9.0, "silent", DIRECT),
+            (9.2, "relay_ready", None),
+        ],
+        [[Use(DIRECT, "first"), Tell(DIRECT), WON], [], [OpenRelay()], [Use(RELAY, "failover"), Tell(RELAY)]],
+    ),
+    (
+        "direct dies and the relay is unreachable: the call fails with a reason",
+        dialer(),
+        [(0.05, "direct_checked", None), (9.0, "silent", DIRECT), (9.3, "relay_failed", "timeout")],
+        [
+            [Use(DIRECT, "first"), Tell(DIRECT), WON],
+            [OpenRelay()],
+            [Fail("The direct path dropped and the relay is unreachable (timeout).")],
+        ],
+    ),
+    (
+        "the peer moved to the relay: follow it",
+        acceptor(),
+        [(0.1, "relay_ready", None), (0.3, "direct_checked", None), (5.0, "peer_chose", RELAY)],
+        [[Use(RELAY, "first")], [Use(DIRECT, "upgrade"), WON], [Use(RELAY, "failover"), Tell(RELAY)]],
+    ),
+    (
+        "the relay goes away while it carries the call and direct was never checked: fail",
+        dialer(allow_direct=False),
+        [(0.1, "relay_ready", None), (20.0, "relay_lost", None)],
+        [[Use(RELAY, "first")], [Fail("The connection to the relay was lost and there is no direct path.")]],
+    ),
+    (
+        "the relay standby goes away while direct carries the call: nothing changes",
+        dialer(),
+        [(0.05, "direct_checked", None), (0.1, "relay_ready", None), (20.0, "relay_lost", None)],
+        [[Use(DIRECT, "first"), Tell(DIRECT), WON], [], []],
+    ),
+    (
+        "silence on a path not in use means nothing",
+        dialer(),
+        [(0.1, "relay_ready", None), (3.0, "silent", DIRECT)],
+        [[Use(RELAY, "first")], []],
+    ),
+    (
+        "no relay and no direct by the relay timeout: fail",
+        acceptor(),
+        [(4.0, "tick", None), (6.0, "tick", None)],
+        [
+            [StopDirect("direct attempts timed out")],
+            [Fail("No path to the other side: the relay media room did not answer in time.")],
+        ],
+    ),
+    (
+        "relay failed and direct failed: fail at once, naming the relay's error",
+        dialer(),
+        [(0.2, "relay_failed", "refused"), (0.4, "direct_failed", None)],
+        [
+            [],
+            [
+                StopDirect("no direct path"),
+                Fail("No path to the other side: the relay failed (refused) and no direct path worked."),
+            ],
+        ],
+    ),
+]
+
+
+@pytest.mark.parametrize(("policy", "steps", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_path_rules(policy: PathPolicy, steps: list[tuple[float, str, Any]], expected: list[list[object]]) -> None:
+    assert run(policy, steps) == expected
+
+
+def test_next_wake_and_settled() -> None:
+    p = dialer()
+    assert p.next_wake() == 2.0 and not p.settled  # direct deadline before the relay timeout
+    p.relay_ready(0.1)
+    assert p.next_wake() == 2.0 and not p.settled
+    p.tick(2.0)
+    assert p.next_wake() is None and p.settled and p.direct is PathState.FAILED
+    a = acceptor()
+    assert a.next_wake() == 4.0
+    a.direct_checked(0.2)
+    assert a.next_wake() is None and a.settled and a.in_use == DIRECT
+
+
+def test_a_failed_policy_decides_nothing_more() -> None:
+    p = dialer(allow_direct=False)
+    assert p.tick(6.0) == [Fail("No path to the other side: the relay media room did not answer in time.")]
+    assert p.relay_ready(6.1) == [] and p.tick(7.0) == [] and p.next_wake() is None
