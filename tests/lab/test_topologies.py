@@ -44,7 +44,18 @@ def expect_path(r: CallResult, side: str, path: str, candidate: str, remote: str
     )
     if remote is not None:
         assert chosen["remote"] == remote, f"{side} remote {chosen['remote']}, expected {remote}\n{r.report()}"
+    expect_media_flowed(r, side)
     return chosen
+
+
+def expect_media_flowed(r: CallResult, side: str) -> None:
+    """The CLI's `path` event is its own claim: media must really have arrived on that path (the
+    last `stats` event, sent once a second by the media session, counts received packets)."""
+    stats = r.events(side, "stats")
+    assert stats, f"{side} sent no stats event: no media session ran long enough\n{r.report()}"
+    last, path = stats[-1], r.paths(side)[-1]["path"]
+    assert last["path"] == path, f"{side} chose {path} but its media ran on {last['path']}\n{r.report()}"
+    assert last["packets_received"] > 0, f"{side} received no media on the {path} path: {last}\n{r.report()}"
 
 
 def expect_normal_end(r: CallResult) -> None:

@@ -405,7 +405,7 @@ def run_call(
     topo: Topology,
     *,
     answer: str = "trusted",
-    duration: float = 1.0,
+    duration: float = 2.5,  # long enough for each side's media session to report stats (once a second)
     caller_role: str | None = "dialer",
     callee_port: int = 0,
     rogue: bool = False,
