@@ -78,12 +78,14 @@ class MediaSession:
         emit: Callable[[ev.ClientEvent], None] | None = None,
         stats_interval: float = 1.0,
         audio_origin: float | None = None,
+        clock: Callable[[], float] | None = None,
     ) -> None:
         self.call_id = call_id
         self.source = source
         self.sink = sink
         self.emit = emit or (lambda e: None)
         self.stats_interval = stats_interval
+        self._clock = clock  # None: the event loop's clock; tests drive the session with a fake one
         self.encoder = OpusEncoder(bitrate=bitrate, fec=True, dtx=dtx)
         self.decoder = OpusDecoder()
         self.jitter = JitterBuffer()
@@ -123,6 +125,7 @@ class MediaSession:
         self._measured_loss = 0.0
         self._repair_depth = 0  # frames of repair data (RED copies / FEC) the peer sends: delay floor grows by it
         self._interval_red_depth = 0
+        self._last_bytes = 0
         self._stopped = False
 
     # ----------------------------------------------------------------- control
@@ -151,6 +154,8 @@ class MediaSession:
             log.info("media standby call_id=%s remote=%s", self.call_id, conn.remote_addr)
 
     def _now(self) -> float:
+        if self._clock is not None:
+            return self._clock()
         return self._loop.time() if self._loop is not None else asyncio.get_running_loop().time()
 
     async def start(self) -> None:
@@ -199,11 +204,7 @@ class MediaSession:
         next_at = loop.time()
         while True:
             try:
-                self._send_frame()
-                now = loop.time()
-                self._play_frame(now)
-                if self.liveness.check(now):
-                    self._path_silent()
+                self.frame_tick(loop.time())
             except Exception:  # one bad frame must not end the call
                 log.exception("media frame failed call_id=%s", self.call_id)
             next_at += FRAME_S
@@ -212,6 +213,14 @@ class MediaSession:
                 next_at = loop.time()
                 delay = 0.0
             await asyncio.sleep(max(0.0, delay))
+
+    def frame_tick(self, now: float) -> None:
+        """One 20 ms slot (the frame loop calls it on its schedule): send a frame, play a frame,
+        and check that the path in use is still alive."""
+        self._send_frame()
+        self._play_frame(now)
+        if self.liveness.check(now):
+            self._path_silent()
 
     def _send_frame(self) -> None:
         pcm = None if self._source_done else self.source.read_frame()
@@ -256,7 +265,10 @@ class MediaSession:
 
     def _on_datagram(self, data: bytes) -> bool:
         """Open and queue one datagram; True if it was authentic (media or report)."""
-        now = self._loop.time() if self._loop is not None else 0.0
+        if self._clock is not None:
+            now = self._clock()
+        else:
+            now = self._loop.time() if self._loop is not None else 0.0
         if len(data) >= 2 and data[1] & FLAG_REPORT:
             return self._on_report(data)
         try:
@@ -328,38 +340,42 @@ class MediaSession:
     # ------------------------------------------------------------------- stats
 
     async def _stats_loop(self) -> None:
-        last_bytes = 0
         while True:
             await asyncio.sleep(self.stats_interval)
-            self._measure_loss()
-            self._send_report()
-            # Repair data (RED copies, or in-band FEC in the next packet) needs the delay floor one
-            # frame per repair depth higher than the 20 ms base; back down once the network is clean.
-            wanted = max(self._interval_red_depth, 1 if self._measured_loss > 0.005 else 0)
-            self._interval_red_depth = 0
-            if wanted != self._repair_depth:
-                self._set_repair_depth(wanted)
-            js = self.jitter.stats()
-            conn = self.conn
-            rtt = conn.rtt if conn is not None else None
-            bitrate = (self.counters.bytes_sent - last_bytes) * 8 / self.stats_interval / 1000
-            last_bytes = self.counters.bytes_sent
-            self.emit(
-                ev.Stats(
-                    call_id=self.call_id,
-                    path=self.path,
-                    rtt_ms=round(rtt * 1000, 1) if rtt is not None else None,
-                    loss_pct=round(self._measured_loss * 100, 2),
-                    jitter_ms=round(js.jitter_ms, 2),
-                    jitter_buffer_ms=round(js.delay_ms, 1),
-                    bitrate_kbps=round(bitrate, 1),
-                    packets_sent=self.counters.sent,
-                    packets_received=self.counters.received,
-                    packets_concealed=js.concealed,
-                    input_level_db=round(self.input_level_db, 1),
-                    output_level_db=round(self.output_level_db, 1),
-                )
+            self.stats_tick()
+
+    def stats_tick(self) -> None:
+        """End of a report interval (the stats loop calls it every `stats_interval`): measure the
+        interval's loss, send the receiver report, adapt the delay floor, emit `Stats`."""
+        self._measure_loss()
+        self._send_report()
+        # Repair data (RED copies, or in-band FEC in the next packet) needs the delay floor one
+        # frame per repair depth higher than the 20 ms base; back down once the network is clean.
+        wanted = max(self._interval_red_depth, 1 if self._measured_loss > 0.005 else 0)
+        self._interval_red_depth = 0
+        if wanted != self._repair_depth:
+            self._set_repair_depth(wanted)
+        js = self.jitter.stats()
+        conn = self.conn
+        rtt = conn.rtt if conn is not None else None
+        bitrate = (self.counters.bytes_sent - self._last_bytes) * 8 / self.stats_interval / 1000
+        self._last_bytes = self.counters.bytes_sent
+        self.emit(
+            ev.Stats(
+                call_id=self.call_id,
+                path=self.path,
+                rtt_ms=round(rtt * 1000, 1) if rtt is not None else None,
+                loss_pct=round(self._measured_loss * 100, 2),
+                jitter_ms=round(js.jitter_ms, 2),
+                jitter_buffer_ms=round(js.delay_ms, 1),
+                bitrate_kbps=round(bitrate, 1),
+                packets_sent=self.counters.sent,
+                packets_received=self.counters.received,
+                packets_concealed=js.concealed,
+                input_level_db=round(self.input_level_db, 1),
+                output_level_db=round(self.output_level_db, 1),
             )
+        )
 
     def _set_repair_depth(self, depth: int) -> None:
         self._repair_depth = depth

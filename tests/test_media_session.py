@@ -1,0 +1,230 @@
+"""MediaSession's adaptation, frame by frame, with a fake transport and a fake clock (no event loop
+timing): the receiver measures loss per report interval and reports it; the sender turns the
+peer's loss into a RED depth (and FEC / expected-loss hints); the receiver's jitter-buffer delay
+floor rises by one frame per repair depth while repairs arrive, and falls back on a clean link.
+
+Real Opus, real sealing and RED: only the QUIC connection and the clock are fakes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import cast
+
+import pytest
+
+from app.client import events as ev
+from app.media.media_keys import EphemeralKey, derive_media_keys
+from app.media.packet import FLAG_RED, MediaOpener
+from app.media.red import expand_red
+from app.media.session import FLAG_REPORT, MediaSession
+from app.media.sinks import MemorySink
+from app.media.sources import SilenceSource, ToneSource
+from app.net import QuicPeerConnection
+
+FRAME = 0.020
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+class FakeTransport:
+    """The part of a QuicPeerConnection a MediaSession uses: datagrams out are kept, in are handed over."""
+
+    def __init__(self) -> None:
+        self.sent: list[bytes] = []
+        self.handler: Callable[[bytes], None] | None = None
+        self.rtt = 0.010
+        self.remote_addr = "192.0.2.1:4433"
+
+    def send_datagram(self, data: bytes) -> bool:
+        self.sent.append(data)
+        return True
+
+    def set_datagram_handler(self, handler: Callable[[bytes], None] | None) -> None:
+        self.handler = handler
+
+    def take(self) -> list[bytes]:
+        out, self.sent = self.sent, []
+        return out
+
+
+def is_report(datagram: bytes) -> bool:
+    return bool(datagram[1] & FLAG_REPORT)
+
+
+class Pair:
+    """A talks (tone) to B; B stays silent. Both on fake transports, driven by one fake clock."""
+
+    def __init__(self) -> None:
+        ea, eb = EphemeralKey.generate(), EphemeralKey.generate()
+        call_id = "ab" * 16
+        keys_a = derive_media_keys(ea, eb.public_bytes, call_id, "fp-a", "fp-b", True)
+        keys_b = derive_media_keys(eb, ea.public_bytes, call_id, "fp-a", "fp-b", False)
+        self.keys_b = keys_b
+        self.clock = FakeClock()
+        self.stats_b: list[ev.Stats] = []
+        self.a = MediaSession(call_id, keys_a, ToneSource(440.0, 0.5), MemorySink(), clock=self.clock)
+        self.b = MediaSession(
+            call_id,
+            keys_b,
+            SilenceSource(),
+            MemorySink(),
+            clock=self.clock,
+            emit=lambda e: self.stats_b.append(e) if isinstance(e, ev.Stats) else None,
+        )
+        self.ta, self.tb = FakeTransport(), FakeTransport()
+        self.a.set_transport(cast(QuicPeerConnection, self.ta), "relay")
+        self.b.set_transport(cast(QuicPeerConnection, self.tb), "relay")
+        self.sent_a = 0  # media datagrams A sent, in order
+        self.delivered: list[bytes] = []  # A's media datagrams B received
+
+    def frames(self, n: int, lose: Callable[[int], bool] = lambda i: False) -> None:
+        """n 20 ms slots: A sends a frame (lost when `lose(index)`), both play one."""
+        for _ in range(n):
+            self.clock.t += FRAME
+            self.a.frame_tick(self.clock.t)
+            for datagram in self.ta.take():
+                index = self.sent_a
+                self.sent_a += 1
+                if not lose(index):
+                    self.clock.t += 0.001
+                    self.delivered.append(datagram)
+                    assert self.tb.handler is not None
+                    self.tb.handler(datagram)
+            self.b.frame_tick(self.clock.t)
+            assert self.ta.handler is not None
+            for datagram in self.tb.take():  # B's silence reaches A (A's path stays alive)
+                self.ta.handler(datagram)
+
+    def report(self) -> ev.Stats:
+        """End of B's report interval: B measures and reports; A gets the report."""
+        self.b.stats_tick()
+        reports = [d for d in self.tb.take() if is_report(d)]
+        assert len(reports) == 1
+        assert self.ta.handler is not None
+        self.ta.handler(reports[0])
+        return self.stats_b[-1]
+
+
+@pytest.fixture
+def pair() -> Pair:
+    return Pair()
+
+
+def every(n: int) -> Callable[[int], bool]:
+    """Lose one datagram in n (never the last of an interval of a multiple of n: that one would
+    only count as lost once a later one arrives, in the next interval)."""
+    return lambda i: i % n == n // 2
+
+
+def floor_ms(session: MediaSession) -> float:
+    return round(session.jitter.config.min_delay_s * 1000, 3)
+
+
+def red_depths(datagrams: list[bytes], opener: MediaOpener) -> list[int]:
+    depths = []
+    for d in datagrams:
+        packet = opener.open(d)
+        depths.append(len(expand_red(packet.seq, packet.timestamp, packet.payload)) - 1 if packet.is_red else 0)
+    return depths
+
+
+# ------------------------------------------------------------------------ loss measurement
+
+
+def test_clean_link_measures_no_loss_and_sends_no_redundancy(pair: Pair) -> None:
+    pair.frames(50)
+    stats = pair.report()
+    assert stats.loss_pct == 0.0 and stats.packets_received == 50
+    assert pair.a.peer_loss == 0.0 and pair.a.red_depth == 0
+    assert floor_ms(pair.b) == 20.0
+
+
+@pytest.mark.parametrize(("n", "loss_pct"), [(10, 10.0), (20, 5.0), (4, 25.0)])
+def test_receiver_measures_the_loss_of_each_interval_and_reports_it(pair: Pair, n: int, loss_pct: float) -> None:
+    pair.frames(100, every(n))
+    stats = pair.report()
+    assert stats.loss_pct == loss_pct
+    assert stats.packets_received == 100 - 100 // n
+    assert pair.a.peer_loss == pytest.approx(loss_pct / 100, abs=2e-4)  # the sender heard it (in 1/10000)
+    # The next interval is measured on its own: a clean one reads 0 again.
+    pair.frames(50)
+    assert pair.report().loss_pct == 0.0
+    assert pair.a.peer_loss == 0.0
+
+
+# ------------------------------------------------------------------------------ RED depth
+
+
+def test_red_depth_follows_the_reported_loss(pair: Pair) -> None:
+    pair.frames(100, every(50))  # 2 %: below the 3 % that turns RED on
+    pair.report()
+    assert pair.a.red_depth == 0
+    assert pair.a.encoder.fec and pair.a.encoder.expected_loss > 0  # in-band FEC covers light loss
+
+    pair.frames(100, every(10))  # 10 %: one copy of the previous frame in each datagram
+    pair.report()
+    assert pair.a.red_depth == 1
+    assert not pair.a.encoder.fec  # RED already carries what FEC would
+    pair.delivered.clear()
+    pair.frames(10)
+    assert all(d[1] & FLAG_RED for d in pair.delivered), "A's datagrams are not RED containers"
+    assert set(red_depths(pair.delivered, MediaOpener(pair.keys_b.recv_key))) == {1}
+
+    pair.frames(100, every(5))  # 20 %: two copies
+    pair.report()
+    assert pair.a.red_depth == 2
+
+    for _ in range(3):  # clean again: RED winds down (with hysteresis) to none
+        pair.frames(100)
+        pair.report()
+    assert pair.a.red_depth == 0
+    pair.delivered.clear()
+    pair.frames(10)
+    assert not any(d[1] & FLAG_RED for d in pair.delivered)
+
+
+# -------------------------------------------------------------------- jitter-buffer floor
+
+
+def test_delay_floor_rises_with_the_repair_depth_at_once_and_falls_on_a_clean_link(pair: Pair) -> None:
+    pair.frames(100, every(10))
+    pair.report()  # A now sends RED depth 1; B's floor already counts the loss
+    assert pair.a.red_depth == 1
+    assert floor_ms(pair.b) == 40.0
+    pair.frames(1)  # the first RED container raises B's floor as it arrives, not a report later
+    assert floor_ms(pair.b) == 40.0
+
+    pair.frames(100, every(5))
+    pair.report()
+    assert pair.a.red_depth == 2
+    pair.frames(1)
+    assert floor_ms(pair.b) == 60.0  # two copies: two frames more
+    assert pair.b.jitter.target_delay >= 0.060
+
+    # Clean link: the sender stops RED after a few clean reports, then the receiver's floor comes back.
+    floors = []
+    for _ in range(4):
+        pair.frames(100)
+        pair.report()
+        floors.append(floor_ms(pair.b))
+    assert pair.a.red_depth == 0
+    assert floors[-1] == 20.0, floors
+    assert floors == sorted(floors, reverse=True), floors  # only ever down on a clean link
+
+
+def test_loss_without_red_still_raises_the_floor_for_fec(pair: Pair) -> None:
+    """Light loss (FEC only: the repair for frame N is in packet N+1): one frame more; none when clean."""
+    pair.frames(200, every(100))  # 1 %
+    pair.report()
+    assert pair.a.red_depth == 0
+    assert floor_ms(pair.b) == 40.0
+    pair.frames(100)
+    pair.report()
+    assert floor_ms(pair.b) == 20.0
