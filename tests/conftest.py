@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -31,8 +30,7 @@ async def start_relay() -> AsyncIterator[RelayFactory]:
     try:
         yield start
     finally:
-        for server in servers:
-            await server.stop()
+        await _stop_all([server.stop for server in servers], "relay")
 
 
 @pytest.fixture
@@ -62,6 +60,16 @@ async def make_client(tmp_path: Path) -> AsyncIterator[ClientFactory]:
     try:
         yield make
     finally:
-        for client in reversed(started):
-            with contextlib.suppress(Exception):
-                await client.stop()
+        await _stop_all([client.stop for client in reversed(started)], "client")
+
+
+async def _stop_all(stops: list[Callable[[], Awaitable[None]]], what: str) -> None:
+    """Run every stop, then fail the test with every error (a teardown error is a bug, not noise)."""
+    errors: list[Exception] = []
+    for stop in stops:
+        try:
+            await stop()
+        except Exception as exc:
+            errors.append(exc)
+    if errors:
+        raise ExceptionGroup(f"{what} teardown failed", errors)

@@ -26,6 +26,8 @@ from app.relay.server import RelayServer
 SEED = 20240611
 TOTAL_FRAMES = 10_000
 FLOOD_FROM = "127.0.0.2"  # its own address, so the per-address limit hits the flooder only
+RATE_LIMITED = "too many messages; slow down"  # the relay's close reason for a flooding connection
+STREAM_ENDED = "relay closed the connection"  # ... and for one whose signal stream it stopped reading
 
 
 @dataclass
@@ -119,6 +121,12 @@ async def test_garbage_flood_does_not_disturb_other_users(relay: RelayServer, ma
 
     assert stats.frames >= TOTAL_FRAMES and stats.connections > 1, stats
     assert calls_during_flood >= 1
+    # The relay itself hung up on every flooder connection (none just idled out), most of them for
+    # their rate (batches of 100-400 frames), the rest when it stopped reading (the oversize tail).
+    reasons = stats.refused_reasons or {}
+    assert sum(reasons.values()) == stats.connections, reasons
+    assert reasons.get(RATE_LIMITED, 0) >= stats.connections // 2, reasons
+    assert set(reasons) <= {RATE_LIMITED, STREAM_ENDED}, reasons
     # Both users stayed registered on their original connections throughout.
     assert not la.matching("reconnecting") and not lb.matching("reconnecting")
     assert a.status == b.status == "connected"

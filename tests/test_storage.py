@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 
 from app.identity import FingerprintError, Identity
 from app.storage import CallHistory, ContactBook, Settings, SettingsStore, open_database
-from app.storage.database import SCHEMA_VERSION, DatabaseError, schema_version
+from app.storage.database import MIGRATIONS, SCHEMA_VERSION, DatabaseError, schema_version
 
 FP_A = Identity.generate().fingerprint
 FP_B = Identity.generate().fingerprint
@@ -76,12 +77,47 @@ def test_corrupt_settings_are_moved_aside(tmp_path: Path) -> None:
 # ------------------------------------------------------------------ database
 
 
-def test_database_schema_is_versioned(tmp_path: Path) -> None:
+def _upgrades(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.getMessage().startswith("database schema upgraded")]
+
+
+def test_database_schema_is_versioned_and_migrations_run_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="app.storage.database")
     conn = open_database(tmp_path)
     assert schema_version(conn) == SCHEMA_VERSION
+    assert _upgrades(caplog) == [f"database schema upgraded to version {v}" for v in range(1, SCHEMA_VERSION + 1)]
+    conn.execute("INSERT INTO contacts (fingerprint, name, added_at) VALUES ('fp', 'Bob', 1.0)")
     conn.close()
-    conn = open_database(tmp_path)  # opening again does not re-run migrations
-    assert schema_version(conn) == SCHEMA_VERSION
+
+    caplog.clear()
+    conn = open_database(tmp_path)  # opening again runs no migration and keeps the data
+    try:
+        assert _upgrades(caplog) == []
+        assert schema_version(conn) == SCHEMA_VERSION
+        assert [tuple(r) for r in conn.execute("SELECT fingerprint, name FROM contacts")] == [("fp", "Bob")]
+    finally:
+        conn.close()
+
+
+def test_database_from_an_older_wzp_runs_only_the_missing_migrations(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    raw = sqlite3.connect(tmp_path / "wzp.sqlite3")
+    raw.executescript(MIGRATIONS[0])
+    raw.execute("INSERT INTO contacts (fingerprint, name, added_at) VALUES ('fp', 'Bob', 1.0)")
+    raw.execute("PRAGMA user_version = 1")
+    raw.commit()
+    raw.close()
+    caplog.set_level(logging.INFO, logger="app.storage.database")
+    conn = open_database(tmp_path)
+    try:
+        assert _upgrades(caplog) == [f"database schema upgraded to version {v}" for v in range(2, SCHEMA_VERSION + 1)]
+        assert schema_version(conn) == SCHEMA_VERSION
+        assert [tuple(r) for r in conn.execute("SELECT fingerprint, name FROM contacts")] == [("fp", "Bob")]
+    finally:
+        conn.close()
 
 
 def test_database_from_a_newer_wzp_is_refused(tmp_path: Path) -> None:

@@ -106,9 +106,14 @@ def relays(run: Runner) -> Iterator[Relays]:
     try:
         yield r
     finally:
+        errors: list[Exception] = []
         for server in r.servers:
-            with contextlib.suppress(Exception):
+            try:
                 r.run(server.stop())
+            except Exception as exc:  # stop them all, then fail with every error
+                errors.append(exc)
+        if errors:
+            raise ExceptionGroup("relay teardown failed", errors)
 
 
 @pytest.fixture
@@ -145,8 +150,13 @@ def make_app(qtbot: Any, run: Runner, tmp_path: Path) -> Iterator[AppFactory]:
     try:
         yield make
     finally:
+        errors: list[Exception] = []
         for app in reversed(apps):
-            with contextlib.suppress(Exception):
+            try:
                 run(app.shutdown())
+            except Exception as exc:  # shut them all down, then fail with every error
+                errors.append(exc)
             app.window.close()
             app.window.deleteLater()
+        if errors:
+            raise ExceptionGroup("app teardown failed", errors)
