@@ -18,10 +18,11 @@ from app.client import events as ev
 from app.identity import IdentityFileError, load_or_create_identity
 from app.identity.store import IDENTITY_FILENAME
 from app.media.sources import AudioSource
-from app.storage import CallHistory, ContactBook, DatabaseError, Settings, SettingsStore, open_database
+from app.storage import BlockList, CallHistory, ContactBook, DatabaseError, Settings, SettingsStore, open_database
 from ui.client_host import ClientHost, MediaOptions
 from ui.icons import app_icon
 from ui.log_buffer import log_buffer
+from ui.models.blocks import BlocksModel
 from ui.models.call import INCOMING, CallModel
 from ui.models.contacts import ContactsModel
 from ui.models.dialer import DialerModel
@@ -82,15 +83,19 @@ class WzpApp(QObject):
             bitrate=self.settings.bitrate,
             no_audio=no_audio,
         )
-        self.host = ClientHost(self.identity, self.data_dir, media, audio_source_factory=audio_source_factory)
+        self.block_list = BlockList(self.db)
+        self.host = ClientHost(
+            self.identity, self.data_dir, media, audio_source_factory=audio_source_factory, blocked=self.block_list
+        )
         self.relay_host = RelayHost(self.data_dir)
         self.relay_status = RelayStatusModel(self.host, self)
         self.contacts = ContactsModel(ContactBook(self.db), self.host, self.tasks, self)
         self.history = HistoryModel(CallHistory(self.db), self)
+        self.blocks = BlocksModel(self.block_list, self.contacts, self.history, self)
         self.dialer = DialerModel(self.identity.fingerprint, self)
         self.call = CallModel(
             self.host, self.contacts, self.history, self.tasks,
-            privacy_default=lambda: self.settings.privacy_default, parent=self,
+            privacy_default=lambda: self.settings.privacy_default, blocks=self.blocks, parent=self,
         )
         self.ringtone = Ringtone(enabled=not no_audio, parent=self)
         self.icon = app_icon()
@@ -102,11 +107,12 @@ class WzpApp(QObject):
             contacts=self.contacts,
             history=self.history,
             call=self.call,
+            blocks=self.blocks,
             audio_enabled=not no_audio,
             icon=self.icon,
             title_suffix=title_suffix,
         )
-        self.incoming_dialog = IncomingDialog(self.call, self.window)
+        self.incoming_dialog = IncomingDialog(self.call, self.blocks, self.window)
         self.tray = Tray(self.icon, self.relay_status, self.call, self) if tray else None
         self.welcome: WelcomeDialog | None = None
         self.settings_dialog: SettingsDialog | None = None
@@ -118,6 +124,7 @@ class WzpApp(QObject):
         self.window.close_requested.connect(self.request_quit)
         self.tasks.failed.connect(self.window.show_problem)
         self.contacts.message.connect(self.window.show_message)
+        self.blocks.message.connect(self.window.show_message)
         self.call.incoming.connect(self._on_incoming)
         self.call.changed.connect(self._on_call_changed)
         self.call.notify.connect(self.notify)
@@ -235,6 +242,7 @@ class WzpApp(QObject):
             detect_nat=detect,
             hosted_relay_info=hosted,
             audio_enabled=not self.no_audio,
+            blocks=self.blocks,
             parent=self.window,
         )
         self.settings_dialog.saved.connect(self.apply_settings)

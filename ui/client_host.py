@@ -7,7 +7,7 @@ Every client event is re-emitted as the Qt signal `event`, on the UI thread
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,10 +42,14 @@ class ClientHost(QObject):
         media: MediaOptions,
         *,
         audio_source_factory: Callable[[], AudioSource] | None = None,
+        blocked: Container[str] | None = None,
         parent: QObject | None = None,
     ) -> None:
+        """`blocked`: fingerprints whose calls every client declines without ringing (the app's BlockList,
+        read live, so blocking applies to the next offer)."""
         super().__init__(parent)
         self.identity = identity
+        self.blocked: Container[str] = blocked if blocked is not None else frozenset()
         self.data_dir = data_dir
         self.media = media
         self.audio_source_factory = audio_source_factory
@@ -59,7 +63,7 @@ class ClientHost(QObject):
     async def connect_to(self, relay: str, alias: str) -> None:
         """Stop the current client (if any) and start one for `relay` (returns at once; events follow)."""
         await self.disconnect()
-        client = WzpClient(self.identity, self.data_dir, relay, alias=alias or None)
+        client = WzpClient(self.identity, self.data_dir, relay, alias=alias or None, blocked=self.blocked)
         client.add_listener(self._on_event)
         self.client = client
         self.apply_media_options()

@@ -71,6 +71,11 @@ def incoming_end_sentence(reason: str, name: str, *, connected: bool, declined: 
     return f"Missed call from {name}."
 
 
+def blocked_sentence(name: str) -> str:
+    """After declining a call with "Block"."""
+    return f"You declined the call from {name} and blocked them: their calls will no longer ring. Unblock in Settings."
+
+
 HISTORY_LABELS = {"outgoing": "Outgoing", "incoming": "Incoming", "missed": "Missed", "declined": "Declined"}
 
 REASON_LABELS = {

@@ -16,9 +16,10 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from app.client import events as ev
 from app.media.session import MediaSession
 from ui.client_host import ClientHost
+from ui.models.blocks import BlocksModel
 from ui.models.contacts import ContactsModel
 from ui.models.history import HistoryModel
-from ui.sentences import format_duration, incoming_end_sentence, outgoing_end_sentence, path_badge
+from ui.sentences import blocked_sentence, format_duration, incoming_end_sentence, outgoing_end_sentence, path_badge
 from ui.tasks import TaskRunner
 
 log = logging.getLogger(__name__)
@@ -47,12 +48,14 @@ class CallModel(QObject):
         tasks: TaskRunner,
         *,
         privacy_default: Callable[[], str],
+        blocks: BlocksModel | None = None,
         parent: QObject | None = None,
     ) -> None:
         super().__init__(parent)
         self.host = host
         self.contacts = contacts
         self.history = history
+        self.blocks = blocks
         self.tasks = tasks
         self.privacy_default = privacy_default
         self._reset()
@@ -77,6 +80,7 @@ class CallModel(QObject):
         self.path = ""
         self.badge = ""
         self.declined = False
+        self.blocked = False  # declined with "Block": the caller is on the block list now
         self.stats: ev.Stats | None = None
         self.input_level_db = -100.0
         self.output_level_db = -100.0
@@ -174,6 +178,17 @@ class CallModel(QObject):
     def decline(self) -> None:
         self.declined = True
         self._answer("reject")
+
+    def block_caller(self, fingerprint: str) -> None:
+        """Block `fingerprint` and, if it is the caller ringing now, decline this call."""
+        if self.blocks is None:
+            return
+        ringing = self.state == INCOMING and fingerprint == self.peer_fingerprint
+        if not self.blocks.block(fingerprint, self.peer_alias if fingerprint == self.peer_fingerprint else ""):
+            return
+        if ringing:
+            self.blocked = True
+            self.decline()
 
     def _answer(self, mode: str) -> None:
         client, call_id = self.host.client, self.call_id
@@ -294,6 +309,8 @@ class CallModel(QObject):
             sentence = incoming_end_sentence(
                 event.reason, name, connected=connected, declined=self.declined, duration_s=event.duration_s
             )
+            if self.blocked and not connected:
+                sentence = blocked_sentence(name)
         assert self.call_id is not None
         self.history.record(
             call_id=self.call_id,
