@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QIcon
+from PySide6.QtCore import QPoint, QSize, Qt
+from PySide6.QtGui import QIcon, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QHBoxLayout,
@@ -13,6 +13,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QListWidget,
     QListWidgetItem,
+    QMenu,
     QPushButton,
     QTabWidget,
     QVBoxLayout,
@@ -21,11 +22,13 @@ from PySide6.QtWidgets import (
 
 from app.identity.alias import display_alias
 from app.storage import CallRecord
+from ui.models.blocks import BlocksModel
 from ui.models.call import CallModel
 from ui.models.contacts import ContactsModel
 from ui.models.dialer import DialerModel
 from ui.models.history import HistoryModel
 from ui.sentences import HISTORY_LABELS, REASON_LABELS, format_duration
+from ui.widgets.block_confirm import BlockConfirm
 from ui.widgets.identicon import IdenticonWidget, identicon_pixmap
 
 FP_ROLE = Qt.ItemDataRole.UserRole
@@ -60,10 +63,14 @@ class HomePage(QWidget):
         contacts: ContactsModel,
         history: HistoryModel,
         call: CallModel,
+        blocks: BlocksModel,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.dialer, self.contacts, self.history, self.call = dialer, contacts, history, call
+        self.blocks = blocks
+        self.item_menu: QMenu | None = None  # the right-click menu of a person in a list
+        self.block_confirm: BlockConfirm | None = None
 
         # -- banner: how the last call ended, or what went wrong
         self.banner = QLabel()
@@ -178,6 +185,10 @@ class HomePage(QWidget):
         self.tabs.addTab(online_tab, "Online now")
         self.tabs.addTab(history_tab, "History")
 
+        for lst in (self.contact_list, self.online_list, self.history_list):
+            lst.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+            lst.customContextMenuRequested.connect(lambda pos, lst=lst: self._show_item_menu(lst, pos))
+
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
         layout.addLayout(dial_row)
@@ -189,6 +200,8 @@ class HomePage(QWidget):
         contacts.changed.connect(self._refresh_online)
         contacts.changed.connect(self._refresh_history)
         history.changed.connect(self._refresh_history)
+        blocks.changed.connect(self._refresh_contacts)
+        blocks.changed.connect(self._refresh_online)
         call.changed.connect(self._refresh_dialer)
         self._refresh_dialer()
         self._refresh_contacts()
@@ -241,6 +254,8 @@ class HomePage(QWidget):
         for c in self.contacts.contacts:
             state = "online" if self.contacts.is_online(c.fingerprint) else "offline"
             tags = [state] + (["trusted"] if c.trusted else [])
+            if self.blocks.is_blocked(c.fingerprint):
+                tags.append("blocked")
             text = f"{self.contacts.display_name(c.fingerprint)}\n{c.fingerprint}  ·  {', '.join(tags)}"
             self.contact_list.addItem(self._item(c.fingerprint, text))
         self.contact_list.blockSignals(False)
@@ -293,8 +308,13 @@ class HomePage(QWidget):
             contact = self.contacts.get(u.fingerprint)
             known = contact is not None or display_alias(u.alias)
             name = self.contacts.display_name(u.fingerprint, u.alias) if known else "(no name)"
-            text = f"{name}\n{u.fingerprint}" + ("  ·  in your contacts" if contact else "")
-            self.online_list.addItem(self._item(u.fingerprint, text, u.alias))
+            blocked = self.blocks.is_blocked(u.fingerprint)
+            tags = (["in your contacts"] if contact else []) + (["blocked"] if blocked else [])
+            text = f"{name}\n{u.fingerprint}" + "".join(f"  ·  {t}" for t in tags)
+            item = self._item(u.fingerprint, text, u.alias)
+            if blocked:  # shown (so they can be unblocked here), greyed out
+                item.setForeground(self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
+            self.online_list.addItem(item)
         self.online_empty.setVisible(not users)
         self.tabs.setTabText(1, f"Online now ({len(users)})" if users else "Online now")
 
@@ -325,3 +345,43 @@ class HomePage(QWidget):
             self.contacts.save(fp, display_alias(str(item.data(ALIAS_ROLE) or "")))
         self.tabs.setCurrentIndex(0)
         self._select_contact(fp)
+
+    # ------------------------------------------------------ right-click menus
+
+    def item_menu_for(self, item: QListWidgetItem) -> QMenu:
+        """The right-click menu of a person in any of the lists: Call, Add to contacts, Block… / Unblock."""
+        fp, alias = str(item.data(FP_ROLE)), str(item.data(ALIAS_ROLE) or "")
+        menu = QMenu(self)
+        call = menu.addAction("Call")
+        call.setEnabled(not self.call.active)
+        call.triggered.connect(lambda _checked=False: self.call.place_call(fp, alias))
+        if self.contacts.get(fp) is None:
+            add = menu.addAction("Add to contacts")
+            add.triggered.connect(lambda _checked=False: self._add_item(item))
+        menu.addSeparator()
+        if self.blocks.is_blocked(fp):
+            unblock = menu.addAction("Unblock")
+            unblock.triggered.connect(lambda _checked=False: self.blocks.unblock(fp, alias))
+        else:
+            block = menu.addAction("Block…")
+            block.triggered.connect(lambda _checked=False: self.ask_block(fp, alias))
+        return menu
+
+    def _show_item_menu(self, lst: QListWidget, pos: QPoint) -> None:
+        item = lst.itemAt(pos)
+        if item is None:
+            return
+        lst.setCurrentItem(item)
+        if self.item_menu is not None:
+            self.item_menu.deleteLater()
+        self.item_menu = self.item_menu_for(item)
+        self.item_menu.popup(lst.viewport().mapToGlobal(pos))
+
+    def ask_block(self, fingerprint: str, alias: str = "") -> None:
+        """Ask "Block X?"; blocks them if the user says so."""
+        if self.block_confirm is not None:
+            self.block_confirm.deleteLater()
+        name = self.blocks.name(fingerprint, alias)
+        self.block_confirm = BlockConfirm(fingerprint, name, self.blocks.confirmation(name), self)
+        self.block_confirm.confirmed.connect(lambda fp: self.blocks.block(fp, alias))
+        self.block_confirm.open()

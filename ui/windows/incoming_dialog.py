@@ -1,4 +1,4 @@
-"""The incoming-call window: who is calling, Accept / Accept privately / Decline."""
+"""The incoming-call window: who is calling, Accept / Accept privately / Decline, and Block…"""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QCloseEvent, QFont, QKeyEvent
 from PySide6.QtWidgets import QDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from ui.models.blocks import BlocksModel
 from ui.models.call import INCOMING, CallModel
+from ui.widgets.block_confirm import BlockConfirm
 from ui.widgets.identicon import IdenticonWidget
 
 GREEN = "QPushButton { background: #16a34a; color: white; padding: 6px 16px; border-radius: 4px; }"
@@ -14,9 +16,11 @@ RED = "QPushButton { background: #d33; color: white; padding: 6px 16px; border-r
 
 
 class IncomingDialog(QDialog):
-    def __init__(self, call: CallModel, parent: QWidget | None = None) -> None:
+    def __init__(self, call: CallModel, blocks: BlocksModel, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.call = call
+        self.blocks = blocks
+        self.block_confirm: BlockConfirm | None = None
         self.setWindowTitle("Incoming call — WZP")
         self.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint, True)
         self.setModal(False)
@@ -41,6 +45,10 @@ class IncomingDialog(QDialog):
         )
         self.decline_button = QPushButton("Decline")
         self.decline_button.setStyleSheet(RED)
+        self.block_button = QPushButton("Block…")
+        self.block_button.setFlat(True)
+        self.block_button.setToolTip("Decline this call, and never ring for calls from this person again.")
+        self.block_button.clicked.connect(self._ask_block)
         self.accept_button.clicked.connect(self._accept)
         self.private_button.clicked.connect(self._accept_privately)
         self.decline_button.clicked.connect(self._decline)
@@ -53,6 +61,7 @@ class IncomingDialog(QDialog):
         top.addWidget(self.fingerprint_label, 2, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.decline_button)
+        buttons.addWidget(self.block_button)
         buttons.addStretch(1)
         buttons.addWidget(self.private_button)
         buttons.addWidget(self.accept_button)
@@ -66,6 +75,8 @@ class IncomingDialog(QDialog):
 
     def present(self) -> None:
         c = self.call
+        if self.block_confirm is not None:  # a question about an earlier caller
+            self.block_confirm.close()
         self.icon.set_fingerprint(c.peer_fingerprint)
         self.name_label.setText(c.peer_name)
         self.fingerprint_label.setText(c.peer_fingerprint)
@@ -102,6 +113,22 @@ class IncomingDialog(QDialog):
     def _decline(self) -> None:
         self.hide()
         self.call.decline()
+
+    def _ask_block(self) -> None:
+        c = self.call
+        if c.state != INCOMING:
+            return
+        if self.block_confirm is not None:
+            self.block_confirm.deleteLater()
+        name = c.peer_name
+        self.block_confirm = BlockConfirm(c.peer_fingerprint, name, self.blocks.confirmation(name), self)
+        self.block_confirm.block_button.setText("Decline and block")
+        self.block_confirm.confirmed.connect(self._block)
+        self.block_confirm.open()
+
+    def _block(self, fingerprint: str) -> None:
+        self.hide()
+        self.call.block_caller(fingerprint)
 
     def _on_call_changed(self) -> None:
         if self.isVisible() and self.call.state != INCOMING:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 import app
+from ui.models.blocks import BlocksModel
 from ui.models.call import IN_CALL, INCOMING, CallModel
 from ui.models.contacts import ContactsModel
 from ui.models.dialer import DialerModel
@@ -43,6 +44,7 @@ class MainWindow(QMainWindow):
         contacts: ContactsModel,
         history: HistoryModel,
         call: CallModel,
+        blocks: BlocksModel,
         audio_enabled: bool,
         icon: QIcon,
         title_suffix: str = "",
@@ -65,7 +67,7 @@ class MainWindow(QMainWindow):
         line.setFrameShape(QFrame.Shape.HLine)
         line.setFrameShadow(QFrame.Shadow.Sunken)
 
-        self.home = HomePage(dialer, contacts, history, call)
+        self.home = HomePage(dialer, contacts, history, call, blocks)
         self.call_page = CallPage(call, audio_enabled=audio_enabled)
         self.pages = QStackedWidget()
         self.pages.addWidget(self.home)
