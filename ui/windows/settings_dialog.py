@@ -1,4 +1,4 @@
-"""Settings: name and privacy, relays, audio (with tests), NAT detection, and the log."""
+"""Settings: name and privacy, relays, audio (with tests), NAT detection, who is blocked, and the log."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QFont, QGuiApplication, QTextCursor
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QFont, QGuiApplication, QIcon, QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -33,7 +33,9 @@ from app.storage import Settings
 from ui.audio_test import MicTester, SpeakerTester
 from ui.devices import fill_device_combo
 from ui.log_buffer import LogBuffer
+from ui.models.blocks import BlocksModel
 from ui.tasks import TaskRunner
+from ui.widgets.identicon import identicon_pixmap
 from ui.widgets.level_meter import LevelMeter
 
 log = logging.getLogger(__name__)
@@ -76,10 +78,12 @@ class SettingsDialog(QDialog):
         detect_nat: Callable[[], Coroutine[Any, Any, NatReport]] | None,
         hosted_relay_info: str,
         audio_enabled: bool,
+        blocks: BlocksModel | None = None,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
         self.setWindowTitle("Settings — WZP")
+        self.blocks = blocks
         self.setModal(False)
         self.settings = copy.deepcopy(settings)
         self.tasks = tasks
@@ -90,6 +94,8 @@ class SettingsDialog(QDialog):
         self.tabs.addTab(self._relays_tab(hosted_relay_info), "Relays")
         self.tabs.addTab(self._audio_tab(audio_enabled), "Audio")
         self.tabs.addTab(self._network_tab(), "Network")
+        if blocks is not None:
+            self.tabs.addTab(self._blocked_tab(blocks), "Blocked")
         self.tabs.addTab(self._log_tab(), "Log")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self._save)
@@ -318,6 +324,78 @@ class SettingsDialog(QDialog):
                 self.nat_button.setEnabled(True)
 
         self.tasks.run(run(), what="detect the NAT type")
+
+    # ----------------------------------------------------------------- blocked
+
+    def _blocked_tab(self, blocks: BlocksModel) -> QWidget:
+        tab = QWidget()
+        layout = QVBoxLayout(tab)
+        intro = QLabel(
+            "Calls from these people are declined without ringing; they only see that you declined. "
+            "Unblocking takes effect at once."
+        )
+        intro.setWordWrap(True)
+        self.blocked_list = QListWidget()
+        self.blocked_list.setSpacing(2)
+        self.blocked_list.setIconSize(QSize(28, 28))
+        self.blocked_list.itemSelectionChanged.connect(self._blocked_selected)
+        self.blocked_empty = QLabel(
+            "Nobody is blocked. To block someone, right-click them in your contacts, the online list or "
+            "the history, or press Block… when they call."
+        )
+        self.blocked_empty.setWordWrap(True)
+        self.unblock_button = QPushButton("Unblock")
+        self.unblock_button.clicked.connect(self._unblock)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        row.addWidget(self.unblock_button)
+        layout.addWidget(intro)
+        layout.addWidget(self.blocked_empty)
+        layout.addWidget(self.blocked_list, 1)
+        layout.addLayout(row)
+        blocks.changed.connect(self._refresh_blocked)
+        self.finished.connect(lambda _r: self._disconnect_blocks())
+        self._refresh_blocked()
+        return tab
+
+    def _refresh_blocked(self) -> None:
+        if self.blocks is None:
+            return
+        current = self._current_blocked()
+        self.blocked_list.clear()
+        people = self.blocks.people()
+        for person in people:
+            note = "  ·  in your contacts" if person.contact else ""
+            text = f"{person.name}\n{person.fingerprint}{note}"
+            item = QListWidgetItem(QIcon(identicon_pixmap(person.fingerprint, 32)), text)
+            item.setData(Qt.ItemDataRole.UserRole, person.fingerprint)
+            item.setToolTip(person.fingerprint)
+            self.blocked_list.addItem(item)
+            if person.fingerprint == current:
+                self.blocked_list.setCurrentItem(item)
+        self.blocked_empty.setVisible(not people)
+        self.blocked_list.setVisible(bool(people))
+        self._blocked_selected()
+
+    def _current_blocked(self) -> str:
+        item = self.blocked_list.currentItem()
+        return str(item.data(Qt.ItemDataRole.UserRole)) if item is not None else ""
+
+    def _blocked_selected(self) -> None:
+        self.unblock_button.setEnabled(bool(self._current_blocked()))
+
+    def _unblock(self) -> None:
+        fp = self._current_blocked()
+        if fp and self.blocks is not None:
+            self.blocks.unblock(fp)
+
+    def _disconnect_blocks(self) -> None:
+        if self.blocks is None:
+            return
+        try:
+            self.blocks.changed.disconnect(self._refresh_blocked)
+        except (RuntimeError, TypeError):
+            pass
 
     # --------------------------------------------------------------------- log
 
