@@ -120,6 +120,12 @@ async def take(out: Path, tmp: Path) -> None:
         me.call.place_call(ada_fp)
         await until(lambda: ada.incoming_dialog.isVisible())
         await shoot(ada.incoming_dialog, out, "incoming-call")
+        ada.incoming_dialog.block_button.click()
+        confirm = ada.incoming_dialog.block_confirm
+        assert confirm is not None
+        await until(confirm.isVisible)
+        await shoot(confirm, out, "incoming-block-confirm")
+        confirm.cancel_button.click()
         await until(lambda: me.call.state == "ringing")
         await shoot(me.window, out, "ringing")
 
@@ -137,7 +143,14 @@ async def take(out: Path, tmp: Path) -> None:
         me.call.hang_up()
         await until(lambda: not me.call.active and not ada.call.active)
 
-        # 5. Settings (audio tab and the NAT check).
+        # 5. Settings (audio tab, the NAT check, who is blocked).
+        dave_fp = seeded("dave").fingerprint
+        me.history.record(
+            call_id="demo-spam", direction="missed", peer_fingerprint=dave_fp, peer_alias="Prize Desk",
+            started_at=now - 600, duration_s=0, reason="Cancelled", path="",
+        )
+        me.blocks.block(bob_fp)
+        me.blocks.block(dave_fp)
         me.open_settings()
         dialog = me.settings_dialog
         assert dialog is not None
@@ -151,6 +164,9 @@ async def take(out: Path, tmp: Path) -> None:
         await until(lambda: "Probes:" in dialog.nat_result.toPlainText(), 15)
         await shoot(dialog, out, "settings-nat")
         dialog.tabs.setCurrentIndex(4)
+        dialog.blocked_list.setCurrentRow(1)
+        await shoot(dialog, out, "settings-blocked")
+        dialog.tabs.setCurrentIndex(5)
         await shoot(dialog, out, "settings-log")
         dialog.close()
     finally:

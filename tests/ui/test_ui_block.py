@@ -80,6 +80,7 @@ def test_block_a_caller_from_the_incoming_window(qtbot: Any, relay: Any, make_ap
     assert confirm is not None
     qtbot.waitUntil(confirm.isVisible)
     assert confirm.text() == f"Block {a_name}?"
+    assert confirm.textFormat() == Qt.TextFormat.PlainText  # the name is the caller's own choice, never markup
     assert confirm.informativeText().startswith(
         f"Calls from {a_name} will be declined without ringing. You can unblock them in Settings."
     )
