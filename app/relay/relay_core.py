@@ -23,6 +23,12 @@ ring for the same user with Busy.
 Presence changes are batched: logins and logouts within `presence_batch_interval`
 go out as one `PresenceDelta` per registered user, and `PresenceQuery` pages
 through a fingerprint-sorted directory, costed by the page size it asks for.
+
+In a cluster (`app.relay.cluster_core`) the core also lists users of other nodes
+(`remote_presence`), hosts calls whose caller is on another node as a *remote
+party* connection (`remote_party_opened`: registered on its own node, already
+proven there) and counts a user busy while in an active call hosted elsewhere
+(`busy_elsewhere`). None of it is used by a single relay.
 """
 
 from __future__ import annotations
@@ -109,6 +115,7 @@ class _Conn:
     discoverable: bool = True
     media_call: str | None = None
     closing: bool = False  # refused or replaced: ignored until its connection is gone
+    remote: bool = False  # a caller registered on another node of the cluster (no socket here)
 
 
 @dataclass
@@ -144,6 +151,8 @@ class RelayCore:
     relay_alias: str = ""
     limits: RelayLimits = field(default_factory=RelayLimits)
     random_bytes: Callable[[int], bytes] = secrets.token_bytes
+    #: Cluster: is this user in an active call hosted on another node? (busy; see cluster_core)
+    busy_elsewhere: Callable[[str], bool] = field(default=lambda fingerprint: False)
 
     def __post_init__(self) -> None:
         self._conns: dict[ConnId, _Conn] = {}
@@ -154,6 +163,7 @@ class RelayCore:
         self._per_ip: dict[str, int] = {}  # by source_key(): an IPv4 address or an IPv6 /64
         self._directory: list[str] = []  # discoverable registered fingerprints, sorted (presence pages)
         self._presence_pending: dict[str, m.PresenceChange] = {}
+        self._remote_listed: dict[str, str] = {}  # cluster: discoverable users of other nodes -> alias
         self._media_is_loopback = _is_loopback_addr(self.media_addr)
         # (when, seq, kind, key): registration deadlines of new connections and ring deadlines of calls.
         # Entries go stale when the connection registers or the call is answered; skipped lazily.
@@ -180,6 +190,28 @@ class RelayCore:
     def fingerprint_of_conn(self, conn: ConnId) -> str | None:
         c = self._conns.get(conn)
         return c.fingerprint if c else None
+
+    def user_info(self, fingerprint: str) -> tuple[str, bool] | None:
+        """(alias, discoverable) of a user registered here, else None."""
+        conn = self._users.get(fingerprint)
+        if conn is None:
+            return None
+        c = self._conns[conn]
+        return c.alias, c.discoverable
+
+    def party_info(self, conn: ConnId) -> tuple[str, str, bytes, str] | None:
+        """(fingerprint, alias, public key, observed address) of a registered connection, else None."""
+        c = self._conns.get(conn)
+        if c is None or c.fingerprint is None or c.closing:
+            return None
+        return c.fingerprint, c.alias, c.public_key, c.observed_addr
+
+    def local_users(self) -> list[tuple[str, str, bool]]:
+        """(fingerprint, alias, discoverable) of every user registered here."""
+        return [(fp, self._conns[conn].alias, self._conns[conn].discoverable) for fp, conn in self._users.items()]
+
+    def has_calls(self, conn: ConnId) -> bool:
+        return bool(self._calls_of_conn.get(conn))
 
     def next_deadline(self) -> float | None:
         while self._deadlines and self._stale(self._deadlines[0]):
@@ -228,24 +260,75 @@ class RelayCore:
             )
         ]
 
-    def connection_closed(self, conn: ConnId, now: float) -> list[Action]:
+    def remote_party_opened(
+        self, conn: ConnId, fingerprint: str, alias: str, public_key: bytes, observed_addr: str, now: float
+    ) -> None:
+        """Cluster: a user registered (and proven) on another node, as the caller of calls hosted here.
+        It is no registered user of this node: never listed, never replaced, never sent presence."""
+        self._conns[conn] = _Conn(
+            conn=conn,
+            ip="",
+            observed_addr=observed_addr,
+            opened_at=now,
+            bucket=TokenBucket(self.limits.messages_per_second, self.limits.message_burst, now),
+            nonce=None,
+            fingerprint=fingerprint,
+            alias=alias,
+            public_key=public_key,
+            remote=True,
+        )
+
+    def connection_closed(self, conn: ConnId, now: float, reason: str = "Offline") -> list[Action]:
         c = self._conns.pop(conn, None)
         if c is None:
             return []
-        self._per_ip[c.ip] -= 1
-        if not self._per_ip[c.ip]:
-            del self._per_ip[c.ip]
+        if not c.remote:
+            self._per_ip[c.ip] -= 1
+            if not self._per_ip[c.ip]:
+                del self._per_ip[c.ip]
         actions: list[Action] = []
         if c.fingerprint and self._users.get(c.fingerprint) == conn:
             del self._users[c.fingerprint]
             log.info("user offline fingerprint=%s", c.fingerprint)
-            actions += self._end_calls_of_conn(conn, "Offline")
-            if c.discoverable:
+            actions += self._end_calls_of_conn(conn, reason)
+            if c.discoverable and c.fingerprint not in self._remote_listed:
                 self._directory_remove(c.fingerprint)
                 self._presence_changed(c.fingerprint, c.alias, online=False, now=now)
         else:
-            actions += self._end_calls_of_conn(conn, "Offline")
+            actions += self._end_calls_of_conn(conn, reason)
         return actions
+
+    def replaced_elsewhere(self, fingerprint: str, now: float) -> list[Action]:
+        """Cluster: the user registered again on another node; that newer registration wins."""
+        conn = self._users.pop(fingerprint, None)
+        if conn is None:
+            return []
+        c = self._conns[conn]
+        log.info("registration replaced on another node fingerprint=%s conn=%d", fingerprint, conn)
+        actions: list[Action] = [Send(conn, m.Replaced(reason="you registered again from another connection"))]
+        actions += self._end_calls_of_conn(conn, "Replaced")
+        c.fingerprint = None
+        c.closing = True
+        if c.discoverable and fingerprint not in self._remote_listed:
+            self._directory_remove(fingerprint)
+            self._presence_changed(fingerprint, c.alias, online=False, now=now)
+        actions.append(Disconnect(conn, "replaced by a newer registration"))
+        return actions
+
+    def remote_presence(self, fingerprint: str, alias: str, *, online: bool, now: float) -> None:
+        """Cluster: a discoverable user of another node came online (or changed alias) or left."""
+        local = self.user_info(fingerprint)
+        listed_here = local is not None and local[1]
+        if online:
+            if self._remote_listed.get(fingerprint) == alias:
+                return
+            self._remote_listed[fingerprint] = alias
+            self._directory_add(fingerprint)
+            if not listed_here:
+                self._presence_changed(fingerprint, alias, online=True, now=now)
+        elif self._remote_listed.pop(fingerprint, None) is not None and not listed_here:
+            self._directory_remove(fingerprint)
+            self._presence_changed(fingerprint, alias, online=False, now=now)
 
     def tick(self, now: float) -> list[Action]:
         actions: list[Action] = []
@@ -268,13 +351,21 @@ class RelayCore:
 
     # ------------------------------------------------------------------ messages
 
-    def message_received(self, conn: ConnId, msg: m.Message, now: float) -> list[Action]:
+    def admit(self, conn: ConnId, now: float) -> list[Action] | None:
+        """Charge one message to the connection: None if it may go on, else what to do instead."""
         c = self._conns.get(conn)
         if c is None or c.closing:
             return []
         if not c.bucket.take(now):
             log.warning("rate limit exceeded conn=%d fingerprint=%s", conn, c.fingerprint)
             return self._refuse(conn, "rate-limited", "too many messages; slow down")
+        return None
+
+    def message_received(self, conn: ConnId, msg: m.Message, now: float) -> list[Action]:
+        refused = self.admit(conn, now)
+        if refused is not None:
+            return refused
+        c = self._conns[conn]
         if isinstance(msg, m.Ping):
             return [Send(conn, m.Pong(nonce=msg.nonce))]
         if isinstance(msg, m.Reflect):  # allowed before registration: NAT probes use it alone
@@ -370,7 +461,7 @@ class RelayCore:
             if previous is not None:
                 previous.fingerprint = None  # it no longer speaks for the user
                 previous.closing = True
-                if previous.discoverable:
+                if previous.discoverable and fingerprint not in self._remote_listed:
                     self._directory_remove(fingerprint)
             actions.append(Disconnect(old, "replaced by a newer registration"))
         c.fingerprint = fingerprint
@@ -381,7 +472,7 @@ class RelayCore:
         log.info("user registered fingerprint=%s alias=%r addr=%s", fingerprint, msg.alias, c.observed_addr)
         actions.append(Send(c.conn, m.Registered(fingerprint=fingerprint, observed_addr=c.observed_addr)))
         if c.discoverable:
-            bisect.insort(self._directory, fingerprint)
+            self._directory_add(fingerprint)
         # A re-registration (newer connection of the same user) is news only if what others see changed.
         was_listed = previous is not None and previous.discoverable
         if c.discoverable and (not was_listed or (previous is not None and previous.alias != c.alias)):
@@ -391,6 +482,11 @@ class RelayCore:
         return actions
 
     # ----------------------------------------------------------------- presence
+
+    def _directory_add(self, fingerprint: str) -> None:
+        i = bisect.bisect_left(self._directory, fingerprint)
+        if i == len(self._directory) or self._directory[i] != fingerprint:
+            self._directory.insert(i, fingerprint)
 
     def _directory_remove(self, fingerprint: str) -> None:
         i = bisect.bisect_left(self._directory, fingerprint)
@@ -404,9 +500,13 @@ class RelayCore:
             return self._refuse(c.conn, "rate-limited", "too many presence queries; slow down")
         start = 0 if query.after is None else bisect.bisect_right(self._directory, query.after)
         page = self._directory[start : start + query.limit]
-        users = [m.PresenceEntry(fingerprint=fp, alias=self._conns[self._users[fp]].alias) for fp in page]
+        users = [m.PresenceEntry(fingerprint=fp, alias=self._alias_of(fp)) for fp in page]
         more = start + len(page) < len(self._directory)
         return [Send(c.conn, m.PresenceList(request_id=query.request_id, users=users, more=more))]
+
+    def _alias_of(self, fingerprint: str) -> str:
+        conn = self._users.get(fingerprint)
+        return self._conns[conn].alias if conn is not None else self._remote_listed.get(fingerprint, "")
 
     def _presence_changed(self, fingerprint: str, alias: str, *, online: bool, now: float) -> None:
         """Queue one change for the next batch (the latest state of a user wins)."""
@@ -483,7 +583,9 @@ class RelayCore:
 
     def _in_call(self, fingerprint: str) -> bool:
         """Busy = in an active call. Ringing is not busy: see the module docstring."""
-        return any(self._calls[cid].state is CallState.ACTIVE for cid in self._calls_of_user.get(fingerprint, ()))
+        return self.busy_elsewhere(fingerprint) or any(
+            self._calls[cid].state is CallState.ACTIVE for cid in self._calls_of_user.get(fingerprint, ())
+        )
 
     def _on_answer(self, c: _Conn, answer: m.DirectCallAnswer) -> list[Action]:
         call = self._calls.get(answer.call_id)

@@ -10,12 +10,15 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from app.identity import Identity, load_or_create_identity
 from app.nat.addresses import format_addr, parse_listen_addr
 from app.net import ConnectionClosed, QuicEndpoint, QuicPeerConnection, TlsIdentity, make_certificate
+from app.net.endpoint import SERVER_HANDSHAKE_LIMITS
 from app.net.message_stream import MessageStream
 from app.net.tls import certificate_pem, certificate_public_key, load_certificate_pem
 from app.protocol import FrameTooLarge, ProtocolError, error_reply
@@ -89,6 +92,8 @@ class RelayServer:
         self._tick_at = 0.0
         self._loop = asyncio.get_running_loop()
         self._stopped = asyncio.Event()
+        #: Actions this server does not carry out itself (a cluster's `Publish`) go here.
+        self.external_actions: Callable[[Any], None] | None = None
 
     @classmethod
     async def start(
@@ -100,7 +105,9 @@ class RelayServer:
         advertise: str | None = None,
         probe_listen: str | None = None,
         limits: RelayLimits | None = None,
+        core_wrapper: Callable[[RelayCore], Any] | None = None,
     ) -> RelayServer:
+        """`core_wrapper` (a cluster) wraps the core before any connection reaches it."""
         if data_dir is not None:
             identity, tls = load_relay_tls(data_dir)
         else:
@@ -108,6 +115,9 @@ class RelayServer:
             tls = make_certificate(identity.signing_key, common_name=identity.fingerprint)
         server = cls(identity, tls, limits=limits, advertise=advertise)
         await server._listen(listen)
+        if core_wrapper is not None:
+            assert server.core is not None
+            server.core = core_wrapper(server.core)  # before the accept loop first runs
         if probe_listen:
             await server._listen(probe_listen)
         return server
@@ -133,7 +143,11 @@ class RelayServer:
     async def _listen(self, listen: str) -> None:
         host, port = parse_listen_addr(listen)
         bind_host = "::" if host in ("0.0.0.0", "::") else host
-        endpoint = await QuicEndpoint.create(bind_host, port, tls=self.tls)
+        # Clients never open streams toward the relay (it opens the signal stream itself), so a
+        # peer may open none; half-open handshakes are capped, with Retry under load.
+        endpoint = await QuicEndpoint.create(
+            bind_host, port, tls=self.tls, accept_peer_streams=False, handshake=SERVER_HANDSHAKE_LIMITS
+        )
         self.endpoints.append(endpoint)
         if self.core is None:
             # A wildcard is nobody's address: without --advertise, "" tells each client to send
@@ -236,6 +250,10 @@ class RelayServer:
     def _now(self) -> float:
         return self._loop.time()
 
+    def apply(self, actions: list[Any]) -> None:
+        """Carry out actions that did not come from a connection (a cluster's messages)."""
+        self._apply(actions)
+
     def _apply(self, actions: list[Action]) -> None:
         """Carry out the core's actions, each on its own: one that fails never stops the rest."""
         if self._stopped.is_set():
@@ -271,6 +289,8 @@ class RelayServer:
             if room is not None:
                 log.info("media room closed call_id=%s forwarded=%d", room.call_id, room.forwarded)
                 room.close()
+        elif self.external_actions is not None:
+            self.external_actions(action)
 
     def _send(self, conn_id: ConnId, action: Send) -> None:
         """Send to one peer. Any failure (closed, reset by the peer, over its buffer cap) marks
