@@ -179,3 +179,25 @@ def test_block_and_unblock_from_the_online_list(qtbot: Any, relay: Any, make_app
     assert not b.blocks.is_blocked(a_fp)
     assert home.online_list.item(0).text() == f"{a_name}\n{a_fp}"
     call_rings_then_decline(qtbot, a, b)
+
+
+def test_block_confirmed_after_the_caller_gave_up(qtbot: Any, relay: Any, make_app: Any) -> None:
+    a, b = make_app("alice", relay), make_app("bob", relay)
+    a_fp = a.identity.fingerprint
+    dial(qtbot, a, b.identity.fingerprint)
+    wait_incoming(qtbot, b)
+    click(qtbot, b.incoming_dialog.block_button)
+    confirm = b.incoming_dialog.block_confirm
+    assert confirm is not None
+    qtbot.waitUntil(confirm.isVisible)
+    assert confirm.block_button.text() == "Decline and block"
+
+    # Alice hangs up while Bob reads the question: the call is missed, the question stays, for blocking only.
+    qtbot.waitUntil(lambda: call_status(a) == "Ringing…")
+    click(qtbot, a.window.call_page.cancel_button)
+    wait_home(qtbot, a, b)
+    assert banner(b).startswith("Missed call from")
+    assert confirm.isVisible() and confirm.block_button.text() == "Block"
+    click(qtbot, confirm.block_button)
+    assert b.blocks.is_blocked(a_fp)
+    call_is_declined_silently(qtbot, a, b)

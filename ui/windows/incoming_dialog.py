@@ -131,8 +131,12 @@ class IncomingDialog(QDialog):
         self.call.block_caller(fingerprint)
 
     def _on_call_changed(self) -> None:
-        if self.isVisible() and self.call.state != INCOMING:
-            self.hide()
+        if self.call.state != INCOMING:
+            if self.isVisible():
+                self.hide()
+            if self.block_confirm is not None and self.block_confirm.isVisible():
+                # The caller gave up while the user was deciding: the question stays, for blocking only.
+                self.block_confirm.block_button.setText("Block")
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.call.state == INCOMING:
