@@ -54,10 +54,23 @@ END_REASONS = {
 }
 
 
+def _relay_list_arg(value: str) -> list[str]:
+    """`--relay`: one HOST:PORT or a comma-separated list of them."""
+    relays = [address_arg(part.strip()) for part in value.split(",") if part.strip()]
+    if not relays:
+        raise argparse.ArgumentTypeError("expected HOST:PORT[,HOST:PORT...]")
+    return relays
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="wzp-cli", description="WZP headless client.")
     p.add_argument("--data-dir", type=Path, default=None, help="identity and settings folder")
-    p.add_argument("--relay", type=address_arg, default=None, help="relay HOST:PORT")
+    p.add_argument(
+        "--relay",
+        type=_relay_list_arg,
+        default=None,
+        help="relay HOST:PORT, or several nodes of one relay service as A,B,C (the next is tried when one fails)",
+    )
     p.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
     p.add_argument("--port", type=int, default=0, help="local UDP port of the shared socket (default: any)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import secrets
 from collections import deque
-from collections.abc import Awaitable, Callable, Container
+from collections.abc import Awaitable, Callable, Container, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -110,7 +110,7 @@ class WzpClient:
         self,
         identity: Identity,
         data_dir: Path,
-        relay: str,
+        relay: str | Sequence[str],
         *,
         alias: str | None = None,
         discoverable: bool = True,
@@ -119,10 +119,16 @@ class WzpClient:
         race_overrides: dict[str, Any] | None = None,
         blocked: Container[str] | None = None,
     ) -> None:
-        parse_addr(relay)
+        # One relay service: "HOST:PORT" or several nodes of it ("a:1,b:2" or a list), tried in turn.
+        relays = [r.strip() for r in (relay.split(",") if isinstance(relay, str) else relay) if r.strip()]
+        if not relays:
+            raise ValueError("no relay address")
+        for addr in relays:
+            parse_addr(addr)
         self.identity = identity
         self.data_dir = data_dir
-        self.relay = relay
+        self.relays: list[str] = relays
+        self.relay = relays[0]  # the node in use (the next one is tried when it fails)
         # Our own name goes out as others will show it (printable, one line, at most 64 characters).
         self.alias = display_alias(alias or identity.alias) or identity.alias
         self.discoverable = discoverable
@@ -244,7 +250,7 @@ class WzpClient:
                 self.relay,
                 alias=self.alias,
                 discoverable=self.discoverable,
-                pinned=self.pins.get(self.relay),
+                pinned=self._service_pin(),
                 on_message=self._on_message,
             )
             if (problem := self.pins.take_problem()) is not None:
@@ -295,6 +301,15 @@ class WzpClient:
             self.emit(ev.Reconnecting(relay=self.relay, delay=delay, attempt=attempt, reason=reason))
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake_reconnect.wait(), delay)
+            if len(self.relays) > 1:  # then the next node of the service
+                self.relay = self.relays[(self.relays.index(self.relay) + 1) % len(self.relays)]
+
+    def _service_pin(self) -> str | None:
+        """The pinned key of this node, else of any node in the list: all nodes of a service share one key."""
+        for addr in [self.relay, *self.relays]:
+            if (pinned := self.pins.get(addr)) is not None:
+                return pinned
+        return None
 
     def _on_link_lost(self, reason: str) -> None:
         """The relay link dropped: calls still ringing end (the relay ended them too)."""
