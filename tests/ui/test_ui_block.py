@@ -180,6 +180,14 @@ def test_block_and_unblock_from_the_online_list(qtbot: Any, relay: Any, make_app
     assert home.online_list.item(0).text() == f"{a_name}\n{a_fp}"
     call_rings_then_decline(qtbot, a, b)
 
+    # The same menu adds her to the contacts (her alias pre-fills the name).
+    home.tabs.setCurrentIndex(1)
+    menu = open_item_menu(qtbot, b, home.online_list, a_fp)
+    menu_action(menu, "Add to contacts").trigger()
+    contact = b.contacts.get(a_fp)
+    assert contact is not None and contact.name == a.identity.alias
+    assert home.tabs.currentIndex() == 0 and home.selected_contact() == a_fp
+
 
 def test_block_confirmed_after_the_caller_gave_up(qtbot: Any, relay: Any, make_app: Any) -> None:
     a, b = make_app("alice", relay), make_app("bob", relay)

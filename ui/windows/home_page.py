@@ -337,12 +337,13 @@ class HomePage(QWidget):
         self.call.place_call(str(item.data(FP_ROLE)), str(item.data(ALIAS_ROLE) or ""))
 
     def _add_item(self, item: QListWidgetItem | None) -> None:
-        if item is None:
-            return
-        fp = str(item.data(FP_ROLE))
+        if item is not None:
+            self._add(str(item.data(FP_ROLE)), str(item.data(ALIAS_ROLE) or ""))
+
+    def _add(self, fp: str, alias: str) -> None:
         if self.contacts.get(fp) is None:
             # The alias only pre-fills the name field; the user keeps or edits it (cleaned first).
-            self.contacts.save(fp, display_alias(str(item.data(ALIAS_ROLE) or "")))
+            self.contacts.save(fp, display_alias(alias))
         self.tabs.setCurrentIndex(0)
         self._select_contact(fp)
 
@@ -350,14 +351,14 @@ class HomePage(QWidget):
 
     def item_menu_for(self, item: QListWidgetItem) -> QMenu:
         """The right-click menu of a person in any of the lists: Call, Add to contacts, Block… / Unblock."""
-        fp, alias = str(item.data(FP_ROLE)), str(item.data(ALIAS_ROLE) or "")
+        fp, alias = str(item.data(FP_ROLE)), str(item.data(ALIAS_ROLE) or "")  # the item may go on a refresh
         menu = QMenu(self)
         call = menu.addAction("Call")
         call.setEnabled(not self.call.active)
         call.triggered.connect(lambda _checked=False: self.call.place_call(fp, alias))
         if self.contacts.get(fp) is None:
             add = menu.addAction("Add to contacts")
-            add.triggered.connect(lambda _checked=False: self._add_item(item))
+            add.triggered.connect(lambda _checked=False: self._add(fp, alias))
         menu.addSeparator()
         if self.blocks.is_blocked(fp):
             unblock = menu.addAction("Unblock")
