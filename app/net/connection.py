@@ -4,6 +4,19 @@ A thin layer over aioquic's `QuicConnectionProtocol`: it adds QUIC datagrams
 (bounded receive queue or a direct callback), a queue of streams opened by the
 peer, the peer's certificate key, RTT, and a close reason. It never owns a
 socket: the endpoint hands it a transport that writes on the shared socket.
+
+Everything it holds for or toward the peer is bounded:
+
+* receive: `BoundedQuicConnection` grants flow-control credit for what the
+  application has *read* (aioquic doubles its windows from bytes *received*,
+  so a stream nobody reads would buffer without end): at most
+  `STREAM_RECEIVE_WINDOW` unread bytes per stream and
+  `CONNECTION_RECEIVE_WINDOW` per connection; a peer may open at most
+  `PEER_STREAMS_LIMIT` bidirectional streams (none where the owner never
+  accepts streams: the relay) and no unidirectional ones;
+* send: `SEND_BUFFER_LIMIT` bytes queued on the streams (`SendBufferFull`
+  above it), `DATAGRAM_SEND_QUEUE_LIMIT` datagrams waiting for the congestion
+  window (oldest dropped), and no datagram bigger than one packet can carry.
 """
 
 from __future__ import annotations
@@ -12,11 +25,22 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from aioquic.asyncio.protocol import QuicConnectionProtocol
+from aioquic.asyncio.protocol import QuicConnectionProtocol, QuicStreamAdapter
+from aioquic.buffer import size_uint_var
 from aioquic.quic import events
-from aioquic.quic.connection import QuicConnection, QuicConnectionState
+from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.connection import (
+    CONNECTION_LIMIT_FRAME_CAPACITY,
+    MAX_STREAM_DATA_FRAME_CAPACITY,
+    QuicConnection,
+    QuicConnectionState,
+)
+from aioquic.quic.packet import QuicErrorCode, QuicFrameType
+from aioquic.quic.packet_builder import PACKET_NUMBER_SEND_SIZE, QuicPacketBuilder
+from aioquic.quic.recovery import QuicPacketSpace
+from aioquic.quic.stream import QuicStream
 
 from app.net.tls import certificate_public_key
 
@@ -29,6 +53,22 @@ log = logging.getLogger(__name__)
 DATAGRAM_QUEUE_LIMIT = 256
 #: Peer-opened streams waiting for `accept_stream`; more are reset.
 STREAM_QUEUE_LIMIT = 16
+#: Bidirectional streams a peer may open over a connection's life where streams are accepted at all
+#: (aioquic never raises MAX_STREAMS): the relay opens one signal stream, a direct dialer one.
+PEER_STREAMS_LIMIT = 4
+#: Unread bytes a peer may have in flight or buffered per stream / per connection. Signal frames
+#: are at most 64 KiB + 4 bytes, and credit follows what the application reads, so two frames
+#: per stream keep a reader busy while the next one arrives (128 KiB / 50 ms RTT = 2.6 MB/s).
+STREAM_RECEIVE_WINDOW = 128 * 1024
+CONNECTION_RECEIVE_WINDOW = 256 * 1024
+#: Bytes queued on a connection's streams (sent and unacknowledged, or waiting for credit).
+#: Eight full signal frames: a burst of presence pages fits, a reader that grants no credit does not.
+SEND_BUFFER_LIMIT = 512 * 1024
+#: Datagrams waiting for the congestion window, per connection; the oldest go first. 64 media
+#: frames are 1.3 s of audio, older than any jitter buffer waits for.
+DATAGRAM_SEND_QUEUE_LIMIT = 64
+#: Short header: first byte, the peer's connection ID, a 2-byte packet number, the AEAD tag.
+_SHORT_HEADER_FIXED = 1 + PACKET_NUMBER_SEND_SIZE + 16
 
 StreamPair = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 DatagramHandler = Callable[[bytes], None]
@@ -36,6 +76,136 @@ DatagramHandler = Callable[[bytes], None]
 
 class ConnectionClosed(ConnectionError):
     """The QUIC connection is closed (or failed to connect)."""
+
+
+class SendBufferFull(ConnectionClosed):
+    """The peer takes data slower than we queue it: more than `SEND_BUFFER_LIMIT` bytes are waiting.
+
+    A `ConnectionClosed`, so that existing handlers treat the peer as gone (it is of no use)."""
+
+
+class BoundedQuicConnection(QuicConnection):
+    """aioquic's connection with receive credit that follows what the application reads.
+
+    aioquic doubles MAX_DATA / MAX_STREAM_DATA whenever the peer has *sent* half of the
+    window, read or not, so a peer pushing into a stream nobody reads gets ever more credit
+    and the receiver buffers it all. Here the limit offered is `consumed + window`, where
+    `consumed(stream_id)` (set by the owner) says how many bytes the application has taken
+    from a stream; the owner calls `credit_due()` after a read to send the update promptly.
+    """
+
+    def __init__(
+        self,
+        *,
+        configuration: QuicConfiguration,
+        peer_streams: int = PEER_STREAMS_LIMIT,
+        stream_window: int = STREAM_RECEIVE_WINDOW,
+        connection_window: int = CONNECTION_RECEIVE_WINDOW,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(configuration=configuration, **kwargs)
+        self.stream_window = stream_window
+        self.connection_window = connection_window
+        #: Bytes the application has read from a stream (the owner replaces this).
+        self.consumed: Callable[[int], int] = lambda stream_id: 0
+        # Transport parameters are written at connect / at the first Initial, after this.
+        for limit, value in ((self._local_max_streams_bidi, peer_streams), (self._local_max_streams_uni, 0)):
+            limit.value = limit.sent = value
+        self._datagrams_pending = deque(maxlen=DATAGRAM_SEND_QUEUE_LIMIT)
+
+    # ------------------------------------------------------------------ credit
+
+    def _stream_target(self, stream: QuicStream) -> int | None:
+        """The MAX_STREAM_DATA to offer now, or None if the current one is still good enough."""
+        current = stream.max_stream_data_local
+        if not current or stream.receiver.is_finished:  # 0: our own unidirectional stream
+            return None
+        target = self.consumed(stream.stream_id) + self.stream_window
+        return target if target - current >= self.stream_window // 2 else None
+
+    def _connection_target(self) -> int | None:
+        max_data = self._local_max_data
+        unread = 0
+        for stream in self._streams.values():
+            if stream.max_stream_data_local:
+                unread += max(0, stream.receiver.highest_offset - self.consumed(stream.stream_id))
+        target = max_data.used - unread + self.connection_window
+        return target if target - max_data.value >= self.connection_window // 2 else None
+
+    def credit_due(self, stream_id: int) -> bool:
+        """True when reading from `stream_id` freed enough room to tell the peer."""
+        stream = self._streams.get(stream_id)
+        if stream is not None and self._stream_target(stream) is not None:
+            return True
+        return self._connection_target() is not None
+
+    def _write_connection_limits(self, builder: QuicPacketBuilder, space: QuicPacketSpace) -> None:
+        """aioquic's, except that MAX_DATA grows with what was read, not with what arrived."""
+        max_data = self._local_max_data
+        target = self._connection_target()
+        if target is not None:
+            max_data.value = target
+        for limit in (max_data, self._local_max_streams_bidi, self._local_max_streams_uni):
+            if limit is not max_data and limit.sent - limit.used >= limit.value - limit.sent:
+                continue
+            if limit.value != limit.sent:
+                buf = builder.start_frame(
+                    limit.frame_type,
+                    capacity=CONNECTION_LIMIT_FRAME_CAPACITY,
+                    handler=self._on_connection_limit_delivery,
+                    handler_args=(limit,),
+                )
+                buf.push_uint_var(limit.value)
+                limit.sent = limit.value
+
+    def _write_stream_limits(self, builder: QuicPacketBuilder, space: QuicPacketSpace, stream: QuicStream) -> None:
+        """aioquic's, except that MAX_STREAM_DATA grows with what was read, not with what arrived."""
+        target = self._stream_target(stream)
+        if target is not None:
+            stream.max_stream_data_local = target
+        if stream.max_stream_data_local_sent != stream.max_stream_data_local:
+            buf = builder.start_frame(
+                QuicFrameType.MAX_STREAM_DATA,
+                capacity=MAX_STREAM_DATA_FRAME_CAPACITY,
+                handler=self._on_max_stream_data_delivery,
+                handler_args=(stream,),
+            )
+            buf.push_uint_var(stream.stream_id)
+            buf.push_uint_var(stream.max_stream_data_local)
+            stream.max_stream_data_local_sent = stream.max_stream_data_local
+
+
+class _CreditReader(asyncio.StreamReader):
+    """A StreamReader that counts what the application took, so credit can follow it.
+
+    Like asyncio's own transports (which resume reading whenever a reader waits), a reader
+    waiting for more data counts what it holds as taken: `readexactly(n)` may buffer n bytes,
+    because the application asked for them. Unread data nobody waits on gets no more credit.
+    """
+
+    def __init__(self, on_consumed: Callable[[], None]) -> None:
+        super().__init__(limit=STREAM_RECEIVE_WINDOW)
+        self.fed = 0
+        self._waited_at = 0  # bytes fed when the application last waited for more
+        self._on_consumed = on_consumed
+
+    @property
+    def consumed(self) -> int:
+        return max(self.fed - len(self._buffer), self._waited_at)
+
+    def feed_data(self, data: bytes) -> None:
+        self.fed += len(data)
+        super().feed_data(data)
+
+    def _maybe_resume_transport(self) -> None:  # asyncio calls this after every read
+        super()._maybe_resume_transport()
+        self._on_consumed()
+
+    async def _wait_for_data(self, func_name: str) -> None:  # the application wants more than it has
+        if self.fed > self._waited_at:
+            self._waited_at = self.fed
+            self._on_consumed()
+        await super()._wait_for_data(func_name)
 
 
 class QuicPeerConnection(QuicConnectionProtocol):
@@ -67,10 +237,17 @@ class QuicPeerConnection(QuicConnectionProtocol):
         self._datagram_handler: DatagramHandler | None = None
         self._streams: deque[StreamPair] = deque()
         self._stream_waiter: asyncio.Future[None] | None = None
+        #: Datagrams not sent: too big for one packet (`datagrams_too_big`) or pushed out of the
+        #: send queue by newer ones while the congestion window was full (`datagrams_send_dropped`).
+        self.datagrams_too_big = 0
+        self.datagrams_send_dropped = 0
+        self.send_buffer_limit = SEND_BUFFER_LIMIT
         self._handshake_done = asyncio.Event()
         self._ready: asyncio.Future[None] = self._loop.create_future()
         self._ready.add_done_callback(_consume_exception)
         self._stream_handler = self._on_peer_stream
+        if isinstance(quic, BoundedQuicConnection):
+            quic.consumed = self._consumed
 
     # ----------------------------------------------------------------- state
 
@@ -107,10 +284,43 @@ class QuicPeerConnection(QuicConnectionProtocol):
 
     # --------------------------------------------------------------- datagrams
 
+    @property
+    def max_datagram_payload(self) -> int:
+        """The biggest datagram this connection can send: one that fits in one (empty) packet
+        of the path's size and in the peer's max_datagram_frame_size. Bigger ones would sit at
+        the head of aioquic's queue forever and block every later one."""
+        quic = self._quic
+        room = quic._max_datagram_size - _SHORT_HEADER_FIXED - len(quic._peer_cid.cid) - 1  # - frame type
+        payload = room - size_uint_var(room)
+        remote = quic._remote_max_datagram_frame_size
+        if remote is not None:  # (None until the handshake brought the peer's parameters)
+            # RFC 9221 counts the whole frame; aioquic receivers refuse a frame of exactly the limit.
+            payload = min(payload, remote - 1 - size_uint_var(remote))
+        elif quic._handshake_complete:
+            payload = 0  # the peer takes no datagrams
+        return max(0, payload)
+
     def send_datagram(self, data: bytes) -> bool:
-        """Queue one QUIC datagram; False (not raised) when the connection is gone."""
+        """Queue one QUIC datagram; False (not raised) when it cannot go: the connection is gone,
+        or it is bigger than one packet carries. While the congestion window is full at most
+        `DATAGRAM_SEND_QUEUE_LIMIT` wait; a newer one pushes out the oldest."""
         if self.is_closed:
             return False
+        if len(data) > self.max_datagram_payload:
+            self.datagrams_too_big += 1
+            if self.datagrams_too_big & (self.datagrams_too_big - 1) == 0:  # 1, 2, 4, 8, ...: no log flood
+                log.info(
+                    "datagram dropped: too big remote=%s size=%d max=%d count=%d",
+                    self.remote_addr,
+                    len(data),
+                    self.max_datagram_payload,
+                    self.datagrams_too_big,
+                )
+            return False
+        pending = self._quic._datagrams_pending
+        if len(pending) >= DATAGRAM_SEND_QUEUE_LIMIT:
+            pending.popleft()
+            self.datagrams_send_dropped += 1
         self._quic.send_datagram_frame(data)
         self._transmit_soon()
         return True
@@ -152,9 +362,59 @@ class QuicPeerConnection(QuicConnectionProtocol):
                 self._stream_waiter = None
         return self._streams.popleft()
 
+    @property
+    def send_buffered_bytes(self) -> int:
+        """Bytes queued on this connection's streams: not yet sent (no credit, no congestion
+        window) or sent and not yet acknowledged."""
+        return sum(len(stream.sender._buffer) for stream in self._quic._streams.values())
+
+    @property
+    def receive_buffered_bytes(self) -> int:
+        """Bytes received and not yet read: aioquic's reassembly buffers plus our stream readers."""
+        readers = sum(len(reader._buffer) for reader in self._stream_readers.values())
+        return readers + sum(len(stream.receiver._buffer) for stream in self._quic._streams.values())
+
+    def check_send_room(self, size: int) -> None:
+        """Raise SendBufferFull if `size` more bytes would put the queue over `send_buffer_limit`."""
+        queued = self.send_buffered_bytes
+        if queued + size > self.send_buffer_limit:
+            log.warning(
+                "send buffer full remote=%s queued=%d adding=%d limit=%d",
+                self.remote_addr,
+                queued,
+                size,
+                self.send_buffer_limit,
+            )
+            raise SendBufferFull(
+                f"peer {self.remote_addr} is not taking data: {queued} bytes queued, limit {self.send_buffer_limit}"
+            )
+
+    def _create_stream(self, stream_id: int) -> StreamPair:
+        # aioquic's, with a reader that reports what the application read (receive credit follows it).
+        adapter = QuicStreamAdapter(self, stream_id)
+        reader = _CreditReader(lambda: self._stream_read(stream_id))
+        protocol = asyncio.streams.StreamReaderProtocol(reader)
+        writer = asyncio.StreamWriter(adapter, protocol, reader, self._loop)
+        self._stream_readers[stream_id] = reader
+        return reader, writer
+
+    def _consumed(self, stream_id: int) -> int:
+        reader = self._stream_readers.get(stream_id)
+        return reader.consumed if isinstance(reader, _CreditReader) else 0
+
+    def _stream_read(self, stream_id: int) -> None:
+        quic = self._quic
+        if isinstance(quic, BoundedQuicConnection) and not self.is_closed and quic.credit_due(stream_id):
+            self._transmit_soon()
+
     def _on_peer_stream(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if len(self._streams) >= STREAM_QUEUE_LIMIT:
             log.warning("stream refused: too many unaccepted streams remote=%s", self.remote_addr)
+            stream_id = writer.get_extra_info("stream_id")
+            try:
+                self._quic.stop_stream(stream_id, QuicErrorCode.NO_ERROR)  # read no more of it
+            except ValueError:
+                pass
             writer.close()
             return
         self._streams.append((reader, writer))

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from collections import deque
 
-from app.net.connection import ConnectionClosed
+from app.net.connection import ConnectionClosed, QuicPeerConnection
 from app.protocol import FrameDecoder, Message, decode_message, frame_message
 
 log = logging.getLogger(__name__)
@@ -20,6 +20,9 @@ class MessageStream:
     `recv()` raises `UnknownMessageType` / `MalformedMessage` for one bad frame
     (the stream stays usable: call `recv()` again), `FrameTooLarge` when the
     stream is unusable, and `ConnectionClosed` at the end of the stream.
+    `send()` raises `ConnectionClosed`, or its subclass `SendBufferFull` (nothing
+    written) when the peer is not taking data and the connection already queues
+    `send_buffer_limit` bytes.
     """
 
     def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -31,8 +34,12 @@ class MessageStream:
     def send(self, msg: Message) -> None:
         if self.writer.is_closing():
             raise ConnectionClosed("stream closed")
+        data = frame_message(msg)
+        conn = getattr(self.writer.transport, "protocol", None)
+        if isinstance(conn, QuicPeerConnection):
+            conn.check_send_room(len(data))
         try:
-            self.writer.write(frame_message(msg))
+            self.writer.write(data)
         except RuntimeError as exc:  # aioquic: the peer reset the stream (STOP_SENDING) or it is finished
             _mark_closing(self.writer)
             raise ConnectionClosed(f"stream unusable: {exc}") from exc
