@@ -11,6 +11,14 @@ Initial packet with an unknown destination ID (at least 1200 bytes, as the RFC
 requires of a client's first flight) starts a new server-side connection,
 registered under the client's chosen ID and its own. Anything else that
 matches nothing is dropped and counted, never raised.
+
+Handshake floods are bounded (`HandshakeLimits`): server connections whose
+handshake has not completed ("half-open") are capped globally and per source
+(an IPv4 address or an IPv6 /64), aborted after a short timeout, and above a
+load threshold a new Initial gets a stateless Retry instead of state, so a
+spoofed source cannot hold any. Version Negotiation answers only packets of
+a full first-flight size (RFC 9000 §5.2.2). A client endpoint may accept
+incoming connections only while someone holds `allow_incoming()`.
 """
 
 from __future__ import annotations
@@ -18,21 +26,34 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
+import os
 import socket
 import ssl
 from collections import deque
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Any, cast
+from typing import Any, Literal, cast
 
 from aioquic import tls
 from aioquic.buffer import Buffer
 from aioquic.quic.configuration import SMALLEST_MAX_DATAGRAM_SIZE, QuicConfiguration
-from aioquic.quic.connection import QuicConnection
-from aioquic.quic.packet import QuicPacketType, encode_quic_version_negotiation, pull_quic_header
+from aioquic.quic.packet import (
+    QuicPacketType,
+    encode_quic_retry,
+    encode_quic_version_negotiation,
+    pull_quic_header,
+)
+from aioquic.quic.retry import QuicRetryTokenHandler
 
-from app.nat.addresses import normalize_sockaddr, parse_addr
-from app.net.connection import ConnectionClosed, QuicPeerConnection
+from app.nat.addresses import normalize_sockaddr, parse_addr, source_key
+from app.net.connection import (
+    CONNECTION_RECEIVE_WINDOW,
+    PEER_STREAMS_LIMIT,
+    STREAM_RECEIVE_WINDOW,
+    BoundedQuicConnection,
+    ConnectionClosed,
+    QuicPeerConnection,
+)
 from app.net.tls import TlsIdentity, make_certificate
 
 log = logging.getLogger(__name__)
@@ -42,9 +63,68 @@ CONNECTION_ID_LENGTH = 8
 #: Handshake-complete server connections waiting for `accept()`; more are refused.
 ACCEPT_QUEUE_LIMIT = 64
 DEFAULT_IDLE_TIMEOUT = 30.0
-MAX_DATAGRAM_FRAME_SIZE = 65536
+#: The biggest DATAGRAM frame we take: what one 1200-byte packet (the size every path carries,
+#: and what every endpoint here sends) can hold. A bigger one could never be forwarded.
+MAX_DATAGRAM_FRAME_SIZE = SMALLEST_MAX_DATAGRAM_SIZE
 #: Bursts fit; a much bigger queue only turns overload into seconds of latency (bench_relay).
 SOCKET_BUFFER_BYTES = 512 * 1024
+
+
+Incoming = Literal["always", "on-demand"]
+
+
+@dataclass(frozen=True)
+class HandshakeLimits:
+    """Bounds on server connections whose handshake has not completed ("half-open").
+
+    Each costs ~100 KiB and an Ed25519 signature the moment its Initial arrives.
+    """
+
+    #: Half-open connections in all: 128 x ~100 KiB = ~13 MB at most.
+    half_open: int = 128
+    #: Per source (an IPv4 address, an IPv6 /64): a NAT of many users still handshakes 16 at once.
+    half_open_per_source: int = 16
+    #: With more than this many half-open, a new Initial gets a stateless Retry: only a client
+    #: that receives at its source address (not a spoofer) can then create state. None: never.
+    retry_above: int | None = 32
+    #: A handshake not completed by then is aborted (a real one takes a few round trips).
+    timeout: float = 5.0
+
+
+#: Relays and, by default, every endpoint.
+SERVER_HANDSHAKE_LIMITS = HandshakeLimits()
+#: Clients accepting on demand (a race's direct dials in): a few at a time; no Retry round trip.
+CLIENT_HANDSHAKE_LIMITS = HandshakeLimits(half_open=16, half_open_per_source=8, retry_above=None)
+
+
+class IncomingPermit:
+    """Lets an on-demand endpoint accept incoming connections while held. Counted: the endpoint
+    accepts while any permit is held. A context manager; `release()` is idempotent."""
+
+    def __init__(self, endpoint: QuicEndpoint) -> None:
+        self._endpoint: QuicEndpoint | None = endpoint
+        endpoint._permits += 1
+
+    @property
+    def held(self) -> bool:
+        return self._endpoint is not None
+
+    def release(self) -> None:
+        endpoint, self._endpoint = self._endpoint, None
+        if endpoint is not None:
+            endpoint._permits -= 1
+
+    def __enter__(self) -> IncomingPermit:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+@dataclass
+class _HalfOpen:
+    source: str
+    timer: asyncio.TimerHandle
 
 
 @dataclass
@@ -96,10 +176,26 @@ class QuicEndpoint:
         *,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
         alpn: str = ALPN,
+        incoming: Incoming = "always",
+        handshake: HandshakeLimits | None = None,
+        accept_peer_streams: bool = True,
     ) -> None:
+        if incoming not in ("always", "on-demand"):
+            raise ValueError(f"incoming must be 'always' or 'on-demand', not {incoming!r}")
         self.tls = tls
         self.idle_timeout = idle_timeout
         self.alpn = alpn
+        self.incoming: Incoming = incoming
+        if handshake is None:
+            handshake = CLIENT_HANDSHAKE_LIMITS if incoming == "on-demand" else SERVER_HANDSHAKE_LIMITS
+        self.handshake = handshake
+        #: Whether peers may open streams (bidirectional, up to PEER_STREAMS_LIMIT per connection);
+        #: without, a peer that opens one is closed with STREAM_LIMIT_ERROR (the relay: it never reads them).
+        self.accept_peer_streams = accept_peer_streams
+        self._permits = 0
+        self._half_open: dict[QuicPeerConnection, _HalfOpen] = {}
+        self._half_open_by_source: dict[str, int] = {}
+        self._retry = QuicRetryTokenHandler() if handshake.retry_above is not None else None
         self.stats = EndpointStats()
         self.port = 0
         self.dual_stack = False
@@ -124,9 +220,25 @@ class QuicEndpoint:
         *,
         tls: TlsIdentity | None = None,
         idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
+        incoming: Incoming = "always",
+        handshake: HandshakeLimits | None = None,
+        accept_peer_streams: bool = True,
     ) -> QuicEndpoint:
-        """Bind the shared socket. host "::" means dual-stack (v4 and v6 on one port)."""
-        endpoint = cls(tls or make_certificate(), idle_timeout=idle_timeout)
+        """Bind the shared socket. host "::" means dual-stack (v4 and v6 on one port).
+
+        incoming="always" accepts every incoming connection (a relay; the default);
+        "on-demand" only while an `allow_incoming()` permit is held (a client during a race).
+        `handshake` bounds half-open connections (default: SERVER_HANDSHAKE_LIMITS, or
+        CLIENT_HANDSHAKE_LIMITS when on demand). accept_peer_streams=False: peers may open
+        no streams at all (a relay, which opens the one it uses).
+        """
+        endpoint = cls(
+            tls or make_certificate(),
+            idle_timeout=idle_timeout,
+            incoming=incoming,
+            handshake=handshake,
+            accept_peer_streams=accept_peer_streams,
+        )
         await endpoint._bind(host, port)
         return endpoint
 
@@ -155,6 +267,8 @@ class QuicEndpoint:
             connection_id_length=CONNECTION_ID_LENGTH,
             idle_timeout=self.idle_timeout,
             max_datagram_frame_size=MAX_DATAGRAM_FRAME_SIZE,
+            max_data=CONNECTION_RECEIVE_WINDOW,
+            max_stream_data=STREAM_RECEIVE_WINDOW,
             verify_mode=ssl.CERT_NONE,
             server_name=server_name,
         )
@@ -172,6 +286,27 @@ class QuicEndpoint:
     @property
     def cid_table_size(self) -> int:
         return len(self._by_cid)
+
+    @property
+    def half_open_count(self) -> int:
+        """Server connections whose handshake has not completed."""
+        return len(self._half_open)
+
+    @property
+    def accepting_incoming(self) -> bool:
+        return not self._closed and (self.incoming == "always" or self._permits > 0)
+
+    def allow_incoming(self) -> IncomingPermit:
+        """Accept incoming connections while the returned permit is held (`with` or `release()`).
+
+        Only matters for incoming="on-demand"; permits are counted, so overlapping races each
+        hold one. Connections accepted meanwhile live on after the permit is released.
+        """
+        return IncomingPermit(self)
+
+    def _new_quic(self, config: QuicConfiguration, **kwargs: Any) -> BoundedQuicConnection:
+        peer_streams = PEER_STREAMS_LIMIT if self.accept_peer_streams else 0
+        return BoundedQuicConnection(configuration=config, peer_streams=peer_streams, **kwargs)
 
     async def connect(
         self,
@@ -199,7 +334,7 @@ class QuicEndpoint:
             raise ConnectionClosed("endpoint is closed")
         host, port = parse_addr(addr) if isinstance(addr, str) else addr
         sockaddr = self._sockaddr_for(host, port)
-        quic = QuicConnection(configuration=self._make_config(is_client=True, server_name=server_name))
+        quic = self._new_quic(self._make_config(is_client=True, server_name=server_name))
         conn = self._adopt(quic, remote=(host, port), is_client=True)
         conn.connect(sockaddr)
         return conn
@@ -265,6 +400,10 @@ class QuicEndpoint:
                 await asyncio.gather(*pending, return_exceptions=True)
         for conn in list(self._connections):
             conn.abort()
+        for entry in self._half_open.values():
+            entry.timer.cancel()
+        self._half_open.clear()
+        self._half_open_by_source.clear()
         self._connections.clear()
         self._by_cid.clear()
         _wake(self._accept_waiter)
@@ -277,7 +416,7 @@ class QuicEndpoint:
 
     # ---------------------------------------------------------------- internals
 
-    def _adopt(self, quic: QuicConnection, *, remote: tuple[str, int], is_client: bool) -> QuicPeerConnection:
+    def _adopt(self, quic: BoundedQuicConnection, *, remote: tuple[str, int], is_client: bool) -> QuicPeerConnection:
         conn = QuicPeerConnection(quic, endpoint=self, remote=remote, is_client=is_client)
         conn.connection_made(cast(asyncio.DatagramTransport, self._sender))
         conn._connection_id_issued_handler = partial(self._cid_issued, conn)
@@ -302,6 +441,7 @@ class QuicEndpoint:
                 del self._by_cid[cid]
         conn.cids.clear()
         self._connections.discard(conn)
+        self._half_open_done(conn)
         try:
             self._accept_queue.remove(conn)
         except ValueError:
@@ -311,6 +451,7 @@ class QuicEndpoint:
     def _on_handshake_completed(self, conn: QuicPeerConnection) -> None:
         if conn.is_client:
             return
+        self._half_open_done(conn)
         if len(self._accept_queue) >= ACCEPT_QUEUE_LIMIT:
             self.stats.refused_accept_queue_full += 1
             conn.close(reason_phrase="busy")
@@ -352,26 +493,103 @@ class QuicEndpoint:
                 and header.packet_type != QuicPacketType.VERSION_NEGOTIATION
                 and header.version not in self._server_config.supported_versions
             ):
-                self._send_version_negotiation(header, addr)
+                self._send_version_negotiation(data, header, addr)
             else:
                 self._drop("unknown-cid")
             return None
         if header.version not in self._server_config.supported_versions:
-            self._send_version_negotiation(header, addr)
+            self._send_version_negotiation(data, header, addr)
             return None
         if len(data) < SMALLEST_MAX_DATAGRAM_SIZE:
             self._drop("short-initial")
             return None
-        quic = QuicConnection(
-            configuration=self._server_config,
-            original_destination_connection_id=header.destination_cid,
+        if not self.accepting_incoming:
+            self._drop("incoming-refused")
+            return None
+        remote = normalize_sockaddr(addr)
+        source = source_key(remote[0])
+        limits = self.handshake
+        if len(self._half_open) >= limits.half_open:
+            self._drop("half-open-full")
+            return None
+        if self._half_open_by_source.get(source, 0) >= limits.half_open_per_source:
+            self._drop("half-open-source-full")
+            return None
+        original_dcid = header.destination_cid
+        retry_scid: bytes | None = None
+        if self._retry is not None and header.token:
+            # A client answering our Retry: its token proves it receives at this address.
+            try:
+                original_dcid = self._retry.validate_token(
+                    address=addr, destination_cid=header.destination_cid, token=header.token, now=self._loop.time()
+                )
+            except ValueError:
+                self._drop("bad-token")
+                return None
+            retry_scid = header.destination_cid
+        elif limits.retry_above is not None and len(self._half_open) >= limits.retry_above:
+            self._send_retry(header, addr)
+            return None
+        quic = self._new_quic(
+            self._server_config,
+            original_destination_connection_id=original_dcid,
+            retry_source_connection_id=retry_scid,
         )
-        conn = self._adopt(quic, remote=normalize_sockaddr(addr), is_client=False)
+        conn = self._adopt(quic, remote=remote, is_client=False)
         self._cid_issued(conn, header.destination_cid)
+        timer = self._loop.call_later(limits.timeout, self._half_open_expired, conn)
+        self._half_open[conn] = _HalfOpen(source, timer)
+        self._half_open_by_source[source] = self._half_open_by_source.get(source, 0) + 1
         return conn
 
-    def _send_version_negotiation(self, header: Any, addr: Any) -> None:
-        self.stats.by_reason["version-negotiation"] = self.stats.by_reason.get("version-negotiation", 0) + 1
+    def _half_open_done(self, conn: QuicPeerConnection) -> None:
+        entry = self._half_open.pop(conn, None)
+        if entry is None:
+            return
+        entry.timer.cancel()
+        left = self._half_open_by_source[entry.source] - 1
+        if left:
+            self._half_open_by_source[entry.source] = left
+        else:
+            del self._half_open_by_source[entry.source]
+
+    def _half_open_expired(self, conn: QuicPeerConnection) -> None:
+        if conn not in self._half_open:
+            return
+        self._count("half-open-timeout")
+        log.info("handshake timed out remote=%s after=%.1fs", conn.remote_addr, self.handshake.timeout)
+        conn.abort()  # no close frame, state freed now (and _terminated drops the entry)
+
+    def _send_retry(self, header: Any, addr: Any) -> None:
+        assert self._retry is not None
+        self._count("retry")
+        retry_scid = os.urandom(CONNECTION_ID_LENGTH)
+        self._sendto(
+            encode_quic_retry(
+                version=header.version,
+                source_cid=retry_scid,
+                destination_cid=header.source_cid,
+                original_destination_cid=header.destination_cid,
+                retry_token=self._retry.create_token(
+                    address=addr,
+                    original_destination_connection_id=header.destination_cid,
+                    retry_source_connection_id=retry_scid,
+                    now=self._loop.time(),
+                ),
+            ),
+            addr,
+        )
+
+    def _count(self, reason: str) -> None:
+        self.stats.by_reason[reason] = self.stats.by_reason.get(reason, 0) + 1
+
+    def _send_version_negotiation(self, data: bytes, header: Any, addr: Any) -> None:
+        if len(data) < SMALLEST_MAX_DATAGRAM_SIZE or not self.accepting_incoming:
+            # RFC 9000 §5.2.2: only a datagram a client's first flight could be is answered;
+            # answering a few bytes with a longer list of versions is an amplifier.
+            self._drop("short-version-negotiation" if self.accepting_incoming else "incoming-refused")
+            return
+        self._count("version-negotiation")
         self._sendto(
             encode_quic_version_negotiation(
                 source_cid=header.destination_cid,
