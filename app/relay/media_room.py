@@ -1,7 +1,11 @@
 """A call's media room on the relay: forwards QUIC datagrams between the two parties, unread.
 
 Media is sealed end to end (ChaCha20-Poly1305 under keys only the two parties
-hold), so the room forwards opaque bytes; it never parses them.
+hold), so the room forwards opaque bytes; it never parses them. A datagram the
+other party's connection cannot carry in one packet is dropped (queued, it
+would block every later one), and each connection's send queue is bounded
+(`DATAGRAM_SEND_QUEUE_LIMIT`, oldest dropped), so a receiver that never
+acknowledges cannot grow the relay's memory.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ class MediaRoom:
         self._conns: dict[str, QuicPeerConnection] = {}
         self.forwarded = 0
         self.dropped = 0
+        #: Of `dropped`: bigger than the target connection can send in one packet.
+        self.dropped_too_big = 0
 
     @property
     def members(self) -> dict[str, QuicPeerConnection]:
@@ -40,10 +46,25 @@ class MediaRoom:
 
     def _forward(self, to: str, data: bytes) -> None:
         target = self._conns.get(to)
-        if target is not None and target.send_datagram(data):
+        if target is None:
+            self.dropped += 1  # the other party has not joined (yet): nothing to forward to
+            return
+        if len(data) > target.max_datagram_payload:
+            self.dropped += 1
+            self.dropped_too_big += 1
+            if self.dropped_too_big & (self.dropped_too_big - 1) == 0:  # 1, 2, 4, ...: no log flood
+                log.info(
+                    "media datagram too big to forward call_id=%s size=%d max=%d count=%d",
+                    self.call_id,
+                    len(data),
+                    target.max_datagram_payload,
+                    self.dropped_too_big,
+                )
+            return
+        if target.send_datagram(data):
             self.forwarded += 1
         else:
-            self.dropped += 1  # the other party has not joined (yet): nothing to forward to
+            self.dropped += 1  # the target connection is closing
 
     def leave(self, conn: QuicPeerConnection) -> None:
         for fingerprint, member in list(self._conns.items()):
