@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from helpers.events import EventLog
 
-from app.call.race import PathRace, RaceParams
+from app.call.race import PathRace, RaceParams, RaceResult
 from app.client.client import WzpClient
 from app.client.relay_link import RelayLink
 from app.identity import Identity
@@ -85,7 +85,7 @@ async def test_a_user_who_resets_their_signal_stream_cuts_off_nobody_else(relay:
 async def test_a_peer_that_resets_the_direct_stream_cannot_stall_the_race(relay: RelayServer) -> None:
     """A peer that proves itself and then resets the direct stream: the dialer's decision
     write fails; before the fix RuntimeError escaped `race.run()` and the call hung in RACING.
-    Now that path is out and the race takes the relay."""
+    Now that direct path is out and the relay carries the call."""
     dialer_id, acceptor_id = Identity.generate(), Identity.generate()
     caller_eph, callee_eph = EphemeralKey.generate().public_bytes, EphemeralKey.generate().public_bytes
     call_id = secrets.token_hex(16)
@@ -124,13 +124,27 @@ async def test_a_peer_that_resets_the_direct_stream_cannot_stall_the_race(relay:
         relay_addr=f"127.0.0.1:{relay.port}",
     )
     peer_task = asyncio.ensure_future(misbehaving_acceptor())
-    race = PathRace(dialer, dialer_id, params, open_relay=open_relay, signal=lambda _m: None, emit=lambda _e: None)
+    used: list[tuple[str, str]] = []
+    on_relay = asyncio.Event()
+
+    def on_use(result: RaceResult, reason: str) -> None:
+        used.append((result.path, reason))
+        if result.path == "relay":
+            on_relay.set()
+
+    race = PathRace(
+        dialer, dialer_id, params, open_relay=open_relay, signal=lambda _m: None, emit=lambda _e: None, on_use=on_use
+    )
+    running = asyncio.ensure_future(race.run())
     try:
-        result = await asyncio.wait_for(race.run(), T)
-        assert result.path == "relay"
+        await asyncio.wait_for(on_relay.wait(), T)
+        assert not running.done()  # nothing escaped the race: it still runs the call
+        # Direct was checked and taken first; the reset stream lost it; the relay carries the call.
+        assert used == [("direct", "first"), ("relay", "failover")]
     finally:
+        running.cancel()
         peer_task.cancel()
-        await asyncio.gather(peer_task, return_exceptions=True)
+        await asyncio.gather(running, peer_task, return_exceptions=True)
         for ep in (acceptor, dialer, relay_side):
             await ep.close(grace=0)
 

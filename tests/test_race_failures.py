@@ -2,10 +2,10 @@
 
 * a rogue QUIC endpoint on the peer's candidate address answers the dial but cannot prove the
   peer's identity: the dialer rejects it and the call goes on the relay;
-* a silent candidate (a bound UDP socket that never answers): the dialer takes the relay at its
-  grace time, well within the direct timeout;
-* the acceptor's own fallback: a dialer that never decides leaves the acceptor to take the relay
-  once its wait is over, and to say so to the dialer through the relay.
+* a silent candidate (a bound UDP socket that never answers): the relay carries the call from
+  the start, and the direct attempt is given up at the direct timeout;
+* the acceptor's own fallback: a dialer that never decides leaves the acceptor on the relay,
+  which carries the audio from the start (no waiting for the dialer's word).
 
 The acceptor's addresses are replaced by the rogue's or the silent socket's (its host candidates
 dropped, its reflexive address rewritten), so the only direct candidate is the hostile one on
@@ -119,7 +119,7 @@ async def test_rogue_endpoint_on_a_candidate_is_rejected_and_the_call_goes_on_th
     relay: RelayServer, make_client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dialer_id, acceptor_id = ordered_identities()
-    overrides = {"direct_timeout": 3.0, "relay_grace": 2.5}  # only a failed direct attempt makes the relay win early
+    overrides = {"direct_timeout": 3.0}
     d, ld = await make_client(relay.port, "dialer", identity=dialer_id, race_overrides=overrides)
     a, la = await make_client(relay.port, "acceptor", identity=acceptor_id, race_overrides=overrides)
     rogue = Rogue(await QuicEndpoint.create("127.0.0.1", 0), claims=acceptor_id.fingerprint)
@@ -130,14 +130,15 @@ async def test_rogue_endpoint_on_a_candidate_is_rejected_and_the_call_goes_on_th
         race = ld.matching("race_started", call_id=call_id)[0]
         assert race.role == "dialer" and race.candidates == [{"addr": rogue.addr, "kind": "reflexive"}]
         # The rogue really was dialed, for this call, and answered; the peer check threw it out.
+        rejected = await ld.wait("candidate", call_id=call_id, outcome="rejected")
+        assert (rejected.addr, rejected.detail) == (rogue.addr, "did not prove the peer's identity")
         assert [getattr(p, "call_id", None) for p in rogue.dialed] == [call_id]
-        outcomes = [(c.addr, c.outcome, c.detail) for c in ld.matching("candidate", call_id=call_id)]
-        assert outcomes == [(rogue.addr, "rejected", "did not prove the peer's identity")], outcomes
         assert (pd.path, pd.candidate, pd.remote) == ("relay", "relay", relay.media_addr)
         assert (pa.path, pa.candidate, pa.remote) == ("relay", "relay", relay.media_addr)
-        # All direct attempts failed, so the relay won without waiting out the grace period.
-        assert pd.setup_ms < 2500, pd
         await exchange_datagrams(d, a, call_id)
+        # The rogue never carried the call, on either side.
+        assert [p.path for p in ld.matching("path", call_id=call_id)] == ["relay"]
+        assert [p.path for p in la.matching("path", call_id=call_id)] == ["relay"]
     finally:
         await rogue.stop()
 
@@ -149,7 +150,7 @@ async def test_silent_candidate_relay_wins_within_the_direct_timeout(
     relay: RelayServer, make_client, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     dialer_id, acceptor_id = ordered_identities()
-    overrides = {"direct_timeout": 4.0, "relay_grace": 0.5}
+    overrides = {"direct_timeout": 1.5}
     d, ld = await make_client(relay.port, "dialer", identity=dialer_id, race_overrides=overrides)
     a, la = await make_client(relay.port, "acceptor", identity=acceptor_id, race_overrides=overrides)
     silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
@@ -160,11 +161,13 @@ async def test_silent_candidate_relay_wins_within_the_direct_timeout(
         only_direct_candidate(a, silent_addr, monkeypatch)
         call_id, pd, pa = await trusted_call(d, ld, a, la)
 
-        assert (pd.path, pd.remote) == (pa.path, pa.remote) == ("relay", relay.media_addr)
-        # The relay won at the grace time, not at the direct timeout (4 s) and not at once.
-        assert 500 <= pd.setup_ms < 3000, pd
-        outcomes = [(c.addr, c.outcome) for c in ld.matching("candidate", call_id=call_id)]
-        assert outcomes == [(silent_addr, "lost")], outcomes
+        assert (
+            (pd.path, pd.remote, pd.reason) == (pa.path, pa.remote, pa.reason) == ("relay", relay.media_addr, "first")
+        )
+        # The relay carries the call from the start: nobody waits for the silent candidate.
+        assert pd.setup_ms < 1500 and not ld.matching("candidate", call_id=call_id), pd
+        gave_up = await ld.wait("candidate", call_id=call_id)  # at the direct timeout
+        assert (gave_up.addr, gave_up.outcome) in ((silent_addr, "lost"), (silent_addr, "failed")), gave_up
         # The silent address really was dialed (QUIC Initials arrived and were never answered).
         initials = 0
         while True:
@@ -209,11 +212,14 @@ async def test_acceptor_takes_the_relay_when_the_dialer_never_decides(relay: Rel
         pa = await la.wait("path", call_id=call_id)
         race = la.matching("race_started", call_id=call_id)[0]
         assert race.role == "acceptor"
-        assert (pa.path, pa.candidate, pa.remote) == ("relay", "relay", relay.media_addr)
-        assert 1000 <= pa.setup_ms < 3000, pa  # after its own wait (1 s), not the default 4 s
-        # ... and it tells the dialer, through the relay, that the call is on the relay.
-        report = await mute.recv_until(m.MediaPathReport)
-        assert (report.call_id, report.race_winner, report.direct_ok) == (call_id, "relay", False)
+        assert (pa.path, pa.candidate, pa.remote, pa.reason) == ("relay", "relay", relay.media_addr, "first")
+        assert pa.setup_ms < 1000, pa  # at once: not after its wait for the dialer (1 s here, 4 s by default)
         assert a.calls[call_id].result is not None and a.calls[call_id].result.path == "relay"
+        assert not a.calls[call_id].race.done  # type: ignore[union-attr]  # still open for a direct path
+        # Once its wait is over it stops waiting for direct, and the call stays on the relay.
+        async with asyncio.timeout(T):
+            while not a.calls[call_id].race.done:  # type: ignore[union-attr]
+                await asyncio.sleep(0.05)
+        assert [p.path for p in la.matching("path", call_id=call_id)] == ["relay"]
     finally:
         await mute.close()

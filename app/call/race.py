@@ -1,4 +1,10 @@
-"""The dual-path race: direct peer-to-peer QUIC against the relay's media room.
+"""The I/O side of a call's two media paths: dials, punches, the relay room, direct checks.
+
+The rules live in `app.call.path_policy.PathPolicy` (sans-IO); `PathRace` runs
+the attempts, feeds what happens into the policy and carries out its decisions,
+for the whole call: the first path that works carries the audio at once, a checked
+direct path that comes later takes over (the dialer decides and tells the acceptor
+in-band), and the path in use going silent or closing moves the call to the other.
 
 Roles come from the fingerprints (`app.nat.roles.decide_role`): they never tie
 and need no reflect answer.
@@ -8,17 +14,11 @@ host candidates at once; reflexive ones only after the NAT dance below) and
 opens the relay media connection at the same moment. A direct connection
 counts only after the peer check: both sides sign a transcript bound to the
 call id, both ephemeral keys and the acceptor's TLS key, so a rogue host (or a
-man in the middle) fails it. The dialer decides: the first checked direct
-connection wins at once; the relay wins when it is ready and either every
-direct attempt failed or `relay_grace` has passed; direct attempts stop at
-`direct_timeout`. The decision travels to the acceptor in-band on the direct
-stream (direct) or through the relay as a `MediaPathReport` (relay).
+man in the middle) fails it.
 
 Acceptor: accepts direct connections on the shared socket (the client hands
 them over after reading their `PeerProof`), punches every peer candidate,
-opens the relay media connection, and follows the dialer's decision; with no
-word from the dialer by `acceptor_wait`, it takes the relay and says so.
-Either side may demote a call to the relay; only the dialer promotes to direct.
+opens the relay media connection, and switches to direct when the dialer says so.
 
 NAT dance for reflexive candidates (Linux NATs create a conntrack entry for
 any packet that reaches them first, which then breaks the hole): each side
@@ -36,6 +36,18 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from app.call.path_policy import (
+    DIRECT,
+    RELAY,
+    Decision,
+    Fail,
+    OpenRelay,
+    PathPolicy,
+    PathState,
+    StopDirect,
+    Tell,
+    Use,
+)
 from app.client import events as ev
 from app.identity import Identity, verify_signature
 from app.nat.addresses import parse_addr, parse_ip
@@ -44,6 +56,7 @@ from app.nat.ranges import host_candidate_skip_reason
 from app.net import ConnectionClosed, QuicEndpoint, QuicPeerConnection
 from app.net.message_stream import MessageStream
 from app.protocol import messages as m
+from app.protocol.close_codes import CALL_ENDED
 from app.protocol.proofs import direct_peer_transcript
 
 log = logging.getLogger(__name__)
@@ -64,7 +77,6 @@ class RaceParams:
     relay_addr: str
     allow_direct: bool = True
     direct_timeout: float = 2.0
-    relay_grace: float = 1.0
     acceptor_wait: float = 4.0
     relay_timeout: float = 6.0
     punch_ttl: int = 2
@@ -83,22 +95,28 @@ class RaceResult:
 
 
 class RaceFailed(Exception):
-    """Neither path could be set up; the message is for the user."""
+    """No path is left for the call; the message is for the user."""
 
 
-OpenRelay = Callable[[], Any]  # async () -> QuicPeerConnection
+RelayOpener = Callable[[], Any]  # async () -> QuicPeerConnection
 
 
 class PathRace:
+    """One call's paths, for the whole call. `run()` returns when the call is over (cancelled)
+    and raises `RaceFailed` when no path is left."""
+
     def __init__(
         self,
         endpoint: QuicEndpoint,
         identity: Identity,
         params: RaceParams,
         *,
-        open_relay: OpenRelay,
+        open_relay: RelayOpener,
         signal: Callable[[m.Message], None],
         emit: Callable[[ev.ClientEvent], None],
+        on_use: Callable[[RaceResult, str], None] = lambda _result, _reason: None,
+        on_peer_ended: Callable[[], None] = lambda: None,
+        on_standby: Callable[[QuicPeerConnection | None], None] = lambda _conn: None,
         started_at: float | None = None,
     ) -> None:
         self.endpoint = endpoint
@@ -107,16 +125,32 @@ class PathRace:
         self._open_relay = open_relay
         self._signal = signal
         self._emit = emit
+        self._on_use = on_use
+        self._on_peer_ended = on_peer_ended
+        self._on_standby = on_standby
         self._loop = asyncio.get_running_loop()
         self._start = started_at if started_at is not None else self._loop.time()
+        self.policy = PathPolicy(
+            role=params.role,
+            allow_direct=params.allow_direct,
+            started_at=self._start,
+            direct_timeout=params.direct_timeout,
+            acceptor_wait=params.acceptor_wait,
+            relay_timeout=params.relay_timeout,
+        )
         self._queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._direct_tasks: set[asyncio.Task[Any]] = set()  # dials and incoming checks
-        self._conns: set[QuicPeerConnection] = set()
+        self._conns: set[QuicPeerConnection] = set()  # every connection this race opened or took
         self._peer_punched = asyncio.Event()
-        self._relay: QuicPeerConnection | None = None
-        self.result: RaceResult | None = None
-        self.done = False
+        self._pending_dials = 0
+        #: The connection of each path once it is up (relay joined / direct checked).
+        self.paths: dict[str, QuicPeerConnection] = {}
+        self._direct_stream: MessageStream | None = None
+        self._direct_cand: Candidate | None = None
+        self.result: RaceResult | None = None  # the path in use
+        self.done = False  # no more direct attempts (the race part is over)
+        self._over = False  # the call is over: every connection closes
 
     # ------------------------------------------------------------- inputs
 
@@ -126,17 +160,21 @@ class PathRace:
     def on_peer_report(self, report: m.MediaPathReport) -> None:
         self._queue.put_nowait(("peer_report", report))
 
+    def on_silent(self, path: str) -> None:
+        """The media session's liveness watchdog: nothing authenticated on `path` for a while."""
+        self._queue.put_nowait(("silent", path))
+
     def offer_incoming(self, conn: QuicPeerConnection, stream: MessageStream, proof: m.PeerProof) -> None:
         """An incoming direct connection claiming to be our peer (acceptor side)."""
         if self.done or self.p.role != "acceptor" or not self.p.allow_direct:
             conn.close(reason_phrase="not accepting direct connections for this call")
             return
-        self._track(conn)
-        self._spawn(self._check_incoming(conn, stream, proof), direct=True)
+        if self._track(conn):
+            self._spawn(self._check_incoming(conn, stream, proof), direct=True)
 
-    # ------------------------------------------------------------- the race
+    # ------------------------------------------------------------- the loop
 
-    async def run(self) -> RaceResult:
+    async def run(self) -> None:
         p = self.p
         self._emit(
             ev.RaceStarted(
@@ -155,125 +193,179 @@ class PathRace:
             p.allow_direct,
         )
         self._spawn(self._relay_attempt())
-        try:
+        if p.allow_direct:
             if p.role == "dialer":
-                result = await self._run_dialer()
-            else:
-                result = await self._run_acceptor()
+                reflexive = [c for c in p.candidates if c.kind == "reflexive"]
+                if reflexive:
+                    self._spawn(self._punch(reflexive, tell_peer=True))
+                for cand in p.candidates:
+                    self._spawn(self._dial(cand), direct=True)
+                    self._pending_dials += 1
+                if not p.candidates:
+                    self._apply(self.policy.direct_failed(self._loop.time()))
+            elif p.candidates:
+                self._spawn(self._punch(list(p.candidates), tell_peer=True))
+        try:
+            while True:
+                kind, value = await self._next(self.policy.next_wake())
+                self._apply(self._feed(kind, value, self._loop.time()))
         finally:
             self.done = True
             await self._cleanup()
-        self.result = result
+
+    def _feed(self, kind: str, value: Any, now: float) -> list[Decision]:
+        policy = self.policy
+        if kind == "timeout":
+            return policy.tick(now)
+        if kind == "relay_ready":
+            conn = value
+            if RELAY in self.paths and not self.paths[RELAY].is_closed:
+                conn.close(CALL_ENDED, "relay path not needed")
+                return []
+            self.paths[RELAY] = conn
+            self._spawn(self._watch(RELAY, conn))
+            decisions = policy.relay_ready(now, conn.rtt)
+            if self.result is not None and self.result.path == DIRECT and not decisions:
+                self._set_standby(conn)  # direct carries the call: the relay waits as its standby
+            return decisions
+        if kind == "relay_failed":
+            return policy.relay_failed(now, value)
+        if kind == "direct_ready":  # dialer: a dial passed the peer check
+            conn, stream, cand = value
+            if DIRECT in self.paths or policy.direct is not PathState.PENDING:
+                conn.close(CALL_ENDED, "another direct path won")
+                return []
+            self.paths[DIRECT], self._direct_stream, self._direct_cand = conn, stream, cand
+            self._spawn(self._watch(DIRECT, conn))
+            decisions = policy.direct_checked(now, conn.rtt)
+            if not any(isinstance(d, Use) and d.path == DIRECT for d in decisions):
+                self.paths.pop(DIRECT, None)
+                conn.close(reason_phrase="direct path not used")
+            return decisions
+        if kind == "direct_failed":
+            self._pending_dials -= 1
+            if self._pending_dials == 0 and DIRECT not in self.paths:
+                return policy.direct_failed(now)
+            return []
+        if kind == "direct_confirmed":  # acceptor: the dialer chose this direct connection
+            conn, cand = value
+            if DIRECT in self.paths:
+                conn.close(CALL_ENDED, "another direct path won")
+                return []
+            self.paths[DIRECT], self._direct_cand = conn, cand
+            self._spawn(self._watch(DIRECT, conn))
+            return policy.direct_checked(now, conn.rtt)
+        if kind == "closed":
+            path, conn = value
+            if self.paths.get(path) is not conn:
+                return []
+            if conn.close_code == CALL_ENDED and self.result is not None and self.result.conn is conn:
+                self._on_peer_ended()  # the peer (or the relay's room) ended the call on purpose
+                return []
+            if self.result is not None and self.result.conn is not conn:
+                del self.paths[path]  # the standby went (e.g. the relay restarted)
+                if self.result.standby is conn:
+                    self._set_standby(None)
+            return policy.relay_lost(now) if path == RELAY else policy.direct_lost(now)
+        if kind == "silent":
+            return policy.silent(value, now)
+        if kind == "peer_report":
+            return policy.peer_chose(value.race_winner, now)
+        return []
+
+    def _apply(self, decisions: list[Decision]) -> None:
+        for d in decisions:
+            if isinstance(d, Use):
+                self._use(d.path, d.reason)
+            elif isinstance(d, Tell):
+                self._tell(d.path)
+            elif isinstance(d, StopDirect):
+                self._stop_direct(d.reason)
+            elif isinstance(d, OpenRelay):
+                self.paths.pop(RELAY, None)
+                self._spawn(self._relay_attempt())
+            elif isinstance(d, Fail):
+                log.warning("call has no path call_id=%s: %s", self.p.call_id, d.message)
+                raise RaceFailed(d.message)
+
+    def _use(self, path: str, reason: str) -> None:
+        conn = self.paths[path]
+        old = self.result
+        if path == DIRECT:
+            cand = self._direct_cand or Candidate(addr=conn.remote_addr, kind="host")
+            kind = cand.kind
+            self._emit(ev.CandidateResult(call_id=self.p.call_id, addr=cand.addr, kind=cand.kind, outcome="won"))
+        else:
+            kind = "relay"
+        other = self.paths.get(RELAY if path == DIRECT else DIRECT)
+        standby = other if other is not None and not other.is_closed else None
+        self.result = RaceResult(path, conn, conn.remote_addr, kind, self._elapsed_ms(), standby=standby)
+        log.info(
+            "path in use call_id=%s path=%s reason=%s remote=%s candidate=%s ms=%d",
+            self.p.call_id,
+            path,
+            reason,
+            conn.remote_addr,
+            kind,
+            self.result.setup_ms,
+        )
         self._emit(
             ev.PathChosen(
-                call_id=p.call_id,
-                path=result.path,
-                remote=result.remote,
-                candidate=result.candidate,
-                setup_ms=result.setup_ms,
+                call_id=self.p.call_id,
+                path=path,
+                remote=conn.remote_addr,
+                candidate=kind,
+                setup_ms=self.result.setup_ms,
+                reason=reason,
             )
         )
-        log.info(
-            "race won call_id=%s path=%s remote=%s candidate=%s ms=%d",
-            p.call_id,
-            result.path,
-            result.remote,
-            result.candidate,
-            result.setup_ms,
+        self._on_use(self.result, reason)
+        if old is not None and old.conn is not conn and reason == "failover":
+            old.conn.close(reason_phrase="path failed")
+            self.paths = {k: c for k, c in self.paths.items() if c is not old.conn}
+
+    def _set_standby(self, conn: QuicPeerConnection | None) -> None:
+        if self.result is not None:
+            self.result.standby = conn
+        log.info("standby path call_id=%s remote=%s", self.p.call_id, conn.remote_addr if conn else None)
+        self._on_standby(conn)
+
+    def _tell(self, path: str) -> None:
+        report = m.MediaPathReport(
+            call_id=self.p.call_id,
+            direct_ok=path == DIRECT,
+            race_winner=path,  # type: ignore[arg-type]
+            remote=self.result.remote if self.result else None,
+            candidate=self.result.candidate if self.result else None,
         )
-        return result
+        if path == RELAY:
+            with contextlib.suppress(ConnectionClosed):
+                self._signal(report)
+            return
+        stream = self._direct_stream
+        try:
+            if stream is None:
+                raise ConnectionClosed("no direct stream")
+            stream.send(report)
+        except Exception as exc:  # the peer reset the stream (or worse): this direct path is out
+            log.warning("direct decision not delivered call_id=%s: %s", self.p.call_id, exc)
+            self._queue.put_nowait(("closed", (DIRECT, self.paths.get(DIRECT))))
 
-    async def _run_dialer(self) -> RaceResult:
-        p = self.p
-        pending = 0
-        if p.allow_direct:
-            reflexive = [c for c in p.candidates if c.kind == "reflexive"]
-            if reflexive:
-                self._spawn(self._punch(reflexive, tell_peer=True))
-            for cand in p.candidates:
-                self._spawn(self._dial(cand), direct=True)
-                pending += 1
-        relay: QuicPeerConnection | None = None
-        relay_error = ""
-        direct_deadline = self._start + p.direct_timeout
-        while True:
-            now = self._loop.time()
-            if relay is not None and (pending == 0 or now >= self._start + p.relay_grace or now >= direct_deadline):
-                return self._choose_relay(relay, tell_peer=True)
-            if pending == 0 and relay_error:
-                raise RaceFailed(
-                    f"No path to the other side: the relay failed ({relay_error}) and no direct path worked."
-                )
-            if pending > 0:
-                wake = min(direct_deadline, self._start + p.relay_grace) if relay is not None else direct_deadline
-            else:
-                wake = self._start + p.relay_timeout
-            kind, value = await self._next(wake)
-            if kind == "timeout":
-                if self._loop.time() >= direct_deadline and pending > 0:
-                    log.info("direct attempts gave up call_id=%s after %.1f s", p.call_id, p.direct_timeout)
-                    self._cancel_direct()
-                    pending = 0
-                if pending == 0 and relay is None and self._loop.time() >= self._start + p.relay_timeout:
-                    raise RaceFailed("No path to the other side: the relay media room did not answer in time.")
-            elif kind == "direct_ready":
-                conn, stream, cand = value
-                try:
-                    stream.send(
-                        m.MediaPathReport(
-                            call_id=p.call_id,
-                            direct_ok=True,
-                            race_winner="direct",
-                            remote=conn.remote_addr,
-                            candidate=cand.kind,
-                        )
-                    )
-                except Exception as exc:  # the peer reset the stream (or worse): this path is out
-                    log.warning("direct path lost call_id=%s addr=%s: %s", p.call_id, cand.addr, exc)
-                    conn.close(reason_phrase="direct stream failed")
-                    pending -= 1
-                    continue
-                return self._choose_direct(conn, cand)
-            elif kind == "direct_failed":
-                pending -= 1
-            elif kind == "relay_ready":
-                relay = value
-            elif kind == "relay_failed":
-                relay_error = value
-            elif kind == "peer_report" and value.race_winner == "relay":
-                # The acceptor gave up on direct: follow it to the relay.
-                self._cancel_direct()
-                pending = 0
+    def _stop_direct(self, reason: str) -> None:
+        if not self.done:
+            log.info("direct attempts over call_id=%s: %s", self.p.call_id, reason)
+        self.done = True
+        for task in list(self._direct_tasks):
+            task.cancel()
+        keep = set(self.paths.values())
+        for conn in list(self._conns):
+            if conn not in keep:
+                conn.close(reason_phrase="lost the race")
+                self._conns.discard(conn)
 
-    async def _run_acceptor(self) -> RaceResult:
-        p = self.p
-        if p.allow_direct and p.candidates:
-            self._spawn(self._punch(list(p.candidates), tell_peer=True))
-        relay: QuicPeerConnection | None = None
-        relay_error = ""
-        dialer_said_relay = not p.allow_direct
-        deadline = self._start + p.acceptor_wait
-        while True:
-            now = self._loop.time()
-            if relay is not None and (dialer_said_relay or now >= deadline):
-                return self._choose_relay(relay, tell_peer=not dialer_said_relay)
-            if relay_error and (dialer_said_relay or now >= deadline):
-                raise RaceFailed(f"No path to the other side: the relay failed ({relay_error}).")
-            wake = deadline if now < deadline else self._start + p.relay_timeout
-            kind, value = await self._next(wake)
-            if kind == "timeout" and self._loop.time() >= self._start + p.relay_timeout and relay is None:
-                raise RaceFailed("No path to the other side: the relay media room did not answer in time.")
-            if kind == "direct_confirmed":
-                conn, cand = value
-                return self._choose_direct(conn, cand)
-            if kind == "relay_ready":
-                relay = value
-            elif kind == "relay_failed":
-                relay_error = value
-            elif kind == "peer_report" and value.race_winner == "relay":
-                dialer_said_relay = True
-
-    async def _next(self, wake_at: float) -> tuple[str, Any]:
+    async def _next(self, wake_at: float | None) -> tuple[str, Any]:
+        if wake_at is None:
+            return await self._queue.get()
         timeout = max(0.0, wake_at - self._loop.time())
         try:
             return await asyncio.wait_for(self._queue.get(), timeout)
@@ -283,28 +375,9 @@ class PathRace:
     def _elapsed_ms(self) -> int:
         return int((self._loop.time() - self._start) * 1000)
 
-    def _choose_direct(self, conn: QuicPeerConnection, cand: Candidate) -> RaceResult:
-        self._conns.discard(conn)
-        standby = self._relay if self._relay is not None and not self._relay.is_closed else None
-        if standby is not None:
-            self._conns.discard(standby)  # not a loser: the relay stays ready for a failover
-        self._emit(ev.CandidateResult(call_id=self.p.call_id, addr=cand.addr, kind=cand.kind, outcome="won"))
-        return RaceResult("direct", conn, conn.remote_addr, cand.kind, self._elapsed_ms(), standby=standby)
-
-    def _choose_relay(self, relay: QuicPeerConnection, *, tell_peer: bool) -> RaceResult:
-        self._conns.discard(relay)
-        if tell_peer:
-            with contextlib.suppress(ConnectionClosed):
-                self._signal(
-                    m.MediaPathReport(
-                        call_id=self.p.call_id,
-                        direct_ok=False,
-                        race_winner="relay",
-                        remote=relay.remote_addr,
-                        candidate="relay",
-                    )
-                )
-        return RaceResult("relay", relay, relay.remote_addr, "relay", self._elapsed_ms())
+    async def _watch(self, path: str, conn: QuicPeerConnection) -> None:
+        await conn.wait_closed()
+        self._queue.put_nowait(("closed", (path, conn)))
 
     # ----------------------------------------------------------- attempts
 
@@ -315,10 +388,8 @@ class PathRace:
             log.info("relay media path failed call_id=%s: %s", self.p.call_id, exc)
             self._queue.put_nowait(("relay_failed", str(exc) or type(exc).__name__))
             return
-        self._track(conn)
-        if not self.done:
-            self._relay = conn
-        self._queue.put_nowait(("relay_ready", conn))
+        if self._track(conn):
+            self._queue.put_nowait(("relay_ready", conn))
 
     async def _punch(self, candidates: list[Candidate], *, tell_peer: bool) -> None:
         p = self.p
@@ -340,7 +411,8 @@ class PathRace:
                 # Never let a full-TTL packet reach the peer's NAT before it has punched.
                 await asyncio.wait_for(self._peer_punched.wait(), max(0.0, deadline - self._loop.time()))
             conn = self.endpoint.start_connect(cand.addr, server_name="wzp-peer")
-            self._track(conn)
+            if not self._track(conn):
+                return
             remaining = max(0.05, deadline - self._loop.time())
             await asyncio.wait_for(conn.wait_connected(), remaining)
             stream = MessageStream(*await conn.open_stream())
@@ -439,24 +511,24 @@ class PathRace:
             self._direct_tasks.add(task)
             task.add_done_callback(self._direct_tasks.discard)
 
-    def _track(self, conn: QuicPeerConnection) -> None:
-        if self.done:
-            conn.close(reason_phrase="race over")
-        else:
-            self._conns.add(conn)
-
-    def _cancel_direct(self) -> None:
-        for task in list(self._direct_tasks):
-            task.cancel()
+    def _track(self, conn: QuicPeerConnection) -> bool:
+        """Own `conn` until the call is over; False (and closed) if it already is."""
+        if self._over:
+            conn.close(CALL_ENDED, "call over")
+            return False
+        self._conns.add(conn)
+        return True
 
     async def _cleanup(self) -> None:
+        self._over = True
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         for conn in list(self._conns):
-            conn.close(reason_phrase="lost the race")
+            conn.close(CALL_ENDED, "call over")
         self._conns.clear()
+        self.paths.clear()
 
 
 def _is_lan(addr: str) -> bool:

@@ -84,9 +84,6 @@ class CallInfo:
     keys: MediaKeys | None = None
     race: PathRace | None = None
     result: RaceResult | None = None
-    #: The relay media connection kept open while the call runs direct (instant failover).
-    standby: QuicPeerConnection | None = None
-    moving: bool = False  # a move to the relay is under way (watchdog and peer report may both ask)
     media: MediaSessionLike | None = None
     task: asyncio.Task[None] | None = None
     setup_at: float = 0.0
@@ -422,10 +419,11 @@ class WzpClient:
             with contextlib.suppress(ClientError):
                 self._send(m.DirectCallAnswer(call_id=msg.call_id, accept_mode="Reject"))
             return
+        # The relay carries the caller's identity key and signed call key: a relay that swaps
+        # either must not get a call whose media keys it knows. Refuse, and tell the user why.
         if fingerprint_of(msg.caller_public_key) != msg.caller_fingerprint:
-            log.warning("incoming call with mismatched key ignored call_id=%s", msg.call_id)
-            return
-        ok = verify_ephemeral(
+            problem = "the identity key it carries does not match the caller's fingerprint"
+        elif not verify_ephemeral(
             msg.caller_public_key,
             msg.key_signature,
             msg.call_id,
@@ -433,11 +431,21 @@ class WzpClient:
             self.identity.fingerprint,
             "caller",
             msg.ephemeral_key,
-        )
-        if not ok:
-            log.warning("incoming call with a bad key signature refused call_id=%s", msg.call_id)
+        ):
+            problem = "its call key is not signed by the caller"
+        else:
+            problem = ""
+        if problem:
+            log.warning("incoming call refused call_id=%s from=%s: %s", msg.call_id, msg.caller_fingerprint, problem)
             with contextlib.suppress(ClientError):
                 self._send(m.DirectCallAnswer(call_id=msg.call_id, accept_mode="Reject"))
+            self.emit(
+                ev.Notice(
+                    level="error",
+                    message=f"A call from {msg.caller_fingerprint} was refused: {problem}. "
+                    "The relay may be tampering with calls.",
+                )
+            )
             return
         call = CallInfo(
             call_id=msg.call_id,
@@ -522,12 +530,24 @@ class WzpClient:
         return call
 
     def _on_setup(self, call: CallInfo, setup: m.CallSetup) -> None:
-        if (
-            setup.peer_fingerprint != call.peer_fingerprint
-            or fingerprint_of(setup.peer_public_key) != setup.peer_fingerprint
-        ):
-            log.error("call setup names another peer call_id=%s", call.call_id)
+        # Everything below arrives through the relay: a relay that names another peer, or swaps
+        # the peer's identity key or call key, would learn the media keys. End the call, and say why.
+        def refuse(problem: str) -> None:
+            log.error("call setup refused call_id=%s: %s", call.call_id, problem)
+            self.emit(
+                ev.Notice(
+                    level="error",
+                    message=f"The call with {call.peer_fingerprint} was ended: {problem}. "
+                    "The relay may be tampering with calls.",
+                )
+            )
             self._abort_call(call, "Error")
+
+        if setup.peer_fingerprint != call.peer_fingerprint:
+            refuse("the relay connected it to someone else")
+            return
+        if fingerprint_of(setup.peer_public_key) != setup.peer_fingerprint:
+            refuse("the relay sent an identity key that does not match the other side's fingerprint")
             return
         caller_fp, callee_fp = (
             (self.identity.fingerprint, call.peer_fingerprint)
@@ -544,8 +564,7 @@ class WzpClient:
             peer_role,
             setup.peer_ephemeral_key,
         ):
-            log.error("peer's call key signature does not verify call_id=%s", call.call_id)
-            self._abort_call(call, "Error")
+            refuse("the other side's call key is not signed by them")
             return
         try:
             call.keys = derive_media_keys(
@@ -553,7 +572,7 @@ class WzpClient:
             )
         except MediaKeyError as exc:
             log.error("call key agreement failed call_id=%s: %s", call.call_id, exc)
-            self._abort_call(call, "Error")
+            refuse("the call keys could not be agreed")
             return
         call.ephemeral.wipe()  # the media keys are derived: the private half has done its job
         call.machine.handle(CallEvent.SETUP)
@@ -606,6 +625,7 @@ class WzpClient:
         self._end_call(call, reason, by="local")
 
     async def _connect_call(self, call: CallInfo, setup: m.CallSetup) -> None:
+        """Run the call's paths (`PathRace`) for as long as the call lasts; audio starts on the first."""
         assert self.endpoint is not None
         allow_direct = setup.accept_mode == "AcceptTrusted"
         candidates = tuple(dial_order(setup.peer_local_addrs, setup.peer_direct_addr)) if allow_direct else ()
@@ -624,174 +644,76 @@ class WzpClient:
             allow_direct=allow_direct,
             **self.race_overrides,
         )
-        endpoint = self.endpoint
         relay_addr = call.relay_addr
         race = PathRace(
-            endpoint,
+            self.endpoint,
             self.identity,
             params,
             open_relay=lambda: self._open_media(relay_addr, call.call_id),
             signal=self._send_quiet,
             emit=self.emit,
+            on_use=lambda result, reason: self._on_path(call, result, reason),
+            on_peer_ended=lambda: self._end_call(call, "Normal", by="remote"),
+            on_standby=lambda conn: call.media.set_standby(conn) if call.media is not None else None,
             started_at=call.setup_at,
         )
         call.race = race
         call.machine.handle(CallEvent.RACE_STARTED)
         try:
-            result = await race.run()
+            await race.run()
         except RaceFailed as exc:
-            self.emit(ev.Notice(level="error", message=str(exc)))
-            self._abort_call(call, "Error")
-            return
+            if not call.machine.ended:
+                self.emit(ev.Notice(level="error", message=str(exc)))
+                self._abort_call(call, "Error")
+        except asyncio.CancelledError:
+            raise
         except Exception:
-            # A bug or a peer's trick must not leave the call stuck in RACING: end it, say so.
-            log.exception("race failed unexpectedly call_id=%s", call.call_id)
-            self.emit(ev.Notice(level="error", message="The call could not be connected (internal error)."))
-            self._abort_call(call, "Error")
-            return
+            # A bug or a peer's trick must not leave the call stuck: end it, say so.
+            log.exception("call paths failed unexpectedly call_id=%s", call.call_id)
+            if not call.machine.ended:
+                self.emit(ev.Notice(level="error", message="The call could not be connected (internal error)."))
+                self._abort_call(call, "Error")
         finally:
             call.race = None
+
+    def _on_path(self, call: CallInfo, result: RaceResult, reason: str) -> None:
+        """The race put the call on a path: the first one starts the audio, later ones move it."""
         if call.machine.ended:
-            result.conn.close(CALL_ENDED, "call ended")
             return
-        call.result = result
-        call.machine.handle(CallEvent.PATH_CHOSEN)
-        call.connected_at = asyncio.get_running_loop().time()
-        self._spawn(self._watch_media_conn(call, result.conn))
-        if result.standby is not None:
-            self._set_standby(call, result.standby)
-        elif result.path == "direct":
-            self._spawn(self._open_standby(call))
-        if self.media_factory is not None:
-            assert call.keys is not None
-            try:
-                media = await self.media_factory(call, call.keys)
-            except Exception as exc:
-                log.exception("media session failed to start call_id=%s", call.call_id)
-                self.emit(ev.Notice(level="error", message=f"Audio could not start: {exc}"))
-                media = None
-            if media is not None:
-                call.media = media
-                media.audio_origin = call.setup_at
-                media.on_path_silent = lambda path, call=call: self._on_path_silent(call, path)
-                media.set_transport(result.conn, result.path)
-                media.set_standby(call.standby)
-                await media.start()
-                if call.machine.ended:  # hung up while audio was starting
-                    await media.stop()
-
-    async def _watch_media_conn(self, call: CallInfo, conn: QuicPeerConnection) -> None:
-        await conn.wait_closed()
-        if not call.machine.ended and call.result is not None and call.result.conn is conn:
-            if conn.close_code == CALL_ENDED:
-                # The peer (or the relay's room) closed on purpose: the call is over, the Hangup may lag.
-                self._end_call(call, "Normal", by="remote")
-                return
-            log.warning(
-                "media path lost call_id=%s path=%s reason=%s", call.call_id, call.result.path, conn.close_reason
-            )
-            if call.result.path == "direct":
-                await self._fall_back_to_relay(call)
-            else:
-                self._abort_call(call, "Error")
-
-    # ------------------------------------------------------------ failover
-
-    def _set_standby(self, call: CallInfo, conn: QuicPeerConnection | None) -> None:
-        call.standby = conn
-        if call.media is not None:
-            call.media.set_standby(conn)
-        if conn is not None:
-            self._spawn(self._watch_standby(call, conn))
-
-    async def _open_standby(self, call: CallInfo) -> None:
-        """Direct won before the relay room was ready: open it now, so a failover is instant."""
-        try:
-            conn = await self._open_media(call.relay_addr, call.call_id)
-        except RelayError as exc:
-            log.info("no relay standby for call_id=%s: %s", call.call_id, exc)
-            return
-        if call.machine.ended or call.result is None or call.result.path != "direct" or call.standby is not None:
-            conn.close(CALL_ENDED if call.machine.ended else 0, "standby not needed")
-            return
-        self._set_standby(call, conn)
-
-    async def _watch_standby(self, call: CallInfo, conn: QuicPeerConnection) -> None:
-        await conn.wait_closed()
-        if call.standby is conn:  # e.g. the relay restarted: the call goes on direct, without a standby
-            log.info("relay standby closed call_id=%s reason=%s", call.call_id, conn.close_reason)
-            self._set_standby(call, None)
-
-    def _on_path_silent(self, call: CallInfo, path: str) -> None:
-        """Nothing authenticated on the path in use for ~1 s: the media session's liveness watchdog."""
-        if call.machine.ended or call.result is None or path != call.result.path:
-            return
-        if path == "direct":
-            self._spawn(self._fall_back_to_relay(call))
-        else:
-            log.warning("relay media path silent call_id=%s; waiting for it (no other path)", call.call_id)
-
-    async def _fall_back_to_relay(self, call: CallInfo) -> None:
-        """The direct path died mid-call: move media to the relay room without restarting it."""
-        assert self.endpoint is not None and call.result is not None
-        if call.result.path != "direct" or call.moving:
-            return  # already moved, or moving (the peer's report and our own watchdog may both ask)
-        call.moving = True
-        standby, call.standby = call.standby, None
-        try:
-            if standby is not None and not standby.is_closed:
-                conn = standby
-            else:
-                conn = await self._open_media(call.relay_addr, call.call_id)
-        except RelayError as exc:
-            call.moving = False
-            if not call.machine.ended:
-                self.emit(
-                    ev.Notice(level="error", message=f"The direct path dropped and the relay is unreachable: {exc}")
-                )
-                self._abort_call(call, "Error")
-            return
-        call.moving = False
-        if call.machine.ended:
-            conn.close(CALL_ENDED, "call ended")
-            return
-        self._send_quiet(
-            m.MediaPathReport(
-                call_id=call.call_id, direct_ok=False, race_winner="relay", remote=conn.remote_addr, candidate="relay"
-            )
-        )
-        elapsed = asyncio.get_running_loop().time() - call.setup_at
-        self._switch_path(
-            call, RaceResult("relay", conn, conn.remote_addr, "relay", int(elapsed * 1000)), reason="failover"
-        )
-
-    def _switch_path(self, call: CallInfo, result: RaceResult, *, reason: str) -> None:
-        old = call.result
+        first = call.result is None
         call.result = result
         if call.media is not None:
             call.media.set_transport(result.conn, result.path)
-        self.emit(
-            ev.PathChosen(
-                call_id=call.call_id,
-                path=result.path,
-                remote=result.remote,
-                candidate=result.candidate,
-                setup_ms=result.setup_ms,
-                reason=reason,
-            )
-        )
-        log.info("call moved call_id=%s path=%s reason=%s", call.call_id, result.path, reason)
-        self._spawn(self._watch_media_conn(call, result.conn))
-        if old is not None and old.conn is not result.conn:
-            old.conn.close(reason_phrase="path changed")
+            call.media.set_standby(result.standby)
+        if first:
+            call.machine.handle(CallEvent.PATH_CHOSEN)
+            call.connected_at = asyncio.get_running_loop().time()
+            if self.media_factory is not None:
+                self._spawn(self._start_media(call))
+
+    async def _start_media(self, call: CallInfo) -> None:
+        assert self.media_factory is not None and call.keys is not None
+        try:
+            media = await self.media_factory(call, call.keys)
+        except Exception as exc:
+            log.exception("media session failed to start call_id=%s", call.call_id)
+            self.emit(ev.Notice(level="error", message=f"Audio could not start: {exc}"))
+            return
+        if call.machine.ended or call.result is None:  # hung up while audio was getting ready
+            await media.stop()
+            return
+        call.media = media
+        media.audio_origin = call.setup_at
+        media.on_path_silent = lambda path: call.race.on_silent(path) if call.race is not None else None
+        media.set_transport(call.result.conn, call.result.path)
+        media.set_standby(call.result.standby)
+        await media.start()
+        if call.machine.ended:  # hung up while audio was starting
+            await media.stop()
 
     def _on_peer_path_report(self, call: CallInfo, report: m.MediaPathReport) -> None:
         if call.race is not None:
             call.race.on_peer_report(report)
-            return
-        if report.race_winner == "relay" and call.result is not None and call.result.path == "direct":
-            log.info("peer moved the call to the relay call_id=%s", call.call_id)
-            self._spawn(self._fall_back_to_relay(call))
 
     def _send_quiet(self, msg: m.Message) -> None:
         try:
@@ -814,9 +736,8 @@ class WzpClient:
             stopping.add_done_callback(self._media_stops.discard)
         if call.result is not None:
             call.result.conn.close(CALL_ENDED, "call ended")
-        if call.standby is not None:
-            call.standby.close(CALL_ENDED, "call ended")
-            call.standby = None
+            if call.result.standby is not None:
+                call.result.standby.close(CALL_ENDED, "call ended")
         log.info("call ended call_id=%s reason=%s duration=%.1fs", call.call_id, reason, duration)
         self._forget(call)
         self.emit(ev.Ended(call_id=call.call_id, reason=reason, duration_s=round(duration, 2), by=by))

@@ -355,8 +355,10 @@ class CallResult:
         return self.events(side, "path")
 
     def path(self, side: str) -> dict[str, Any]:
+        """The path the call settled on: the first one carries the audio at once, a checked
+        direct path may take over from the relay ("upgrade")."""
         paths = self.paths(side)
-        return paths[0] if paths else {}
+        return paths[-1] if paths else {}
 
     def ended(self, side: str) -> dict[str, Any]:
         ended = self.events(side, "ended")
