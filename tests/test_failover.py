@@ -98,3 +98,40 @@ async def test_a_relay_that_goes_away_does_not_touch_a_direct_call(start_relay, 
     assert a.calls[call_id].result.path == "direct"  # type: ignore[union-attr]
     assert not la.matching("ended") and not lb.matching("ended")
     assert not la.matching("path", reason="failover")
+
+
+async def test_an_upgrade_to_direct_loses_no_frame(relay: RelayServer, make_client) -> None:
+    """Direct is blocked at first, so the relay carries the audio from the start; once the direct
+    path opens, the call moves to it without a lost or doubled frame (both paths carry copies
+    for a moment; the replay window drops the second copy)."""
+    sessions: dict[str, MediaSession] = {}
+    slow = {"direct_timeout": 8.0, "acceptor_wait": 9.0}
+    (a, la), (b, lb) = (
+        await make_client(relay.port, "a", race_overrides=slow),
+        await make_client(relay.port, "b", race_overrides=slow),
+    )
+    with_media(a, sessions, "a")
+    with_media(b, sessions, "b")
+    assert a.endpoint is not None and b.endpoint is not None
+    undo = [cut_direct(a, b.endpoint.port), cut_direct(b, a.endpoint.port)]
+    call_id = await a.place_call(b.identity.fingerprint)
+    await lb.wait("incoming", call_id=call_id)
+    await b.answer(call_id, "trusted")
+    for log in (la, lb):
+        first = await log.wait("path", call_id=call_id)
+        assert (first.path, first.reason) == ("relay", "first")
+        assert (await log.wait("audio", call_id=call_id)).path == "relay"
+    await until(lambda: all(s.counters.received > 25 for s in sessions.values()))  # steady on the relay
+    concealed = {n: s.jitter.stats().concealed for n, s in sessions.items()}
+    for restore in undo:
+        restore()  # the direct path opens: the dialer's retransmitted handshake gets through
+    for log in (la, lb):
+        upgrade = await log.wait("path", call_id=call_id, path="direct")
+        assert upgrade.reason == "upgrade"
+    received = {n: s.counters.received for n, s in sessions.items()}
+    await until(lambda: all(s.counters.received > received[n] + 50 for n, s in sessions.items()))  # 1 s more
+    for name, session in sessions.items():
+        assert session.jitter.stats().concealed == concealed[name], f"{name} concealed frames at the switch"
+        assert session.counters.bad == 0
+    assert any(s.counters.overlap_sent > 0 for s in sessions.values())
+    assert not la.matching("ended") and not lb.matching("ended")

@@ -53,6 +53,9 @@ FLAG_REPORT = 0x04
 REPORT_PREFIX = b"WZPr"
 SILENCE = bytes(FRAME_SAMPLES * 2)
 SILENT_DBFS = -55.0
+#: After a switch the old path carries a copy of every frame this long: the peer may still be
+#: listening there (it switches a round trip later), and the replay window drops the doubles.
+SWITCH_OVERLAP_S = 0.3
 _REPORT = struct.Struct(">HHI")  # loss in 1/10000, jitter in 1/10 ms, frames received
 
 
@@ -60,6 +63,8 @@ _REPORT = struct.Struct(">HHI")  # loss in 1/10000, jitter in 1/10 ms, frames re
 class MediaCounters:
     sent: int = 0
     send_failed: int = 0
+    overlap_sent: int = 0  # copies sent on the previous path right after a switch
+    duplicates: int = 0  # frames that arrived twice (by both paths at a switch) and played once
     received: int = 0
     bad: int = 0
     bytes_sent: int = 0
@@ -104,6 +109,8 @@ class MediaSession:
         #: Called (once per death) when the path in use delivers nothing authenticated for a while.
         self.on_path_silent: Callable[[str], None] | None = None
         self.liveness = PathLiveness()
+        self._overlap: QuicPeerConnection | None = None
+        self._overlap_until = 0.0
         #: Loop time the first-audio delay counts from (accept or answer); None: from start().
         self.audio_origin = audio_origin
         self.first_audio_ms: int | None = None
@@ -135,6 +142,8 @@ class MediaSession:
         old = self.conn
         if old is not None and old is not conn:
             old.set_datagram_handler(None)
+            if not old.is_closed:  # an upgrade (not a failover): no gap while the peer switches too
+                self._overlap, self._overlap_until = old, self._now() + SWITCH_OVERLAP_S
         if self.standby is conn:
             self.standby = None
         self.conn = conn
@@ -249,6 +258,12 @@ class MediaSession:
             self.counters.bytes_sent += len(datagram)
         else:
             self.counters.send_failed += 1
+        old = self._overlap
+        if old is not None:  # just switched: the old path carries a copy for a moment
+            if self._now() < self._overlap_until and old.send_datagram(datagram):
+                self.counters.overlap_sent += 1
+            else:
+                self._overlap = None
 
     # --------------------------------------------------------------- receiving
 
@@ -273,8 +288,11 @@ class MediaSession:
             return self._on_report(data)
         try:
             packet = self._opener.open(data)
-        except MediaPacketError:
-            self.counters.bad += 1
+        except MediaPacketError as exc:
+            if exc.reason == "replayed":
+                self.counters.duplicates += 1  # the same frame by the other path (a switch): not an attack
+            else:
+                self.counters.bad += 1
             return False
         self.counters.received += 1
         self._interval_received += 1
