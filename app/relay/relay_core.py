@@ -326,9 +326,9 @@ class RelayCore:
             self._directory_add(fingerprint)
             if not listed_here:
                 self._presence_changed(fingerprint, alias, online=True, now=now)
-        elif self._remote_listed.pop(fingerprint, None) is not None and not listed_here:
+        elif (last_alias := self._remote_listed.pop(fingerprint, None)) is not None and not listed_here:
             self._directory_remove(fingerprint)
-            self._presence_changed(fingerprint, alias, online=False, now=now)
+            self._presence_changed(fingerprint, last_alias, online=False, now=now)
 
     def tick(self, now: float) -> list[Action]:
         actions: list[Action] = []

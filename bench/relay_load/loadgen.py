@@ -8,11 +8,13 @@ register, `open_media_connection` to join a call's media room.
   {"cmd": "register", "relay": A, "n": N, "concurrency": C, "discoverable": B, "start_at": T}
       N registrations, C at a time (one endpoint per slot); the users stay online.
   {"cmd": "release"}                      close every registered user
-  {"cmd": "ringing", "relay": A, "n": N, "interval": S}
+  {"cmd": "ringing", "relay": A, "n": N, "interval": S, "callee_relay": B}
       two users; N calls offered, each cancelled once ringing; offer-to-ringing times
+      (callee_relay, optional: the callee registers on another node of a cluster)
   {"cmd": "add_calls", "mode": "relay"|"bare", "target": A, "n": N}
-      N more 1:1 calls (their group is `mode`); each party sends 50 datagrams/s of 100 bytes to the
-      other when the group is active, else one small keep-alive datagram a second
+      N more 1:1 calls (their group is `mode`; relay target "A,B": caller on node A, callee on B);
+      each party sends 50 datagrams/s of 100 bytes to the other when the group is active, else
+      one small keep-alive datagram a second
   {"cmd": "activate", "group": G}         G's calls at full rate, every other group paused
   {"cmd": "measure", "start": T0, "end": T1, "drain": D}
       counts, one-way latencies and this process's CPU for datagrams sent in [T0, T1)
@@ -214,9 +216,9 @@ class Worker:
 
     # -------------------------------------------------------- offer to ringing
 
-    async def ringing(self, relay: str, n: int, interval: float) -> dict:
+    async def ringing(self, relay: str, n: int, interval: float, callee_relay: str | None = None) -> dict:
         ea, eb = await QuicEndpoint.create(self.next_ip(), 0), await QuicEndpoint.create(self.next_ip(), 0)
-        caller, callee = _User(ea, relay), _User(eb, relay)
+        caller, callee = _User(ea, relay), _User(eb, callee_relay or relay)
         ringing_at: dict[str, float] = {}
         waiters: dict[str, asyncio.Future[None]] = {}
 
@@ -310,7 +312,8 @@ class Worker:
     async def _setup_relay_call(self, call: _Call, relay: str) -> None:
         """Real signaling: register both, offer, AcceptGeneric (relay only), MediaJoin from both."""
         call.endpoints = [await QuicEndpoint.create(self.next_ip(), 0) for _ in range(2)]
-        a, b = _User(call.endpoints[0], relay), _User(call.endpoints[1], relay)
+        relay_a, _, relay_b = relay.partition(",")
+        a, b = _User(call.endpoints[0], relay_a), _User(call.endpoints[1], relay_b or relay_a)
         call.users = [a, b]
         await asyncio.gather(a.open(), b.open())
         ia, ib = a.identity, b.identity
