@@ -54,6 +54,7 @@ from app.nat.addresses import parse_addr, parse_ip
 from app.nat.candidates import Candidate
 from app.nat.ranges import host_candidate_skip_reason
 from app.net import ConnectionClosed, QuicEndpoint, QuicPeerConnection
+from app.net.endpoint import IncomingPermit
 from app.net.message_stream import MessageStream
 from app.protocol import messages as m
 from app.protocol.close_codes import CALL_ENDED
@@ -151,6 +152,7 @@ class PathRace:
         self.result: RaceResult | None = None  # the path in use
         self.done = False  # no more direct attempts (the race part is over)
         self._over = False  # the call is over: every connection closes
+        self._permit: IncomingPermit | None = None  # acceptor: incoming direct dials welcome meanwhile
 
     # ------------------------------------------------------------- inputs
 
@@ -203,8 +205,10 @@ class PathRace:
                     self._pending_dials += 1
                 if not p.candidates:
                     self._apply(self.policy.direct_failed(self._loop.time()))
-            elif p.candidates:
-                self._spawn(self._punch(list(p.candidates), tell_peer=True))
+            else:
+                self._permit = self.endpoint.allow_incoming()
+                if p.candidates:
+                    self._spawn(self._punch(list(p.candidates), tell_peer=True))
         try:
             while True:
                 kind, value = await self._next(self.policy.next_wake())
@@ -355,6 +359,7 @@ class PathRace:
         if not self.done:
             log.info("direct attempts over call_id=%s: %s", self.p.call_id, reason)
         self.done = True
+        self._release_permit()
         for task in list(self._direct_tasks):
             task.cancel()
         keep = set(self.paths.values())
@@ -519,8 +524,14 @@ class PathRace:
         self._conns.add(conn)
         return True
 
+    def _release_permit(self) -> None:
+        if self._permit is not None:
+            self._permit.release()
+            self._permit = None
+
     async def _cleanup(self) -> None:
         self._over = True
+        self._release_permit()
         for task in list(self._tasks):
             task.cancel()
         if self._tasks:

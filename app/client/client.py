@@ -169,7 +169,9 @@ class WzpClient:
 
     async def start(self) -> None:
         """Bind the shared socket and start connecting to the relay (returns at once)."""
-        self.endpoint = await QuicEndpoint.create("::", self.port)
+        # Incoming connections only while a call's race waits for the peer's direct dial (with a cap):
+        # a stranger's handshake costs us nothing the rest of the time.
+        self.endpoint = await QuicEndpoint.create("::", self.port, incoming="on-demand")
         self._accept_task = self._spawn(self._accept_direct())
         self._link_task = self._spawn(self._keep_registered())
 
