@@ -74,10 +74,10 @@ CASES: list[tuple[str, PathPolicy, list[tuple[float, str, Any]], list[list[objec
         [[Use(RELAY, "first")], [Use(DIRECT, "upgrade"), Tell(DIRECT), WON]],
     ),
     (
-        "direct RTT three times the relay's: not an upgrade, the direct path is closed",
+        "direct RTT three times the relay's: no upgrade yet, a standby compared again every second",
         dialer(),
-        [(0.1, "relay_ready", 0.040), (0.5, "direct_checked", 0.120)],
-        [[Use(RELAY, "first")], [StopDirect("the direct path is slower than the relay")]],
+        [(0.1, "relay_ready", 0.040), (0.5, "direct_checked", 0.120), (1.5, "tick", None), (2.5, "tick", None)],
+        [[Use(RELAY, "first")], [WON], [], []],
     ),
     (
         "direct checked at 0.9 s, relay at 1.1 s: direct first, relay as standby",
@@ -104,10 +104,10 @@ CASES: list[tuple[str, PathPolicy, list[tuple[float, str, Any]], list[list[objec
         [[Use(RELAY, "first")], [Use(DIRECT, "upgrade"), WON]],
     ),
     (
-        "the acceptor stops waiting for direct at 4 s and stays on the relay",
+        "the acceptor stops waiting for direct at 4 s and stays on the relay, but follows a late upgrade",
         acceptor(),
-        [(0.1, "relay_ready", None), (4.0, "tick", None)],
-        [[Use(RELAY, "first")], [StopDirect("direct attempts timed out")]],
+        [(0.1, "relay_ready", None), (4.0, "tick", None), (6.5, "direct_checked", None)],
+        [[Use(RELAY, "first")], [StopDirect("direct attempts timed out")], [Use(DIRECT, "upgrade"), WON]],
     ),
     (
         "privacy answer: relay only, nothing to wait for",
@@ -193,6 +193,26 @@ CASES: list[tuple[str, PathPolicy, list[tuple[float, str, Any]], list[list[objec
 @pytest.mark.parametrize(("policy", "steps", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
 def test_path_rules(policy: PathPolicy, steps: list[tuple[float, str, Any]], expected: list[list[object]]) -> None:
     assert run(policy, steps) == expected
+
+
+def test_a_slower_direct_path_is_taken_once_fresh_samples_show_it_is_not() -> None:
+    """The first direct RTT sample was taken while the machine was busy (a late timer makes
+    every sample larger): the next comparison, with fresh minimum RTTs, upgrades."""
+    p = dialer()
+    assert p.relay_ready(0.1, 0.001) == [Use(RELAY, "first")]
+    assert p.direct_checked(0.3, 0.240) == [WON]
+    assert p.next_wake() == pytest.approx(1.3)
+    p.rtt(0.001, 0.240)
+    assert p.tick(1.3) == []
+    assert p.next_wake() == pytest.approx(2.3)
+    p.rtt(0.001, 0.0008)
+    assert p.tick(2.3) == [Use(DIRECT, "upgrade"), Tell(DIRECT)]
+    assert p.next_wake() is None and p.settled
+    # ... and a slower direct path that was checked is a failover target when the relay goes.
+    q = dialer()
+    q.relay_ready(0.1, 0.010)
+    q.direct_checked(0.3, 0.500)
+    assert q.relay_lost(5.0) == [Use(DIRECT, "failover"), Tell(DIRECT)]
 
 
 def test_next_wake_and_settled() -> None:

@@ -73,9 +73,9 @@ async def call_once(a: WzpClient, la: EventLog, b: WzpClient, lb: EventLog) -> N
     call_id = await a.place_call(b.identity.fingerprint)
     await lb.wait("incoming", call_id=call_id)
     await b.answer(call_id, "trusted")
-    pa = await la.wait("path", call_id=call_id)
-    pb = await lb.wait("path", call_id=call_id)
-    assert pa.path == pb.path
+    # The first path may be the relay; on loopback a trusted call settles on direct.
+    await la.wait("path", call_id=call_id, path="direct")
+    await lb.wait("path", call_id=call_id, path="direct")
     conn_a = a.calls[call_id].result.conn  # type: ignore[union-attr]
     conn_b = b.calls[call_id].result.conn  # type: ignore[union-attr]
     conn_a.send_datagram(b"voice")

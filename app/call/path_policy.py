@@ -14,10 +14,12 @@ The rules:
 * **Upgrade without a gap.** Only the dialer decides direct (it saw the peer's
   proof on its own dial) and tells the acceptor in-band. A direct path that comes
   up while the relay carries the call replaces it if its RTT is at most the relay's
-  plus `UPGRADE_MARGIN_S` + `UPGRADE_MARGIN_RATIO` of it: the handshake's RTT
-  sample is rough, 20 ms is far below what people notice in a conversation, and a
-  direct path spares the relay and one point of failure, so near-equal is worth
-  taking; a clearly slower direct path is not an upgrade and is closed. The media
+  plus `UPGRADE_MARGIN_S` + `UPGRADE_MARGIN_RATIO` of it (minimum RTTs: a busy
+  event loop only ever makes a sample larger): 20 ms is far below what people
+  notice in a conversation, and a direct path spares the relay and one point of
+  failure, so near-equal is worth taking. A slower direct path is kept as a
+  standby and compared again every `RECHECK_S` with fresh samples (its first one
+  may have been taken while the machine was busy); the media
   session sends on both paths for a moment after a switch; the receiver plays
   whichever copy comes first (the replay window drops the other).
 * **Failover.** The path in use going silent (the media session's liveness
@@ -42,6 +44,8 @@ from dataclasses import dataclass
 #: An upgrade to direct is taken if direct RTT <= relay RTT * (1 + ratio) + this.
 UPGRADE_MARGIN_S = 0.020
 UPGRADE_MARGIN_RATIO = 0.2
+#: A checked direct path not (yet) worth an upgrade is compared again this often.
+RECHECK_S = 1.0
 
 DIRECT = "direct"
 RELAY = "relay"
@@ -114,6 +118,7 @@ class PathPolicy:
         self.relay_rtt: float | None = None
         self.direct_rtt: float | None = None
         self.relay_error = ""
+        self._recheck_at: float | None = None  # a checked direct path waits as a standby
 
     # ------------------------------------------------------------------ queries
 
@@ -130,6 +135,8 @@ class PathPolicy:
             wakes.append(self.started_at + self._direct_deadline())
         if self.in_use is None:
             wakes.append(self.started_at + self.relay_timeout)
+        if self._recheck_at is not None:
+            wakes.append(self._recheck_at)
         return min(wakes) if wakes else None
 
     def _direct_deadline(self) -> float:
@@ -169,19 +176,25 @@ class PathPolicy:
         return self._fail("The connection to the relay was lost and there is no direct path.")
 
     def direct_checked(self, now: float, rtt: float | None = None) -> list[Decision]:
-        """Dialer: a direct connection passed the peer check. Acceptor: the dialer chose direct."""
-        if self.failed or self.direct is not PathState.PENDING:
+        """Dialer: a direct connection passed the peer check. Acceptor: the dialer chose direct
+        (followed even after the acceptor stopped waiting: the dialer may upgrade late)."""
+        late_word = self.role == "acceptor" and self.direct is PathState.FAILED
+        if self.failed or (self.direct is not PathState.PENDING and not late_word):
             return []
         self.direct_rtt = rtt
         won = [StopDirect("a direct path won")]
         if self.in_use is None:
             self.direct = PathState.UP
             return self._use(DIRECT, "first") + self._tell_direct() + won
+        self.direct = PathState.UP
         if self.role == "acceptor" or self._worth_upgrading():
-            self.direct = PathState.UP
             return self._use(DIRECT, "upgrade") + self._tell_direct() + won
-        self.direct = PathState.FAILED
-        return [StopDirect("the direct path is slower than the relay")]
+        self._recheck_at = now + RECHECK_S  # slower for now: a standby, compared again soon
+        return won
+
+    def rtt(self, relay_rtt: float | None, direct_rtt: float | None) -> None:
+        """Fresh RTT figures (minimum RTTs) of the two paths, for the next comparison."""
+        self.relay_rtt, self.direct_rtt = relay_rtt, direct_rtt
 
     def direct_failed(self, now: float) -> list[Decision]:
         """Every direct attempt failed (dialer), or the direct connection broke before use."""
@@ -216,6 +229,13 @@ class PathPolicy:
         if self.failed:
             return []
         out: list[Decision] = []
+        if self._recheck_at is not None and now >= self._recheck_at:
+            self._recheck_at = None
+            if self.in_use == RELAY and self.direct is PathState.UP:
+                if self._worth_upgrading():
+                    out += self._use(DIRECT, "upgrade") + self._tell_direct()
+                else:
+                    self._recheck_at = now + RECHECK_S
         if self.direct is PathState.PENDING and now >= self.started_at + self._direct_deadline():
             self.direct = PathState.FAILED
             out.append(StopDirect("direct attempts timed out"))

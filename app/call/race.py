@@ -152,7 +152,9 @@ class PathRace:
         self.result: RaceResult | None = None  # the path in use
         self.done = False  # no more direct attempts (the race part is over)
         self._over = False  # the call is over: every connection closes
-        self._permit: IncomingPermit | None = None  # acceptor: incoming direct dials welcome meanwhile
+        self._permit: IncomingPermit | None = None
+        #: Acceptor: incoming direct connections that proved to be the peer, waiting for its word.
+        self._proven: set[QuicPeerConnection] = set()  # acceptor: incoming direct dials welcome meanwhile
 
     # ------------------------------------------------------------- inputs
 
@@ -220,6 +222,8 @@ class PathRace:
     def _feed(self, kind: str, value: Any, now: float) -> list[Decision]:
         policy = self.policy
         if kind == "timeout":
+            relay, direct = self.paths.get(RELAY), self.paths.get(DIRECT)
+            policy.rtt(relay.min_rtt if relay else None, direct.min_rtt if direct else None)
             return policy.tick(now)
         if kind == "relay_ready":
             conn = value
@@ -228,7 +232,7 @@ class PathRace:
                 return []
             self.paths[RELAY] = conn
             self._spawn(self._watch(RELAY, conn))
-            decisions = policy.relay_ready(now, conn.rtt)
+            decisions = policy.relay_ready(now, conn.min_rtt)
             if self.result is not None and self.result.path == DIRECT and not decisions:
                 self._set_standby(conn)  # direct carries the call: the relay waits as its standby
             return decisions
@@ -241,10 +245,9 @@ class PathRace:
                 return []
             self.paths[DIRECT], self._direct_stream, self._direct_cand = conn, stream, cand
             self._spawn(self._watch(DIRECT, conn))
-            decisions = policy.direct_checked(now, conn.rtt)
-            if not any(isinstance(d, Use) and d.path == DIRECT for d in decisions):
-                self.paths.pop(DIRECT, None)
-                conn.close(reason_phrase="direct path not used")
+            decisions = policy.direct_checked(now, conn.min_rtt)
+            if self.result is not None and not any(isinstance(d, Use) for d in decisions):
+                self._set_standby(conn)  # slower than the relay for now: compared again soon
             return decisions
         if kind == "direct_failed":
             self._pending_dials -= 1
@@ -258,7 +261,7 @@ class PathRace:
                 return []
             self.paths[DIRECT], self._direct_cand = conn, cand
             self._spawn(self._watch(DIRECT, conn))
-            return policy.direct_checked(now, conn.rtt)
+            return policy.direct_checked(now, conn.min_rtt)
         if kind == "closed":
             path, conn = value
             if self.paths.get(path) is not conn:
@@ -362,7 +365,7 @@ class PathRace:
         self._release_permit()
         for task in list(self._direct_tasks):
             task.cancel()
-        keep = set(self.paths.values())
+        keep = set(self.paths.values()) | self._proven
         for conn in list(self._conns):
             if conn not in keep:
                 conn.close(reason_phrase="lost the race")
@@ -475,6 +478,12 @@ class PathRace:
             return
         try:
             stream.send(self._proof(own_key))
+            # The peer is proven: this connection outlives the direct deadline, since the dialer
+            # may upgrade to it later (it keeps a slower direct path as a standby).
+            self._proven.add(conn)
+            task = asyncio.current_task()
+            if task is not None:
+                self._direct_tasks.discard(task)
             while True:
                 msg = await stream.recv()
                 if isinstance(msg, m.MediaPathReport) and msg.race_winner == "direct":
@@ -482,6 +491,7 @@ class PathRace:
                     return
         except Exception as exc:  # closed, malformed or reset by the peer: this connection is out
             log.info("incoming direct check ended call_id=%s remote=%s: %s", p.call_id, conn.remote_addr, exc)
+            self._proven.discard(conn)
             conn.close(reason_phrase="direct check ended")
 
     def _kind_of(self, addr: str) -> str:

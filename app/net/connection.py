@@ -272,6 +272,15 @@ class QuicPeerConnection(QuicConnectionProtocol):
         return float(recovery._rtt_smoothed)
 
     @property
+    def min_rtt(self) -> float | None:
+        """Lowest RTT sample so far: the path's own delay, untouched by a busy event loop
+        (a late timer only ever makes a sample larger)."""
+        recovery = self._quic._loss
+        if not getattr(recovery, "_rtt_initialized", False):
+            return None
+        return float(recovery._rtt_min)
+
+    @property
     def peer_public_key(self) -> bytes | None:
         """The raw Ed25519 key of the peer's TLS certificate (servers only present one)."""
         return certificate_public_key(getattr(self._quic.tls, "_peer_certificate", None))
