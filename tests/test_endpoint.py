@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.net import ConnectionClosed, QuicEndpoint, QuicPeerConnection
+from app.net.endpoint import _decrypted_initial
 
 
 @pytest.fixture
@@ -261,9 +262,13 @@ async def test_fuzzed_initial_packets_never_raise_and_leave_no_state(pair) -> No
         b._datagram_received(packet, sender)
         seen += 1
         alive = [conn for conn in b.connections if not conn.is_closed]
+        # A flip in bytes the packet protection does not cover (e.g. trailing padding after the
+        # packet) leaves a genuine client Initial: a connection for it is right. Only state for a
+        # packet that did not decrypt would be a leak.
+        leaked = [conn for conn in alive if not _decrypted_initial(conn)]
         for conn in alive:  # one bad example must not fail the ones after it (shrinking needs that)
             conn.abort()
-        assert not alive, (len(packet), packet[:64].hex(), b.stats.by_reason)
+        assert not leaked, (len(packet), packet[:64].hex(), b.stats.by_reason)
         assert b.stats.packets_in == seen
 
     feed()

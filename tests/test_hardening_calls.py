@@ -357,3 +357,14 @@ def test_cli_block_list_round_trip(tmp_path: Path) -> None:
     assert cli("blocked").stdout == ""
     bad = cli("block", "nonsense")
     assert bad.returncode == 2 and "not a hex digit" in bad.stderr
+
+
+async def test_a_presence_resync_reaches_the_user_of_the_api(relay: RelayServer, make_client) -> None:
+    """After a login flood the relay sends one resync: the client tells its user (the GUI then
+    fetches the list again, page by page)."""
+    (a, la) = await make_client(relay.port, "a")
+    mark = la.mark()
+    a._on_message(m.PresenceDelta(resync=True))  # as the relay's flush sends it after a flood
+    event = await la.wait("presence", after=mark)
+    assert event.resync and event.users == []
+    assert {u.fingerprint for u in await a.presence()} == {a.identity.fingerprint}

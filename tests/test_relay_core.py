@@ -13,6 +13,7 @@ from app.protocol.codec import encode_message
 from app.protocol.proofs import media_join_transcript, register_transcript
 from app.relay.limits import RelayLimits
 from app.relay.relay_core import (
+    PRESENCE_RESYNC_ABOVE,
     Action,
     CallState,
     Disconnect,
@@ -350,6 +351,20 @@ def test_presence_batch_coalesces_many_logins_into_one_message_per_user(h: Harne
         * m.MAX_PRESENCE_PAGE
     )
     assert len(encode_message(worst)) < 48 * 1024
+
+
+def test_a_flood_of_logins_becomes_one_resync_per_user(h: Harness) -> None:
+    """A relay restart: thousands log in within one batch. Pages of deltas to everyone would fill
+    every slow reader's send buffer (512 KiB); one small resync each, and clients fetch pages."""
+    watcher = h.user()
+    joined = [h.open() for _ in range(PRESENCE_RESYNC_ABOVE + 1)]
+    for conn in joined:
+        h.recv(conn, h.register_msg(conn, Identity.generate()))
+    batch = h.settle()
+    assert sends_of(batch, m.PresenceDelta, watcher) == [m.PresenceDelta(resync=True)]
+    assert len(batch) == len(joined) + 1  # one message per registered user, nothing else
+    (page,) = sends_of(h.recv(watcher, m.PresenceQuery()), m.PresenceList)
+    assert len(page.users) == m.MAX_PRESENCE_PAGE and page.more
 
 
 def test_presence_pages_in_fingerprint_order(h: Harness) -> None:

@@ -326,6 +326,9 @@ class WzpClient:
 
     def _on_message(self, msg: m.Message) -> None:
         if isinstance(msg, m.PresenceDelta):
+            if msg.resync:
+                self.emit(ev.Presence(users=[], resync=True))
+                return
             users = [
                 {"fingerprint": c.fingerprint, "alias": c.alias, "online": "yes" if c.online else "no"}
                 for c in msg.changes

@@ -55,6 +55,7 @@ class RelayKeyChanged(ClientEvent):
 class Presence(ClientEvent):
     event: ClassVar[str] = "presence"
     users: list[dict[str, str]] = field(default_factory=list)
+    resync: bool = False  # the relay says: too much changed, fetch the whole list again
 
 
 @dataclass(frozen=True)

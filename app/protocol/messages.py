@@ -148,11 +148,15 @@ class PresenceChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
 
 
 class PresenceDelta(_Msg, tag="PresenceDelta", kw_only=True):
-    """relay -> every registered user: the presence changes of the last batching interval."""
+    """relay -> every registered user: the presence changes of the last batching interval.
+
+    ``resync``: too many changed at once (a relay restart): fetch the list again (``PresenceQuery``).
+    """
 
     changes: Annotated[list[PresenceChange], msgspec.Meta(max_length=MAX_PRESENCE_PAGE)] = msgspec.field(
         default_factory=list
     )
+    resync: bool = False
 
 
 # -------------------------------------------------------------------------- reflect

@@ -52,6 +52,8 @@ from app.relay.limits import RelayLimits, TokenBucket
 log = logging.getLogger(__name__)
 
 ConnId = int
+#: More changes than this in one presence batch go out as a single "resync" instead (5 pages).
+PRESENCE_RESYNC_ABOVE = 5 * m.MAX_PRESENCE_PAGE
 
 
 # ----------------------------------------------------------------------------- actions
@@ -518,6 +520,11 @@ class RelayCore:
     def _flush_presence(self) -> list[Action]:
         changes = list(self._presence_pending.values())
         self._presence_pending.clear()
+        if len(changes) > PRESENCE_RESYNC_ABOVE:
+            # A flood of logins (a relay restart): one small "fetch the list again" per user, not
+            # pages of deltas that would fill every slow reader's send buffer.
+            resync = m.PresenceDelta(resync=True)
+            return [Send(conn, resync) for conn in self._users.values()]
         page = m.MAX_PRESENCE_PAGE
         deltas = [m.PresenceDelta(changes=changes[i : i + page]) for i in range(0, len(changes), page)]
         return [Send(conn, delta) for delta in deltas for conn in self._users.values()]

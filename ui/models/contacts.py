@@ -125,6 +125,8 @@ class ContactsModel(QObject):
             if self.online:
                 self.online = {}
                 self.changed.emit()
+        elif isinstance(event, ev.Presence) and event.resync:
+            self.refresh_presence()
         elif isinstance(event, ev.Presence):
             own = self.host.identity.fingerprint
             for user in event.users:
