@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -58,6 +59,8 @@ class CallModel(QObject):
         self.blocks = blocks
         self.tasks = tasks
         self.privacy_default = privacy_default
+        #: Incoming calls that rang while another was ringing: each rings when the one before ends.
+        self._waiting: deque[ev.Incoming] = deque()
         self._reset()
         self.muted = False
         self.volume_percent = 100
@@ -246,6 +249,9 @@ class CallModel(QObject):
             self._on_incoming(event)
             return
         call_id = getattr(event, "call_id", None)
+        if isinstance(event, ev.Ended) and any(w.call_id == call_id for w in self._waiting):
+            self._waiting_ended(event)
+            return
         if call_id is None or call_id != self.call_id:
             if isinstance(event, ev.Candidates) and self.state == CALLING and self.call_id is None:
                 self.call_id = event.call_id  # emitted before place_call returns
@@ -279,6 +285,15 @@ class CallModel(QObject):
             self._on_ended(event)
 
     def _on_incoming(self, event: ev.Incoming) -> None:
+        if self.state == INCOMING:
+            # Another call already rings: this one waits its turn (a caller who re-offers after
+            # every decline must not make everyone else's call fail). Accepting one makes the relay
+            # end the others with Busy.
+            log.info("incoming call waits while another rings call_id=%s", event.call_id)
+            self._waiting.append(event)
+            name = self.contacts.display_name(event.peer_fingerprint, event.peer_alias)
+            self.notify.emit("Incoming call", f"{name} is also calling you.")
+            return
         if self.active:
             log.info("incoming call while busy refused call_id=%s", event.call_id)
             client = self.host.client
@@ -332,6 +347,18 @@ class CallModel(QObject):
         self.ended.emit(sentence)
         if direction == "missed":
             self.notify.emit("Missed call", sentence)
+        if self._waiting:  # the next call that waited rings now
+            self._on_incoming(self._waiting.popleft())
+
+    def _waiting_ended(self, event: ev.Ended) -> None:
+        """A call that waited behind another ended before its turn (its caller gave up, or the
+        relay said Busy because the user accepted the other one): a missed call."""
+        waited = next(w for w in self._waiting if w.call_id == event.call_id)
+        self._waiting.remove(waited)
+        self.history.record(
+            call_id=waited.call_id, direction="missed", peer_fingerprint=waited.peer_fingerprint,
+            peer_alias=waited.peer_alias, started_at=time.time(), duration_s=0, reason=event.reason, path="",
+        )
 
     def _poll_levels(self) -> None:
         session = self.session
