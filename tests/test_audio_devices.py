@@ -7,14 +7,18 @@ tone's frequency must be what dominates there.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import sys
+import time
 import wave
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from tests.tools import processes as P
+from tests.tools.audio_probe import SPEAKER_TONE_HZ, ToneFeeder, alsa_devices_env, listen, tone_of
 from tests.tools.pulse import null_sinks
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
@@ -41,9 +45,7 @@ with wave.open(path, "wb") as w:
 
 def dominant_frequency(path: Path) -> tuple[float, float]:
     with wave.open(str(path)) as w:
-        x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64) / 32768
-    spectrum = np.abs(np.fft.rfft(x * np.hanning(len(x))))
-    return float(np.argmax(spectrum) * 48000 / len(x)), float(np.sqrt(np.mean(x**2)))
+        return tone_of(w.readframes(w.getnframes()))
 
 
 async def test_call_with_real_devices_carries_the_tone(tmp_path: Path) -> None:
@@ -162,111 +164,177 @@ def test_device_that_stops_mid_call_is_reported_and_reopened() -> None:
     assert any("stopped working" in m for m in messages)
 
 
-def test_switching_devices_mid_stream_keeps_audio_flowing() -> None:
-    """The in-call device menus call switch(): the stream moves to the other device and frames keep coming."""
-    import threading
-    import time
-
-    from app.media.audio_devices import MicrophoneSource, SpeakerSink, list_devices
-    from tests.tools.pulse import ensure_pulseaudio
-
-    ensure_pulseaudio()
-    names = [d.name for d in list_devices() if d.inputs and d.outputs]
-    assert len(names) >= 2, names  # "pulse" and "default" through ALSA's PulseAudio plugin
-    mic = MicrophoneSource(names[0])
-    speaker = SpeakerSink(names[0])
-    try:
-        for device in (names[1], names[0]):
-            mic.switch(device)
-            speaker.switch(device)
-            mic.bridge.clear()  # only frames captured on the new device count
-            got = threading.Event()
-            deadline = time.monotonic() + 5
-            while time.monotonic() < deadline and not got.is_set():
-                speaker.write_frame(bytes(1920))
-                got.wait(0.02)  # paces the writes; set below once the mic delivered after the switch
-                if len(mic.bridge):
-                    got.set()
-            assert got.is_set(), f"no captured frame after switching to {device!r}"
-            assert mic.check() and speaker.check()
-    finally:
-        mic.close()
-        speaker.close()
+# -- Device switching and hot-plug: which PulseAudio device the call's audio really comes from and goes to.
+# The microphones are sine sources at different pitches, so the pitch captured says which device a stream
+# reads from; the speakers are null sinks whose monitors are recorded, so what plays there says which device
+# plays the call (tests/tools/audio_probe.py).
 
 
 def _pactl(*args: str) -> str:
-    import subprocess
-
     return subprocess.run(["pactl", *args], check=True, capture_output=True, text=True, timeout=10).stdout
 
 
-def _sink_of_streams() -> set[str]:
-    """The sink index of every playback stream (sink-input) now on the server."""
-    return {line.split("\t")[1] for line in _pactl("list", "short", "sink-inputs").splitlines() if line.strip()}
+class _Modules:
+    """PulseAudio modules loaded by one test; whatever is still loaded is unloaded on the way out."""
+
+    def __init__(self) -> None:
+        self.loaded: list[str] = []
+
+    def load(self, name: str, *args: str) -> str:
+        module = _pactl("load-module", name, *args).strip()
+        self.loaded.append(module)
+        return module
+
+    def unload(self, module: str) -> None:
+        self.loaded.remove(module)
+        _pactl("unload-module", module)
+
+    def __enter__(self) -> _Modules:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for module in reversed(self.loaded):
+            subprocess.run(["pactl", "unload-module", module], capture_output=True, timeout=10)
 
 
-def _sink_index(name: str) -> str:
-    for line in _pactl("list", "short", "sinks").splitlines():
-        fields = line.split("\t")
-        if fields[1] == name:
-            return fields[0]
-    raise AssertionError(f"no sink {name}")
+def assert_plays(heard: tuple[float, float], where: str) -> None:
+    freq, rms = heard
+    assert rms > 0.01, f"nothing plays on {where} (RMS {rms:.4f})"
+    assert abs(freq - SPEAKER_TONE_HZ) < 10, f"{where} plays {freq:.0f} Hz, not the call's {SPEAKER_TONE_HZ:.0f} Hz"
 
 
-def test_default_device_follows_a_headset_plugged_in_and_removed_mid_call() -> None:
-    """With the system default device (the app's default), a headset that appears mid-call takes
-    the call's audio, and when it is pulled the audio moves back; the stream never stops.
-    (module-switch-on-connect does the set-default-sink on a real desktop when a headset appears.)"""
-    import threading
-    import time
+def assert_silent(heard: tuple[float, float], where: str) -> None:
+    freq, rms = heard
+    assert rms < 0.001, f"{where} plays the call ({freq:.0f} Hz at RMS {rms:.4f})"
 
-    from app.media.audio_devices import SpeakerSink
-    from app.media.sources import ToneSource
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="app bug: switch() stops the old stream, whose finished callback reports it as failed and starts a "
+    "re-open loop that leaks streams (still capturing the old device; a leaked one segfaulted PortAudio's "
+    "process): ignore finished callbacks of streams the app stopped itself and serialise switch with re-open; "
+    "remove this mark with that fix (it fails as XPASS until then)",
+)
+def test_switching_devices_mid_stream_moves_capture_and_playback_to_the_chosen_devices(tmp_path: Path) -> None:
+    """The in-call device menus call switch(): the stream then reads from / plays to the device picked (the
+    pitch captured changes; the tone leaves one speaker for the other), frames keep coming, and the switch
+    is not mistaken for a failing device."""
     from tests.tools.pulse import ensure_pulseaudio
 
     ensure_pulseaudio()
-    previous_default = next(
-        (line.split(": ", 1)[1] for line in _pactl("info").splitlines() if line.startswith("Default Sink: ")), None
-    )
-    with null_sinks("speakers") as s:
-        _pactl("set-default-sink", s["speakers"])
-        speaker = SpeakerSink()  # no device chosen: the system default
-        tone = ToneSource(700.0)
-        stop = threading.Event()
+    tag = os.getpid()
+    mic_440, mic_1000 = f"wzptest_mic440_{tag}", f"wzptest_mic1000_{tag}"
+    speaker_a, speaker_b = f"wzptest_spk_a_{tag}", f"wzptest_spk_b_{tag}"
+    monitor_a, monitor_b = f"{speaker_a}.monitor", f"{speaker_b}.monitor"
+    with _Modules() as modules:
+        modules.load("module-sine-source", f"source_name={mic_440}", "frequency=440")
+        modules.load("module-sine-source", f"source_name={mic_1000}", "frequency=1000")
+        modules.load("module-null-sink", f"sink_name={speaker_a}")
+        modules.load("module-null-sink", f"sink_name={speaker_b}")
+        devices = {"wzp_mic_440": mic_440, "wzp_mic_1000": mic_1000, "wzp_spk_a": speaker_a, "wzp_spk_b": speaker_b}
+        to_a = {"mic": "wzp_mic_440", "speaker": "wzp_spk_a"}
+        to_b = {"mic": "wzp_mic_1000", "speaker": "wzp_spk_b"}
+        # (devices switched to, the pitch the microphone must hear, the monitor with the tone, the silent one)
+        expected = [
+            (None, 440.0, monitor_a, monitor_b),
+            (to_b, 1000.0, monitor_b, monitor_a),
+            (to_a, 440.0, monitor_a, monitor_b),
+            (to_b, 1000.0, monitor_b, monitor_a),
+        ]
+        steps = [step for step, *_ in expected[1:]]
+        spec = {"mic": "wzp_mic_440", "speaker": "wzp_spk_a", "steps": steps, "monitors": [monitor_a, monitor_b]}
+        # its own process: a broken switch() can crash PortAudio's process (a leaked stream's callback)
+        probe = subprocess.run(
+            [sys.executable, "-m", "tests.tools.audio_probe", json.dumps(spec)],
+            cwd=Path(__file__).resolve().parent.parent,
+            env=alsa_devices_env(tmp_path, devices),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    reports = [json.loads(line) for line in probe.stdout.splitlines() if line.startswith("{")]
+    for i, (step, pitch, playing, silent) in enumerate(expected):
+        assert i < len(reports), (
+            f"the probe stopped after {i} of {len(expected)} steps (exit {probe.returncode}): " + probe.stderr[-3000:]
+        )
+        report = reports[i]
+        where = f"after switching to {step}" if step else "at the start"
+        freq, rms = report["microphone"]
+        assert rms > 0.05, f"{where} the microphone captured nothing (RMS {rms:.4f})"
+        assert abs(freq - pitch) < 10, f"{where} the microphone hears {freq:.0f} Hz, not the {pitch:.0f} Hz device"
+        assert_plays(report["monitors"][playing], f"the chosen speaker {where}")
+        assert_silent(report["monitors"][silent], f"the other speaker {where}")
+        assert report["streams_alive"], where
+        assert report["problems"] == [], f"{where} the user was told: {report['problems']}"
+    assert probe.returncode == 0, probe.stderr[-3000:]
 
-        def pump() -> None:
-            while not stop.is_set():
-                speaker.write_frame(tone.read_frame() or b"")
-                stop.wait(0.02)
 
-        pumper = threading.Thread(target=pump, daemon=True)
-        pumper.start()
-        headset_module = None
+def _sinks_playing_our_streams() -> set[int]:
+    """The sink of each playback stream (sink-input) this process has on the server."""
+    streams = json.loads(_pactl("-f", "json", "list", "sink-inputs"))
+    return {s["sink"] for s in streams if s["properties"].get("application.process.id") == str(os.getpid())}
+
+
+def _sink_index(name: str) -> int:
+    for sink in json.loads(_pactl("-f", "json", "list", "sinks")):
+        if sink["name"] == name:
+            return int(sink["index"])
+    raise AssertionError(f"no sink {name}")
+
+
+def _wait_until_the_call_plays_on(sink: str, what: str) -> None:
+    """PulseAudio has no event a client can wait on for another client's stream moving: poll, bounded."""
+    index = _sink_index(sink)
+    deadline = time.monotonic() + 10
+    while (now := _sinks_playing_our_streams()) != {index}:
+        if time.monotonic() > deadline:
+            pytest.fail(f"{what}: the call's audio is on sinks {now}, not {sink} (#{index})")
+        time.sleep(0.1)
+
+
+def test_default_device_follows_a_headset_plugged_in_and_removed_mid_call() -> None:
+    """With the system default device (the app's default), a headset that appears mid-call takes the call's
+    audio, and when it is pulled the audio comes back to the speakers; the stream never stops.
+
+    On a desktop module-switch-on-connect makes a new headset the default sink; when it goes PulseAudio falls
+    back to the best remaining sink, which the built-in speakers are because they are a sound card. The
+    speakers here carry a sound card's properties so PulseAudio ranks them the same way (a bare null sink
+    would lose to the server's own null sink, and the audio would not come back to them)."""
+    from app.media.audio_devices import SpeakerSink
+    from tests.tools.pulse import ensure_pulseaudio
+
+    ensure_pulseaudio()
+    tag = os.getpid()
+    speakers, headset = f"wzptest_speakers_{tag}", f"wzptest_headset_{tag}"
+    previous_default = json.loads(_pactl("-f", "json", "info")).get("default_sink_name")
+    with _Modules() as modules:
         try:
+            modules.load(
+                "module-null-sink",
+                f"sink_name={speakers}",
+                "sink_properties='device.class=sound device.form_factor=internal device.profile.name=analog-stereo'",
+            )
+            _pactl("set-default-sink", speakers)
+            speaker = SpeakerSink()  # no device chosen: the system default
+            try:
+                with ToneFeeder(speaker):
+                    _wait_until_the_call_plays_on(speakers, "at the start")
+                    assert_plays(listen(f"{speakers}.monitor"), "the speakers")
 
-            def wait_on(sink: str) -> None:
-                deadline = time.monotonic() + 10
-                while _sink_of_streams() != {sink}:
-                    assert time.monotonic() < deadline, f"the call's audio did not move to sink {sink}"
-                    stop.wait(0.1)
+                    plugged = modules.load("module-null-sink", f"sink_name={headset}")
+                    _pactl("set-default-sink", headset)  # what the desktop does when a headset is plugged in
+                    _wait_until_the_call_plays_on(headset, "with the headset plugged in")
+                    assert_plays(listen(f"{headset}.monitor"), "the headset")
+                    assert_silent(listen(f"{speakers}.monitor"), "the speakers, with the headset in,")
+                    assert speaker.check()
 
-            wait_on(_sink_index(s["speakers"]))
-            headset_module = _pactl("load-module", "module-null-sink", "sink_name=wzptest_headset").strip()
-            _pactl("set-default-sink", "wzptest_headset")  # what the desktop does when a headset is plugged in
-            wait_on(_sink_index("wzptest_headset"))
-            assert speaker.check()
-            _pactl("unload-module", headset_module)  # pulled out
-            headset_module = None
-            deadline = time.monotonic() + 10
-            while _sink_of_streams() in (set(), {""}):
-                assert time.monotonic() < deadline, "the call's audio stream vanished with the headset"
-                stop.wait(0.1)
-            assert speaker.check()  # still playing, on whatever sink the server fell back to
+                    modules.unload(plugged)  # pulled out
+                    _wait_until_the_call_plays_on(speakers, "after the headset was pulled")
+                    assert_plays(listen(f"{speakers}.monitor"), "the speakers, after the headset was pulled,")
+                    assert speaker.check()
+            finally:
+                speaker.close()
         finally:
-            stop.set()
-            pumper.join(5)
-            speaker.close()
-            if headset_module is not None:
-                _pactl("unload-module", headset_module)
             if previous_default:
-                _pactl("set-default-sink", previous_default)
+                subprocess.run(["pactl", "set-default-sink", previous_default], capture_output=True, timeout=10)
