@@ -208,14 +208,6 @@ def assert_silent(heard: tuple[float, float], where: str) -> None:
     assert rms < 0.001, f"{where} plays the call ({freq:.0f} Hz at RMS {rms:.4f})"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="app bug: switch() stops the old stream, whose finished callback reports it as failed and starts a "
-    "re-open loop that leaks streams (still capturing the old device; a leaked one segfaulted PortAudio's "
-    "process): ignore finished callbacks of streams the app stopped itself and serialise switch with re-open; "
-    "remove this mark with that fix (it fails as XPASS until then)",
-)
 def test_switching_devices_mid_stream_moves_capture_and_playback_to_the_chosen_devices(tmp_path: Path) -> None:
     """The in-call device menus call switch(): the stream then reads from / plays to the device picked (the
     pitch captured changes; the tone leaves one speaker for the other), frames keep coming, and the switch

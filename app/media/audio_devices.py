@@ -140,6 +140,11 @@ class _DeviceStream:
         self._closed = False
         self._reopen_timer: threading.Timer | None = None
         self._lock = threading.Lock()
+        # Bumped each time the app stops its own stream, so that stream's finished callback is no failure.
+        self._generation = 0
+        # switch() and the re-open timer each close then open: interleaved, a stream would leak (and be
+        # garbage-collected while PortAudio still calls it back).
+        self._reopen_lock = threading.RLock()
         self.open()
 
     @property
@@ -148,6 +153,11 @@ class _DeviceStream:
 
     def open(self) -> None:
         sd = _sd()
+        generation = self._generation
+
+        def finished() -> None:
+            self._finished(generation)
+
         try:
             if self.is_input:
                 stream = sd.RawInputStream(
@@ -157,7 +167,7 @@ class _DeviceStream:
                     blocksize=FRAME_SAMPLES,
                     device=self.device,
                     callback=self._input_callback,
-                    finished_callback=self._finished,
+                    finished_callback=finished,
                 )
             else:
                 stream = sd.RawOutputStream(
@@ -167,7 +177,7 @@ class _DeviceStream:
                     blocksize=FRAME_SAMPLES,
                     device=self.device,
                     callback=self._output_callback,
-                    finished_callback=self._finished,
+                    finished_callback=finished,
                 )
             stream.start()
         except Exception as exc:
@@ -194,9 +204,9 @@ class _DeviceStream:
         else:
             outdata[:] = frame.ljust(need, b"\0")
 
-    def _finished(self) -> None:
-        if self._closed:
-            return
+    def _finished(self, generation: int | None = None) -> None:
+        if self._closed or (generation is not None and generation != self._generation):
+            return  # a stream the app stopped itself (switch, re-open)
         message = f"The {self.kind} stopped working (unplugged?). The call goes on; trying to re-open it."
         log.warning("audio %s stream finished unexpectedly device=%s", self.kind, self.device)
         if self.on_problem is not None:
@@ -223,30 +233,36 @@ class _DeviceStream:
         timer.start()
 
     def _reopen(self) -> None:
-        self._reopen_timer = None
-        if self._closed:
-            return
-        self._close_stream()
-        for device in (self.device, None):
-            try:
-                self.device = device
-                self.open()
-                if self.on_problem is not None:
-                    self.on_problem(f"The {self.kind} works again.")
+        with self._reopen_lock:
+            self._reopen_timer = None
+            if self._closed:
                 return
-            except AudioDeviceError as exc:
-                log.info("audio %s re-open failed device=%s: %s", self.kind, device, exc)
-        self._schedule_reopen()
+            self._close_stream()
+            for device in (self.device, None):
+                try:
+                    self.device = device
+                    self.open()
+                    if self.on_problem is not None:
+                        self.on_problem(f"The {self.kind} works again.")
+                    return
+                except AudioDeviceError as exc:
+                    log.info("audio %s re-open failed device=%s: %s", self.kind, device, exc)
+            self._schedule_reopen()
 
     def switch(self, device: int | None) -> None:
         """Move to another device without stopping the call."""
-        self._close_stream()
-        self.device = device
-        self.open()
+        with self._reopen_lock:
+            if self._reopen_timer is not None:  # the device chosen now replaces a pending re-open
+                self._reopen_timer.cancel()
+                self._reopen_timer = None
+            self._close_stream()
+            self.device = device
+            self.open()
 
     def _close_stream(self) -> None:
         with self._lock:
             stream, self._stream = self._stream, None
+            self._generation += 1
         if stream is not None:
             try:
                 stream.stop()
