@@ -25,27 +25,19 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import os
 import re
-import secrets
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from aioquic.quic.configuration import QuicConfiguration  # noqa: E402
-from aioquic.quic.connection import QuicConnection  # noqa: E402
-
 from app.identity import Identity  # noqa: E402
-from app.media.media_keys import EphemeralKey, sign_ephemeral  # noqa: E402
-from app.net import ConnectionClosed, QuicEndpoint, QuicPeerConnection  # noqa: E402
+from app.net import QuicEndpoint  # noqa: E402
 from app.net.connection import (  # noqa: E402
     CONNECTION_RECEIVE_WINDOW,
     DATAGRAM_SEND_QUEUE_LIMIT,
@@ -53,14 +45,13 @@ from app.net.connection import (  # noqa: E402
     STREAM_RECEIVE_WINDOW,
 )
 from app.net.endpoint import SERVER_HANDSHAKE_LIMITS  # noqa: E402
-from app.net.message_stream import MessageStream  # noqa: E402
-from app.protocol import MAX_FRAME_SIZE, ProtocolError  # noqa: E402
-from app.protocol import messages as m  # noqa: E402
-from app.protocol.proofs import media_join_transcript, register_transcript  # noqa: E402
+from app.protocol import MAX_FRAME_SIZE  # noqa: E402
+from tests.tools import abuse  # noqa: E402
+from tests.tools.abuse import KiB, MiB, Signal  # noqa: E402
 
-MiB = 1 << 20
-KiB = 1 << 10
-T = 10.0
+#: The attacks come from tests/tools/abuse.py (also run all at once by tests/test_relay_abuse.py);
+#: here each runs once, alone, from 127.0.0.1.
+HOST = "127.0.0.1"
 
 
 # ------------------------------------------------------------------ the relay process
@@ -106,68 +97,6 @@ async def settled_rss(relay: Relay, wait: float = 1.0) -> int:
     return relay.rss()
 
 
-# ------------------------------------------------------------------ clients
-
-
-class Signal:
-    """One signaling connection to the relay from its own endpoint (its own port)."""
-
-    def __init__(self, endpoint: QuicEndpoint, conn: QuicPeerConnection, stream: MessageStream, ch: m.Message) -> None:
-        self.endpoint, self.conn, self.stream = endpoint, conn, stream
-        assert isinstance(ch, m.RegisterChallenge)
-        self.challenge = ch
-
-    @classmethod
-    async def open(cls, port: int, endpoint: QuicEndpoint | None = None) -> Signal:
-        endpoint = endpoint or await QuicEndpoint.create("127.0.0.1", 0)
-        conn = await endpoint.connect(("127.0.0.1", port), server_name="wzp-relay", timeout=T)
-        stream = MessageStream(*await asyncio.wait_for(conn.accept_stream(), T))
-        return cls(endpoint, conn, stream, await asyncio.wait_for(stream.recv(), T))
-
-    async def recv_until(self, kind: type) -> m.Message:
-        async def loop() -> m.Message:
-            while True:
-                try:
-                    msg = await self.stream.recv()
-                except ProtocolError:
-                    continue
-                if isinstance(msg, kind):
-                    return msg
-
-        return await asyncio.wait_for(loop(), T)
-
-    async def register(self, identity: Identity, alias: str) -> None:
-        transcript = register_transcript(self.challenge.relay_fingerprint, self.challenge.nonce, identity.public_key)
-        self.stream.send(
-            m.Register(
-                public_key=identity.public_key,
-                alias=alias,
-                nonce=self.challenge.nonce,
-                signature=identity.sign(transcript),
-            )
-        )
-        msg = await self.recv_until(m.Registered | m.Error)
-        assert isinstance(msg, m.Registered), msg
-
-    async def media_join(self, call_id: str, identity: Identity) -> None:
-        transcript = media_join_transcript(
-            self.challenge.relay_fingerprint, self.challenge.nonce, call_id, identity.fingerprint
-        )
-        self.stream.send(
-            m.MediaJoin(call_id=call_id, fingerprint=identity.fingerprint, signature=identity.sign(transcript))
-        )
-        await self.recv_until(m.MediaJoined)
-
-    async def drain(self) -> None:
-        """Read (and ignore) everything: an honest, idle client."""
-        with contextlib.suppress(ConnectionClosed, ProtocolError, asyncio.CancelledError):
-            while True:
-                try:
-                    await self.stream.recv()
-                except ProtocolError:
-                    continue
-
-
 # ------------------------------------------------------------------ 1. idle users
 
 
@@ -188,158 +117,36 @@ async def idle_users(relay: Relay, n: int) -> tuple[list[Signal], list[asyncio.T
 # ------------------------------------------------------------------ 2. half-open handshakes
 
 
-def _client(port: int) -> QuicConnection:
-    quic = QuicConnection(configuration=QuicConfiguration(is_client=True, alpn_protocols=["wzp"]))
-    quic.connect(("127.0.0.1", port), now=time.time())
-    return quic
-
-
-async def _replies(socks: list[socket.socket], window: float = 1.0) -> dict[bytes, list[bytes]]:
-    """Every long-header packet the relay sends to these sockets within `window`, by destination CID."""
-    got: dict[bytes, list[bytes]] = {}
-    loop = asyncio.get_running_loop()
-
-    async def read(sock: socket.socket) -> None:
-        while True:
-            packet = await loop.sock_recv(sock, 65536)
-            if len(packet) > 6 and packet[0] & 0x80:
-                got.setdefault(packet[6 : 6 + packet[5]], []).append(packet)
-
-    tasks = [asyncio.ensure_future(read(sock)) for sock in socks]
-    await asyncio.sleep(window)  # collecting whatever arrives in the window is the point here
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-    return got
-
-
-def _is_retry(packet: bytes) -> bool:
-    return packet[0] & 0xF0 == 0xF0  # long header, QUIC v1 packet type 3
-
-
 async def half_open_flood(relay: Relay, *, follow_retry: bool, per_source: int, sources: int) -> tuple[int, int, int]:
     """All Initials at once; returns (attempts, half-open the relay answered with state, Retries seen)."""
-    socks = []
-    for i in range(sources):
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        sock.bind((f"127.0.0.{2 + i}", 0))
-        sock.setblocking(False)
-        socks.append(sock)
-    try:
-        clients: list[tuple[socket.socket, QuicConnection]] = []
-        for sock in socks:
-            for _ in range(per_source):
-                quic = _client(relay.port)
-                for data, _ in quic.datagrams_to_send(now=time.time()):
-                    sock.sendto(data, ("127.0.0.1", relay.port))
-                clients.append((sock, quic))
-        got = await _replies(socks)
-        stateful = retries = 0
-        followed: list[QuicConnection] = []
-        for sock, quic in clients:
-            packets = got.get(quic.host_cid, [])
-            if any(_is_retry(p) for p in packets):
-                retries += 1
-                if follow_retry:  # a real address: answer the Retry with its token, then go silent
-                    retry = next(p for p in packets if _is_retry(p))
-                    quic.receive_datagram(retry, ("127.0.0.1", relay.port), now=time.time())
-                    for data, _ in quic.datagrams_to_send(now=time.time()):
-                        sock.sendto(data, ("127.0.0.1", relay.port))
-                    followed.append(quic)
-            elif packets:
-                stateful += 1  # the relay answered with its handshake flight: it holds state
-        if followed:
-            got = await _replies(socks)
-            stateful += sum(1 for q in followed if any(not _is_retry(p) for p in got.get(q.host_cid, [])))
-        return len(clients), stateful, retries
-    finally:
-        for sock in socks:
-            sock.close()
+    return await abuse.half_open_round(relay.port, follow_retry=follow_retry, per_source=per_source, sources=sources)
 
 
 # ------------------------------------------------------------------ 3. one abusive connection
 
 
+def never() -> asyncio.Event:
+    """A stop event nobody sets: each attack runs its one round to the end."""
+    return asyncio.Event()
+
+
 async def stream_flood(relay: Relay) -> str:
-    sig = await Signal.open(relay.port)
-    try:
-        quic = sig.conn._quic
-        quic._remote_max_streams_bidi = max(quic._remote_max_streams_bidi, 16)  # open one whatever it allows
-        _, writer = await sig.conn.open_stream()
-        chunk = bytes(64 * KiB)
-        for _ in range(16 * MiB // len(chunk)):
-            writer.write(chunk)
-        started = time.monotonic()
-        try:
-            await asyncio.wait_for(sig.conn.wait_closed(), 15)
-            return f"closed by the relay after {time.monotonic() - started:.2f} s ({sig.conn.close_reason})"
-        except TimeoutError:
-            return "NOT closed within 15 s"
-    finally:
-        await sig.endpoint.close(grace=0)
+    (r,) = await abuse.stream_flood(relay.port, never(), rounds=1, mib=16, wait=15, host=HOST)
+    if r["closed"]:
+        return f"closed by the relay after {r['seconds']:.2f} s ({r['reason']})"
+    return "NOT closed within 15 s"
 
 
 async def datagram_flood(relay: Relay) -> str:
-    a, b = Identity.generate(), Identity.generate()
-    sig_a, sig_b = await Signal.open(relay.port), await Signal.open(relay.port)
-    await sig_a.register(a, "a")
-    await sig_b.register(b, "b")
-    call_id = secrets.token_hex(16)
-    ea, eb = EphemeralKey.generate(), EphemeralKey.generate()
-    sig_a.stream.send(
-        m.DirectCallOffer(
-            call_id=call_id,
-            caller_fingerprint=a.fingerprint,
-            target_fingerprint=b.fingerprint,
-            ephemeral_key=ea.public_bytes,
-            key_signature=sign_ephemeral(a.sign, call_id, a.fingerprint, b.fingerprint, "caller", ea.public_bytes),
-        )
-    )
-    await sig_b.recv_until(m.CallIncoming)
-    sig_b.stream.send(
-        m.DirectCallAnswer(
-            call_id=call_id,
-            accept_mode="AcceptGeneric",
-            ephemeral_key=eb.public_bytes,
-            key_signature=sign_ephemeral(b.sign, call_id, a.fingerprint, b.fingerprint, "callee", eb.public_bytes),
-        )
-    )
-    await sig_a.recv_until(m.CallSetup)
-    media_a, media_b = await Signal.open(relay.port), await Signal.open(relay.port)
-    await media_a.media_join(call_id, a)
-    await media_b.media_join(call_id, b)
-    media_b.conn.abort()  # gone without a close: nothing the relay sends it is ever acknowledged
-    size = media_a.conn.max_datagram_payload
-    sent = 0
-    for i in range(5000):
-        if media_a.conn.send_datagram(bytes(size)):
-            sent += 1
-        if i % 20 == 0:
-            await asyncio.sleep(0.001)
-    for s in (sig_a, sig_b, media_a, media_b):
-        await s.endpoint.close(grace=0)
-    return f"{sent} datagrams of {size} B pushed at a receiver that never acknowledges"
+    (r,) = await abuse.datagram_flood(relay.port, never(), rounds=1, count=5000, per_ms=20, host=HOST)
+    return f"{r['sent']} datagrams of {r['size']} B pushed at a receiver that never acknowledges"
 
 
 async def no_credit_reader(relay: Relay) -> str:
-    sig = await Signal.open(relay.port)
-    try:
-        await sig.register(Identity.generate(), "stingy")
-        quic = sig.conn._quic
-        quic._write_stream_limits = lambda **kw: None  # type: ignore[method-assign]
-        quic._write_connection_limits = lambda **kw: None  # type: ignore[method-assign]
-        started = time.monotonic()
-        queries = 0
-        while not sig.conn.is_closed and time.monotonic() - started < 90:
-            with contextlib.suppress(ConnectionClosed):
-                sig.stream.send(m.PresenceQuery(request_id=queries + 1, limit=m.MAX_PRESENCE_PAGE))
-            queries += 1
-            await asyncio.sleep(0.4)  # inside the relay's message and presence budget (6 tokens of 20/s)
-        if sig.conn.is_closed:
-            return f"closed by the relay after {time.monotonic() - started:.1f} s, {queries} queries"
-        return f"NOT closed after 90 s, {queries} queries"
-    finally:
-        await sig.endpoint.close(grace=0)
+    (r,) = await abuse.no_credit_reader(relay.port, never(), rounds=1, limit=90, every=0.4, host=HOST)
+    if r["closed"]:
+        return f"closed by the relay after {r['seconds']:.1f} s, {r['queries']} queries"
+    return f"NOT closed after 90 s, {r['queries']} queries"
 
 
 # ------------------------------------------------------------------ main
