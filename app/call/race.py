@@ -305,6 +305,8 @@ class PathRace:
         else:
             kind = "relay"
         other = self.paths.get(RELAY if path == DIRECT else DIRECT)
+        if other is None and path == RELAY:
+            other = next((c for c in self._proven if not c.is_closed), None)  # acceptor: listen there too
         standby = other if other is not None and not other.is_closed else None
         self.result = RaceResult(path, conn, conn.remote_addr, kind, self._elapsed_ms(), standby=standby)
         log.info(
@@ -484,6 +486,10 @@ class PathRace:
             task = asyncio.current_task()
             if task is not None:
                 self._direct_tasks.discard(task)
+            if self.result is not None and self.result.standby is None:
+                # The dialer may already send media here (it decides, then tells us): play what
+                # arrives at once, instead of letting it queue until its word reaches us.
+                self._set_standby(conn)
             while True:
                 msg = await stream.recv()
                 if isinstance(msg, m.MediaPathReport) and msg.race_winner == "direct":

@@ -65,6 +65,7 @@ class MediaCounters:
     send_failed: int = 0
     overlap_sent: int = 0  # copies sent on the previous path right after a switch
     duplicates: int = 0  # frames that arrived twice (by both paths at a switch) and played once
+    stalls: int = 0  # times the frame loop fell more than 200 ms behind and skipped ahead
     received: int = 0
     bad: int = 0
     bytes_sent: int = 0
@@ -219,6 +220,8 @@ class MediaSession:
             next_at += FRAME_S
             delay = next_at - loop.time()
             if delay < -0.2:  # far behind (machine stalled): skip ahead instead of bursting
+                self.counters.stalls += 1
+                log.warning("media loop stalled call_id=%s behind=%.0f ms: skipping ahead", self.call_id, -delay * 1000)
                 next_at = loop.time()
                 delay = 0.0
             await asyncio.sleep(max(0.0, delay))
