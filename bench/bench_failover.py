@@ -26,7 +26,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from app.client import events as ev
+from app import events as ev
 from app.client.client import WzpClient
 from app.identity import Identity
 from app.media.session import MediaSession

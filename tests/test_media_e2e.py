@@ -180,7 +180,7 @@ async def test_relay_forwards_only_ciphertext(tmp_path, monkeypatch) -> None:
             await c.wait_registered(10)
             clients.append(c)
         a, b = clients
-        from app.client import events as ev
+        from app import events as ev
 
         ended = asyncio.Event()
         stats_seen = asyncio.Event()

@@ -13,7 +13,7 @@ from typing import cast
 
 import pytest
 
-from app.client import events as ev
+from app import events as ev
 from app.media.media_keys import EphemeralKey, derive_media_keys
 from app.media.packet import FLAG_RED, MediaOpener
 from app.media.red import expand_red

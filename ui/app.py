@@ -14,7 +14,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QObject
 from PySide6.QtWidgets import QMessageBox
 
-from app.client import events as ev
+from app import events as ev
 from app.identity import IdentityFileError, load_or_create_identity
 from app.identity.store import IDENTITY_FILENAME
 from app.media.sources import AudioSource

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from app.client import events as ev
+from app import events as ev
 from app.client.client import WzpClient
 from app.identity import Identity
 from app.media.session import MediaSession
@@ -32,7 +32,7 @@ class MediaOptions:
 
 
 class ClientHost(QObject):
-    event = Signal(object)  # app.client.events.ClientEvent
+    event = Signal(object)  # app.events.ClientEvent
     client_changed = Signal()
 
     def __init__(

@@ -36,6 +36,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from app import events as ev
 from app.call.path_policy import (
     DIRECT,
     RELAY,
@@ -48,7 +49,6 @@ from app.call.path_policy import (
     Tell,
     Use,
 )
-from app.client import events as ev
 from app.identity import Identity, verify_signature
 from app.nat.addresses import parse_addr, parse_ip
 from app.nat.candidates import Candidate

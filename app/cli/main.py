@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from app.client import events as ev
+from app import events as ev
 from app.client.client import ClientError, WzpClient
 from app.identity import IdentityFileError, default_data_dir, load_or_create_identity, parse_fingerprint
 from app.identity.alias import display_alias, self_chosen_name

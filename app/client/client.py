@@ -4,7 +4,7 @@ It owns the shared QUIC endpoint (one UDP socket), keeps a registered
 signaling link to the relay (re-registering after a drop with back-off
 1, 2, 4, 8, 15, 30 s), and runs each call: offer/answer, the dual-path race,
 and the media session on the path that won. Everything that happens is an
-event (`app.client.events`) delivered to the listeners.
+event (`app.events`) delivered to the listeners.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from app import events as ev
 from app.call.call_state import CallEvent, CallState, CallStateError, CallStateMachine
 from app.call.race import PathRace, RaceFailed, RaceParams, RaceResult
-from app.client import events as ev
 from app.client.relay_link import (
     RegistrationInfo,
     RelayError,

@@ -33,8 +33,8 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from app import events as ev
 from app.call.liveness import PathLiveness
-from app.client import events as ev
 from app.media.codec import FRAME_SAMPLES, OpusDecoder, OpusEncoder
 from app.media.errors import MediaPacketError
 from app.media.jitter_buffer import JitterBuffer, PlayoutKind

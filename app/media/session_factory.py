@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-from app.client import events as ev
+from app import events as ev
 from app.media.media_keys import MediaKeys
 from app.media.session import MediaSession
 from app.media.sinks import AudioSink, NullSink, WavFileSink

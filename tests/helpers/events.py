@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-from app.client import events as ev
+from app import events as ev
 
 DEFAULT_TIMEOUT = 10.0
 

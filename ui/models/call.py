@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.client import events as ev
+from app import events as ev
 from app.media.session import MediaSession
 from ui.client_host import ClientHost
 from ui.models.blocks import BlocksModel

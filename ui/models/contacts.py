@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
 
-from app.client import events as ev
+from app import events as ev
 from app.client.client import ClientError
 from app.identity import FingerprintError, parse_fingerprint
 from app.identity.alias import display_alias, self_chosen_name

@@ -7,7 +7,7 @@ import time
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
-from app.client import events as ev
+from app import events as ev
 from ui.client_host import ClientHost
 
 log = logging.getLogger(__name__)

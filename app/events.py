@@ -1,4 +1,5 @@
-"""Events the client API emits. The CLI prints them as JSON lines; the GUI renders them."""
+"""Events the client API emits (`app.client.WzpClient`) and the race and media sessions feed it; the CLI
+prints them as JSON lines; the GUI renders them. At the bottom of `app/` so every layer may import it."""
 
 from __future__ import annotations
 
