@@ -192,12 +192,24 @@ class MediaSession:
                     closer()
                 except Exception:
                     log.exception("closing audio failed call_id=%s", self.call_id)
+        js = self.jitter.stats()
         log.info(
-            "media stopped call_id=%s sent=%d received=%d bad=%d",
+            "media stopped call_id=%s sent=%d received=%d bad=%d duplicates=%d stalls=%d late=%d concealed=%d "
+            "accelerated=%d stretched=%d forced_drops=%d skipped=%d underruns=%d resyncs=%d",
             self.call_id,
             self.counters.sent,
             self.counters.received,
             self.counters.bad,
+            self.counters.duplicates,
+            self.counters.stalls,
+            js.late,
+            js.concealed,
+            js.accelerated,
+            js.stretched,
+            js.forced_drops,
+            js.skipped,
+            js.underruns,
+            js.resyncs,
         )
 
     def set_muted(self, muted: bool) -> None:
