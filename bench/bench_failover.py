@@ -25,6 +25,9 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from helpers.calls import cut_direct as cut
 
 from app import events as ev
 from app.client.client import WzpClient
@@ -37,19 +40,6 @@ from app.relay.server import RelayServer
 def p95(values: list[float]) -> float:
     ordered = sorted(values)
     return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-
-
-def cut(client: WzpClient, peer_port: int) -> Callable[[], None]:
-    assert client.endpoint is not None
-    endpoint = client.endpoint
-    original = endpoint._sendto
-
-    def sendto(data: bytes, addr: Any) -> None:
-        if addr[1] != peer_port:
-            original(data, addr)
-
-    endpoint._sendto = sendto  # type: ignore[method-assign]
-    return lambda: setattr(endpoint, "_sendto", original)
 
 
 class Side:

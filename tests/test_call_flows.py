@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from helpers.calls import exchange_datagrams
 from helpers.events import EventLog
 from helpers.raw import RawConn
 
@@ -42,16 +43,6 @@ async def connected_call(a, la, b, lb, mode: str = "trusted") -> tuple[str, obje
     pa = await la.wait("path", call_id=call_id, path=settled)
     pb = await lb.wait("path", call_id=call_id, path=settled)
     return call_id, pa, pb
-
-
-async def exchange_datagrams(a: WzpClient, b: WzpClient, call_id: str) -> None:
-    """Bytes really flow both ways on the path each side chose."""
-    conn_a = a.calls[call_id].result.conn  # type: ignore[union-attr]
-    conn_b = b.calls[call_id].result.conn  # type: ignore[union-attr]
-    conn_a.send_datagram(b"from a")
-    assert await asyncio.wait_for(conn_b.recv_datagram(), T) == b"from a"
-    conn_b.send_datagram(b"from b")
-    assert await asyncio.wait_for(conn_a.recv_datagram(), T) == b"from b"
 
 
 async def assert_ended(log: EventLog, call_id: str, reason: str, timeout: float = T) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
 
+from helpers.calls import cut_direct
 from helpers.events import EventLog
 
 from app.client.client import WzpClient
@@ -26,20 +26,6 @@ def with_media(client: WzpClient, sessions: dict[str, MediaSession], name: str) 
     client.media_factory = make_media_factory(
         no_audio=True, emit=client.emit, on_session=lambda s: sessions.__setitem__(name, s)
     )
-
-
-def cut_direct(client: WzpClient, peer_port: int) -> Callable[[], None]:
-    """Drop every datagram this client sends to `peer_port`; returns the undo."""
-    assert client.endpoint is not None
-    endpoint = client.endpoint
-    original = endpoint._sendto
-
-    def sendto(data: bytes, addr: Any) -> None:
-        if addr[1] != peer_port:
-            original(data, addr)
-
-    endpoint._sendto = sendto  # type: ignore[method-assign]
-    return lambda: setattr(endpoint, "_sendto", original)
 
 
 async def until(condition: Callable[[], bool], timeout: float = T) -> None:

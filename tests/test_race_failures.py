@@ -22,6 +22,7 @@ import socket
 from typing import Any
 
 import pytest
+from helpers.calls import exchange_datagrams
 from helpers.events import EventLog
 from helpers.raw import RawConn
 
@@ -58,15 +59,6 @@ async def trusted_call(dialer: WzpClient, ld: EventLog, acceptor: WzpClient, la:
     pd = await ld.wait("path", call_id=call_id)
     pa = await la.wait("path", call_id=call_id)
     return call_id, pd, pa
-
-
-async def exchange_datagrams(a: WzpClient, b: WzpClient, call_id: str) -> None:
-    conn_a = a.calls[call_id].result.conn  # type: ignore[union-attr]
-    conn_b = b.calls[call_id].result.conn  # type: ignore[union-attr]
-    conn_a.send_datagram(b"from a")
-    assert await asyncio.wait_for(conn_b.recv_datagram(), T) == b"from a"
-    conn_b.send_datagram(b"from b")
-    assert await asyncio.wait_for(conn_a.recv_datagram(), T) == b"from b"
 
 
 # ----------------------------------------------------------------------------- the rogue

@@ -3,13 +3,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 import pytest_asyncio
 from conftest import ClientFactory, Cluster, client_factory, env_without_nats_auth
+from helpers.calls import exchange_datagrams
 from helpers.events import EventLog
 from helpers.procs import last_line, spawn
 
@@ -50,15 +50,6 @@ async def ring(a: WzpClient, la, b: WzpClient, lb) -> str:
 async def ended(log, call_id: str, reason: str, timeout: float = T) -> None:
     event = await log.wait("ended", call_id=call_id, timeout=timeout)
     assert event.reason == reason, f"{log.name}: {event}"
-
-
-async def exchange_datagrams(a: WzpClient, b: WzpClient, call_id: str) -> None:
-    conn_a = a.calls[call_id].result.conn  # type: ignore[union-attr]
-    conn_b = b.calls[call_id].result.conn  # type: ignore[union-attr]
-    conn_a.send_datagram(b"from a")
-    assert await asyncio.wait_for(conn_b.recv_datagram(), T) == b"from a"
-    conn_b.send_datagram(b"from b")
-    assert await asyncio.wait_for(conn_a.recv_datagram(), T) == b"from b"
 
 
 async def test_all_nodes_present_one_relay_key(cluster: Cluster) -> None:
