@@ -274,13 +274,15 @@ def test_registration_replaces_older_connection(h: Harness) -> None:
     assert sends_of(offer, m.CallIncoming, new), offer
 
 
-def test_replaced_connection_ends_its_calls_with_replaced(h: Harness) -> None:
+def test_replaced_connection_ends_its_calls_as_if_it_went_offline(h: Harness) -> None:
+    """The other party's old session is gone, exactly as if its connection dropped; "Replaced" would
+    tell the peer that *its own* identity signed in elsewhere."""
     me = Identity.generate()
     old, peer = h.user(me), h.user()
     call_id = h.active_call(peer, old)
     new = h.open()
     actions = h.recv(new, h.register_msg(new, me))
-    assert sends_of(actions, m.Hangup, peer) == [m.Hangup(call_id=call_id, reason="Replaced")]
+    assert sends_of(actions, m.Hangup, peer) == [m.Hangup(call_id=call_id, reason="Offline")]
     assert RoomClosed(call_id) in actions
     assert h.core.calls == {}
 

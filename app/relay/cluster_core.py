@@ -48,7 +48,7 @@ from app.identity import fingerprint_of
 from app.protocol import ProtocolError
 from app.protocol import messages as m
 from app.protocol.codec import decode_message, encode_message
-from app.relay.relay_core import Action, ConnId, Disconnect, RelayCore, Send
+from app.relay.relay_core import PEER_REPLACED_REASON, Action, ConnId, Disconnect, RelayCore, Send
 
 log = logging.getLogger(__name__)
 
@@ -402,7 +402,7 @@ class ClusterCore:
                 if info is not None:
                     out.append(self._presence([(action.message.fingerprint, info[0], info[1], True)]))
             elif isinstance(action, Send) and isinstance(action.message, m.Replaced):
-                out += self._local_conn_gone(action.conn, "Replaced")
+                out += self._local_conn_gone(action.conn, PEER_REPLACED_REASON)
         for conn in touched:  # a remote party with no call left here is forgotten
             if conn in self._origin_of and not self.inner.has_calls(conn):
                 out += self._close_vconn(conn, now, "Offline")

@@ -54,6 +54,9 @@ log = logging.getLogger(__name__)
 ConnId = int
 #: More changes than this in one presence batch go out as a single "resync" instead (5 pages).
 PRESENCE_RESYNC_ABOVE = 5 * m.MAX_PRESENCE_PAGE
+# When a user registers again (a new network, a restart), the calls of the older session end; the
+# other party is told what happened from its side: the person's connection went away.
+PEER_REPLACED_REASON = "Offline"
 
 
 # ----------------------------------------------------------------------------- actions
@@ -308,7 +311,7 @@ class RelayCore:
         c = self._conns[conn]
         log.info("registration replaced on another node fingerprint=%s conn=%d", fingerprint, conn)
         actions: list[Action] = [Send(conn, m.Replaced(reason="you registered again from another connection"))]
-        actions += self._end_calls_of_conn(conn, "Replaced")
+        actions += self._end_calls_of_conn(conn, PEER_REPLACED_REASON)
         c.fingerprint = None
         c.closing = True
         if c.discoverable and fingerprint not in self._remote_listed:
@@ -459,7 +462,7 @@ class RelayCore:
         if old is not None and old != c.conn:
             log.info("registration replaces older connection fingerprint=%s old=%d new=%d", fingerprint, old, c.conn)
             actions.append(Send(old, m.Replaced(reason="you registered again from another connection")))
-            actions += self._end_calls_of_conn(old, "Replaced")
+            actions += self._end_calls_of_conn(old, PEER_REPLACED_REASON)
             if previous is not None:
                 previous.fingerprint = None  # it no longer speaks for the user
                 previous.closing = True
