@@ -411,6 +411,7 @@ class Lab:
         lan: str,
         symmetric: bool = False,
         ipv6_inbound: bool = True,
+        port_forwarding: bool = False,
     ) -> None:
         """Make `ns` a home router: masquerade IPv4 out of `wan`, filter unsolicited inbound.
 
@@ -421,8 +422,10 @@ class Lab:
         addresses and ports), i.e. address-and-port-dependent filtering. Hairpinning is not
         configured (no DNAT): a LAN host that dials the router's public address hits the router.
         IPv6 is routed, not translated; `ipv6_inbound=False` filters it statefully too.
+        `port_forwarding`: inbound packets a DNAT rule forwarded (miniupnpd's mappings) pass.
         """
         flags = " fully-random" if symmetric else ""
+        fwd = "" if port_forwarding else "# "
         v6 = "" if ipv6_inbound else "# "
         self.nft_table(
             ns,
@@ -432,6 +435,7 @@ class Lab:
             chain forward {{
                 type filter hook forward priority filter; policy drop;
                 ct state established,related accept
+                {fwd}iifname "{wan}" ct status dnat accept
                 iifname "{lan}" accept
                 {v6}iifname "{wan}" meta nfproto ipv6 accept
             }}

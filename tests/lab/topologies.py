@@ -135,6 +135,7 @@ def _home(
     gw: str,
     symmetric: bool,
     v6: tuple[str, str, str, str] | None,
+    port_forwarding: bool = False,
 ) -> Namespace:
     """A home router `name` with WAN `wan` to the core and a LAN bridge `lan`."""
     nat = lab.ns(name, router=True)
@@ -149,7 +150,7 @@ def _home(
     if v6:
         lab.route(nat, "default", via=v6[0])
         lab.route(core, v6[2], via=v6[1])
-    lab.nat(nat, wan="wan", lan="lan", symmetric=symmetric)
+    lab.nat(nat, wan="wan", lan="lan", symmetric=symmetric, port_forwarding=port_forwarding)
     return nat
 
 
@@ -228,6 +229,87 @@ def build_rogue(lab: Lab) -> Topology:
     lab.route(rogue, "default", via=GW_A)
     topo.extra["rogue_ns"] = rogue
     return topo
+
+
+# miniupnpd refuses a reserved outside address (the documentation ranges above), so the
+# port-mapping gateway's WAN is in 11.0.13.0/26: an unreserved block that exists only in these
+# namespaces (the core has no route off the machine; nothing leaves it).
+UPNP_PUB_A, UPNP_CORE_A = "11.0.13.2", "11.0.13.1"
+
+
+def build_mapped(lab: Lab, name: str = "h-mapped") -> Topology:
+    """Two symmetric NATs; alice's router runs miniupnpd (`start_miniupnpd`): UPnP-IGD, NAT-PMP
+    and PCP on its LAN, its WAN on an unreserved address."""
+    core, relay = _internet(lab)
+    nat_a = _home(
+        lab, core, "natA", core_if="wa", core_ip=UPNP_CORE_A, pub=UPNP_PUB_A, gw=GW_A, symmetric=True, v6=None,
+        port_forwarding=True,
+    )
+    nat_b = _home(lab, core, "natB", core_if="wb", core_ip=CORE_B, pub=PUB_B, gw=GW_B, symmetric=True, v6=None)
+    alice = _host(lab, nat_a, "alice", "p-alice", ALICE_V4, GW_A, None)
+    bob = _host(lab, nat_b, "bob", "p-bob", BOB_V4, GW_B, None)
+    routers = {"core": core, "natA": nat_a, "natB": nat_b}
+    return Topology(
+        name, lab, core, relay, alice, bob, routers, UPNP_PUB_A, PUB_B, ALICE_V4, BOB_V4,
+        "two symmetric NATs; the caller's router maps ports (miniupnpd)",
+    )
+
+
+MINIUPNPD = "/usr/sbin/miniupnpd"
+
+
+def start_miniupnpd(topo: Topology, router: str = "natA") -> Proc:
+    """miniupnpd on `router` (LAN `lan`, WAN `wan`) in the foreground, with its nftables chains
+    created first (it only adds rules to existing chains)."""
+    ns = topo.routers[router]
+    topo.lab.nft_table(
+        ns,
+        "inet",
+        "miniupnpd",
+        """
+        chain forward { type filter hook forward priority filter - 5; policy accept; jump miniupnpd; }
+        chain miniupnpd { }
+        chain prerouting { type nat hook prerouting priority dstnat; policy accept; jump prerouting_miniupnpd; }
+        chain postrouting {
+            type nat hook postrouting priority srcnat - 5; policy accept; jump postrouting_miniupnpd;
+        }
+        chain prerouting_miniupnpd { }
+        chain postrouting_miniupnpd { }
+        """,
+    )
+    conf = topo.lab.workdir / f"miniupnpd-{router}.conf"
+    conf.write_text(
+        "\n".join(
+            [
+                "ext_ifname=wan",
+                "listening_ip=lan",
+                "http_port=0",
+                "enable_natpmp=yes",
+                "enable_upnp=yes",
+                "secure_mode=yes",
+                "system_uptime=yes",
+                f"lease_file={topo.lab.workdir / f'miniupnpd-{router}.leases'}",
+                "upnp_table_name=miniupnpd",
+                "upnp_nat_table_name=miniupnpd",
+                "upnp_forward_chain=miniupnpd",
+                "upnp_nat_chain=prerouting_miniupnpd",
+                "upnp_nat_postrouting_chain=postrouting_miniupnpd",
+                "uuid=3d3cec3a-8cf0-11e0-98ee-001a6bd2d07b",
+                "allow 1024-65535 192.168.0.0/16 1024-65535",
+                "deny 0-65535 0.0.0.0/0 0-65535",
+                "",
+            ]
+        )
+    )
+    # -d logs to stderr: fold it into stdout, which the lab reads line by line
+    proc = topo.lab.run(ns, ["sh", "-c", f'exec {MINIUPNPD} -d -f "{conf}" 2>&1'], name=f"miniupnpd-{router}")
+    proc.wait_line(lambda s: "Listening for NAT-PMP/PCP traffic" in s, 10.0, "miniupnpd listening")
+    return proc
+
+
+def miniupnpd_rules(topo: Topology, router: str = "natA") -> str:
+    """The port forwards miniupnpd holds now (its DNAT chain)."""
+    return topo.routers[router].sh("nft list chain inet miniupnpd prerouting_miniupnpd")
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,7 @@ class _Lease:
     mapping: Mapping
     renew: Callable[[], Any]  # async () -> Mapping
     delete: Callable[[], Any]  # async () -> None
+    also: list[_Lease] = field(default_factory=list)  # the same forward, made by another protocol
 
 
 class PortMapper:
@@ -112,6 +113,7 @@ class PortMapper:
         self.status = MappingStatus(state="trying" if self.methods else "off")
         self._lease: _Lease | None = None
         self._task: asyncio.Task[None] | None = None
+        self._collector: asyncio.Task[None] | None = None
         self._settled = asyncio.Event()
         if not self.methods:
             self._settled.set()
@@ -137,13 +139,22 @@ class PortMapper:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
+        if self._collector is not None:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(asyncio.shield(self._collector), timeout)
+            self._collector.cancel()
+            self._collector = None
         lease, self._lease = self._lease, None
         if lease is not None:
-            try:
-                await asyncio.wait_for(lease.delete(), timeout)
-                log.info("port mapping deleted method=%s external=%s", lease.mapping.method, lease.mapping.external)
-            except (PortMapError, OSError, TimeoutError) as exc:
-                log.info("port mapping not deleted method=%s: %s (it expires by itself)", lease.mapping.method, exc)
+            for each in [lease, *lease.also]:
+                try:
+                    await asyncio.wait_for(each.delete(), timeout)
+                    log.info("port mapping deleted method=%s external=%s", each.mapping.method, each.mapping.external)
+                    break
+                except (PortMapError, OSError, TimeoutError) as exc:
+                    log.info("port mapping not deleted method=%s: %s", each.mapping.method, exc)
+            else:
+                log.info("port mapping %s left to expire by itself", lease.mapping.external)
         if self.status.state != "off":
             self._set("closed", None)
 
@@ -219,35 +230,60 @@ class PortMapper:
             else:
                 continue
             attempts[asyncio.ensure_future(coro)] = method
-        winner: _Lease | None = None
         pending = set(attempts)
         try:
-            while pending and winner is None:
+            while pending:
                 done, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                winner = None
                 for task in done:
-                    method = attempts[task]
-                    exc = task.exception()
-                    if exc is not None:
-                        self.status.answers[method] = str(exc) or type(exc).__name__
-                        log.info("port mapping by %s failed: %s", method, self.status.answers[method])
-                    elif winner is None:
-                        winner = task.result()
-                        self.status.answers[method] = winner.mapping.answer
+                    lease = self._outcome(task, attempts[task])
+                    if lease is None:
+                        continue
+                    if winner is None:
+                        winner = lease
                     else:
-                        await self._drop_loser(task.result(), winner)
+                        await self._drop_loser(lease, winner)
+                if winner is not None:
+                    if pending:  # the others may still map a port: collect and drop those later
+                        self._collector = asyncio.ensure_future(self._collect(pending, attempts, winner))
+                        pending = set()
+                    return winner
+            return None
         finally:
             for task in pending:
                 task.cancel()
+
+    def _outcome(self, task: asyncio.Task[_Lease], method: str) -> _Lease | None:
+        exc = task.exception()
+        if exc is not None:
+            self.status.answers[method] = str(exc) or type(exc).__name__
+            log.info("port mapping by %s failed: %s", method, self.status.answers[method])
+            return None
+        lease = task.result()
+        self.status.answers[method] = lease.mapping.answer
+        return lease
+
+    async def _collect(
+        self, pending: set[asyncio.Task[_Lease]], attempts: dict[asyncio.Task[_Lease], str], winner: _Lease
+    ) -> None:
+        """The methods still running when one won: a mapping they make is dropped (or, when it is
+        the winner's own forward asked by another protocol, remembered for the delete)."""
+        try:
+            for task in asyncio.as_completed(pending):
+                with contextlib.suppress(Exception):
+                    await task
             for task in pending:
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    loser = await task
-                    if winner is not None:
-                        await self._drop_loser(loser, winner)
-        return winner
+                lease = self._outcome(task, attempts[task])
+                if lease is not None:
+                    await self._drop_loser(lease, winner)
+        finally:
+            for task in pending:
+                task.cancel()
 
     async def _drop_loser(self, loser: _Lease, winner: _Lease) -> None:
         if loser.mapping.external == winner.mapping.external:
-            return  # one router, one mapping, asked twice: keep it
+            winner.also.append(loser)  # one router, one forward, asked twice: deleted on close by either
+            return
         with contextlib.suppress(PortMapError, OSError, TimeoutError):
             await asyncio.wait_for(loser.delete(), 2.0)
 
