@@ -120,7 +120,7 @@ class PathChosen(ClientEvent):
     call_id: str
     path: str  # "direct" | "relay"
     remote: str
-    candidate: str  # "host" | "reflexive" | "relay"
+    candidate: str  # "host" | "mapped" | "reflexive" | "relay"
     setup_ms: int
     reason: str = "first"  # "first" (the race's winner) | "failover" (the path in use went silent or closed)
 
@@ -183,3 +183,15 @@ class Notice(ClientEvent):
     event: ClassVar[str] = "notice"
     level: str
     message: str
+
+
+@dataclass(frozen=True)
+class PortMapping(ClientEvent):
+    """The port mapping of our shared socket changed (`app.nat.portmap`): state is trying,
+    mapped, failed or closed; `answers` says what the router said to each method tried."""
+
+    event: ClassVar[str] = "port_mapping"
+    state: str
+    method: str | None
+    mapped_addr: str | None
+    answers: dict[str, str]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -12,6 +13,10 @@ from app.client.client import WzpClient
 from app.identity import Identity
 from app.relay.limits import RelayLimits
 from app.relay.server import RelayServer
+
+# Tests do not ask this machine's real router for port mappings (nor wait for it to answer);
+# the port-mapping tests turn it on per process (tests/lab/test_portmap.py).
+os.environ.setdefault("WZP_PORT_MAPPING", "off")
 
 RelayFactory = Callable[..., Awaitable[RelayServer]]
 ClientFactory = Callable[..., Awaitable[tuple[WzpClient, EventLog]]]

@@ -10,9 +10,11 @@ import pytest
 from app.nat.addresses import AddressError
 from app.nat.candidates import (
     MAX_DIAL_CANDIDATES,
+    MAX_MAPPED,
     MAX_PEER_HOST_INPUT,
     Candidate,
     dial_order,
+    has_mapped,
     local_host_candidates,
 )
 
@@ -321,11 +323,37 @@ def test_dial_order_drops_invalid_and_logs(caplog: pytest.LogCaptureFixture) -> 
         "[::]:5",
         "224.0.0.1:5",
         "[ff02::1]:5",
-        "8.8.8.8:5",
+        "255.255.255.255:5",
+        "240.0.0.1:5",
     ],
 )
 def test_dial_order_host_candidates_use_lan_filter(addr: str) -> None:
     assert dial_order([addr], None) == []
+
+
+def test_public_ipv4_in_the_address_list_is_a_mapped_candidate() -> None:
+    """A peer lists the public address its router mapped for it; it is dialed after the LAN
+    candidates and before the reflexive address, which it replaces when they are equal."""
+    order = dial_order(["192.168.1.10:5", "11.0.13.2:47001"], "11.0.13.2:3333")
+    assert order == [
+        Candidate("192.168.1.10:5", "host"),
+        Candidate("11.0.13.2:47001", "mapped"),
+        Candidate("11.0.13.2:3333", "reflexive"),
+    ]
+    assert dial_order(["11.0.13.2:47001"], "11.0.13.2:47001") == [Candidate("11.0.13.2:47001", "mapped")]
+    assert has_mapped(["192.168.1.10:5", "11.0.13.2:47001"])
+    assert not has_mapped(["192.168.1.10:5", "[2001:db8::1]:5"])
+    assert not has_mapped(None)
+
+
+def test_mapped_candidates_are_capped_and_keep_their_slots() -> None:
+    many_hosts = [f"10.0.0.{i}:5" for i in range(1, 20)]
+    mapped = [f"11.0.0.{i}:5" for i in range(1, 5)]
+    order = dial_order([*many_hosts, *mapped], "198.51.100.2:7")
+    kinds = [c.kind for c in order]
+    assert len(order) == MAX_DIAL_CANDIDATES
+    assert kinds.count("mapped") == MAX_MAPPED
+    assert kinds[-1] == "reflexive"
 
 
 @pytest.mark.parametrize("addr", ["0.0.0.0:5", "[::]:5", "239.1.1.1:5", "255.255.255.255:5"])

@@ -72,3 +72,23 @@ def test_normalize_fingerprint() -> None:
 def test_non_string_rejected() -> None:
     with pytest.raises(TypeError):
         decide_role(b"ab", "cd")  # type: ignore[arg-type]
+
+
+def test_the_side_with_a_port_mapping_accepts() -> None:
+    """Dialing follows the candidates: only a dial towards a mapping gets through, so the side
+    that holds one accepts, whatever the fingerprints say."""
+    assert decide_role("aaaa", "bbbb", own_mapped=True) == "acceptor"
+    assert decide_role("bbbb", "aaaa", peer_mapped=True) == "dialer"
+    assert decide_role("bbbb", "aaaa", own_mapped=True) == "acceptor"
+    assert decide_role("aaaa", "bbbb", peer_mapped=True) == "dialer"
+    # both or neither mapped: the fingerprints decide
+    assert decide_role("aaaa", "bbbb", own_mapped=True, peer_mapped=True) == "dialer"
+    assert decide_role("bbbb", "aaaa", own_mapped=True, peer_mapped=True) == "acceptor"
+
+
+@given(HEX, HEX, st.booleans(), st.booleans())
+def test_symmetric_with_mappings(a: str, b: str, a_mapped: bool, b_mapped: bool) -> None:
+    assume(a != b)
+    mine = decide_role(a, b, own_mapped=a_mapped, peer_mapped=b_mapped)
+    theirs = decide_role(b, a, own_mapped=b_mapped, peer_mapped=a_mapped)
+    assert {mine, theirs} == {"dialer", "acceptor"}

@@ -6,11 +6,13 @@ for the whole call: the first path that works carries the audio at once, a check
 direct path that comes later takes over (the dialer decides and tells the acceptor
 in-band), and the path in use going silent or closing moves the call to the other.
 
-Roles come from the fingerprints (`app.nat.roles.decide_role`): they never tie
-and need no reflect answer.
+Roles come from the candidates and the fingerprints (`app.nat.roles.decide_role`):
+a side that holds a port mapping (`mapped` candidate) while the other does not
+accepts, so the other dials through the mapping; otherwise the smaller
+fingerprint dials. They never tie and need no reflect answer.
 
 Dialer: dials every peer candidate in parallel from the shared socket (LAN
-host candidates at once; reflexive ones only after the NAT dance below) and
+host and mapped candidates at once; reflexive ones only after the NAT dance below) and
 opens the relay media connection at the same moment. A direct connection
 counts only after the peer check: both sides sign a transcript bound to the
 call id, both ephemeral keys and the acceptor's TLS key, so a rogue host (or a
@@ -89,7 +91,7 @@ class RaceResult:
     path: str  # "direct" | "relay"
     conn: QuicPeerConnection
     remote: str
-    candidate: str  # "host" | "reflexive" | "relay"
+    candidate: str  # "host" | "mapped" | "reflexive" | "relay"
     setup_ms: int
     #: When direct won: the relay media connection if it was up, kept open for a fast failover.
     standby: QuicPeerConnection | None = None
@@ -493,6 +495,8 @@ class PathRace:
             while True:
                 msg = await stream.recv()
                 if isinstance(msg, m.MediaPathReport) and msg.race_winner == "direct":
+                    if msg.candidate == "mapped":  # the dialer came in through our port mapping
+                        cand = Candidate(addr=cand.addr, kind="mapped")
                     self._queue.put_nowait(("direct_confirmed", (conn, cand)))
                     return
         except Exception as exc:  # closed, malformed or reset by the peer: this connection is out

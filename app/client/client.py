@@ -36,8 +36,9 @@ from app.identity.alias import display_alias
 from app.media.errors import MediaKeyError
 from app.media.media_keys import EphemeralKey, MediaKeys, derive_media_keys, sign_ephemeral, verify_ephemeral
 from app.nat.addresses import parse_addr, parse_ip
-from app.nat.candidates import dial_order, local_host_candidates
+from app.nat.candidates import dial_order, has_mapped, local_host_candidates
 from app.nat.nat_type import NatProbe, NatReport, classify_nat
+from app.nat.portmap import MappingStatus, PortMapper
 from app.nat.roles import decide_role
 from app.net import ConnectionClosed, QuicEndpoint, QuicPeerConnection
 from app.net.message_stream import MessageStream
@@ -51,6 +52,8 @@ BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 #: Ended calls are forgotten at once (keys wiped); their ids are remembered this long so a late
 #: hangup or message for them is recognised as "already over", not as an unknown call.
 RECENTLY_ENDED = 256
+#: An offer or answer waits at most this long for a port mapping still being asked for.
+MAPPING_WAIT_S = 0.5
 ACCEPT_MODES = {"trusted": "AcceptTrusted", "generic": "AcceptGeneric"}
 
 
@@ -88,6 +91,7 @@ class CallInfo:
     task: asyncio.Task[None] | None = None
     setup_at: float = 0.0
     connected_at: float = 0.0
+    local_addrs: list[str] = field(default_factory=list)  # our address list as sent (roles read it)
 
     @property
     def state(self) -> CallState:
@@ -150,6 +154,8 @@ class WzpClient:
         self._link_task: asyncio.Task[None] | None = None
         self._wake_reconnect = asyncio.Event()
         self._media_stops: set[asyncio.Future[None]] = set()
+        #: The router's port mapping for our shared socket (`app.nat.portmap`; `status` for the GUI).
+        self.port_mapper: PortMapper | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -172,6 +178,8 @@ class WzpClient:
         # Incoming connections only while a call's race waits for the peer's direct dial (with a cap):
         # a stranger's handshake costs us nothing the rest of the time.
         self.endpoint = await QuicEndpoint.create("::", self.port, incoming="on-demand")
+        self.port_mapper = PortMapper(self.endpoint.port, on_change=self._on_port_mapping)
+        self.port_mapper.start()
         self._accept_task = self._spawn(self._accept_direct())
         self._link_task = self._spawn(self._keep_registered())
 
@@ -193,6 +201,8 @@ class WzpClient:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self.port_mapper is not None:
+            await self.port_mapper.close()  # the router forwards nothing to us any more
         if self.endpoint is not None:
             await self.endpoint.close()
 
@@ -376,9 +386,27 @@ class WzpClient:
 
     # ---------------------------------------------------------------- calls
 
-    def _candidates(self) -> list[str]:
+    async def _candidates(self) -> list[str]:
+        """Our address list for an offer/answer: LAN host candidates, and the public address our
+        router mapped for us (a public entry in this list is read as a `mapped` candidate)."""
         assert self.endpoint is not None
-        return local_host_candidates(self.endpoint.port)
+        local = local_host_candidates(self.endpoint.port)
+        if self.port_mapper is not None:
+            mapping = await self.port_mapper.wait_settled(MAPPING_WAIT_S)  # at once unless still asking
+            if mapping is not None and mapping.external not in local:
+                local.append(mapping.external)
+        return local
+
+    def _on_port_mapping(self, status: MappingStatus) -> None:
+        mapping = status.mapping
+        self.emit(
+            ev.PortMapping(
+                state=status.state,
+                method=mapping.method if mapping else None,
+                mapped_addr=mapping.external if mapping else None,
+                answers=dict(status.answers),
+            )
+        )
 
     async def place_call(self, target: str) -> str:
         """Call a fingerprint; returns the call id. Progress arrives as events."""
@@ -393,7 +421,7 @@ class WzpClient:
         call_id = secrets.token_hex(16)
         call = CallInfo(call_id=call_id, outgoing=True, peer_fingerprint=peer, machine=CallStateMachine(True))
         self.calls[call_id] = call
-        local = self._candidates()
+        local = call.local_addrs = await self._candidates()
         reflexive = self.registration.observed_addr
         self.emit(ev.Candidates(call_id=call_id, local_addrs=local, reflexive_addr=reflexive))
         log.info("place_call call_id=%s target=%s host_candidates=%s reflexive=%s", call_id, peer, local, reflexive)
@@ -480,7 +508,9 @@ class WzpClient:
         if accept_mode is None:
             raise ClientError(f"Unknown answer mode {mode!r}: use trusted, generic or reject.")
         trusted = accept_mode == "AcceptTrusted"
-        local = self._candidates() if trusted else []
+        local = call.local_addrs = await self._candidates() if trusted else []
+        if call.state is not CallState.INCOMING:  # ended while the router was asked
+            raise ClientError("This call is no longer ringing.")
         reflexive = self.registration.observed_addr if (trusted and self.registration) else None
         if trusted:
             self.emit(ev.Candidates(call_id=call_id, local_addrs=local, reflexive_addr=reflexive))
@@ -638,7 +668,12 @@ class WzpClient:
         caller_eph, callee_eph = (own_eph, call.peer_ephemeral) if call.outgoing else (call.peer_ephemeral, own_eph)
         params = RaceParams(
             call_id=call.call_id,
-            role=decide_role(self.identity.fingerprint, call.peer_fingerprint),
+            role=decide_role(
+                self.identity.fingerprint,
+                call.peer_fingerprint,
+                own_mapped=allow_direct and has_mapped(call.local_addrs),
+                peer_mapped=allow_direct and has_mapped(setup.peer_local_addrs),
+            ),
             own_fingerprint=self.identity.fingerprint,
             peer_fingerprint=call.peer_fingerprint,
             peer_public_key=call.peer_public_key,

@@ -22,16 +22,19 @@ __all__ = [
     "CandidateKind",
     "IPLike",
     "dial_order",
+    "has_mapped",
     "local_host_candidates",
 ]
 
 logger = logging.getLogger(__name__)
 
-CandidateKind = Literal["host", "reflexive", "relay"]
+CandidateKind = Literal["host", "mapped", "reflexive", "relay"]
 _KINDS: frozenset[str] = frozenset(get_args(CandidateKind))
 
 DEFAULT_HOST_LIMIT = 8
 MAX_DIAL_CANDIDATES = 9
+#: Public IPv4 entries of a peer's address list are port mappings its router granted.
+MAX_MAPPED = 2
 # A peer's candidate list is untrusted: look at no more than this many entries.
 MAX_PEER_HOST_INPUT = 32
 
@@ -154,16 +157,43 @@ def _canonical(text: object, role: str) -> str | None:
     return format_addr(host, port)
 
 
+def _classify(text: object) -> Candidate | None:
+    """One entry of a peer's address list: a LAN host candidate, or a public IPv4 address its
+    router mapped for it (``mapped``), or None (logged) when it is neither."""
+    try:
+        host, port = parse_addr(text)  # type: ignore[arg-type]
+    except AddressError as exc:
+        logger.info("dropping invalid host candidate %s: %s", _short(text), exc)
+        return None
+    ip = parse_ip(host)
+    addr = format_addr(host, port)
+    reason = host_candidate_skip_reason(ip)
+    if reason is None:
+        return Candidate(addr, "host")
+    if ip.version == 4 and unusable_reason(ip) is None and not ip.is_loopback and not ip.is_link_local:
+        return Candidate(addr, "mapped")
+    logger.info("dropping host candidate %s: %s", addr, reason)
+    return None
+
+
+def has_mapped(local: Iterable[str] | None) -> bool:
+    """Whether an address list (ours as we sent it, or the peer's as we got it) holds a mapped
+    candidate: both sides read the same list the same way, so both agree (see `roles`)."""
+    return any(c.kind == "mapped" for c in dial_order(local, None))
+
+
 def dial_order(local: Iterable[str] | None, reflexive: str | None) -> list[Candidate]:
     """Order a peer's addresses for dialing: LAN host candidates (IPv4, then IPv6), then the
-    reflexive address unless it is already listed. ``local`` is the peer's host-candidate
+    public addresses its router mapped for it (``mapped``: public IPv4 entries of the list),
+    then the reflexive address unless it is already listed. ``local`` is the peer's address
     list (``None`` means none).
 
     Input is untrusted peer data: entries are parsed and canonicalized, invalid ones dropped
     (logged), host candidates must pass the same LAN filter used by
     :func:`local_host_candidates`, duplicates removed, at most :data:`MAX_PEER_HOST_INPUT`
-    entries considered and at most :data:`MAX_DIAL_CANDIDATES` returned. One slot is kept for
-    a valid reflexive address so that host candidates can never push it out.
+    entries considered, :data:`MAX_MAPPED` mapped ones kept and at most
+    :data:`MAX_DIAL_CANDIDATES` returned. Slots are kept for the mapped and the reflexive
+    addresses so that host candidates can never push them out.
     """
     refl: str | None = None
     if reflexive is not None:
@@ -186,27 +216,34 @@ def dial_order(local: Iterable[str] | None, reflexive: str | None) -> list[Candi
 
     v4: list[str] = []
     v6: list[str] = []
+    mapped: list[str] = []
     seen: set[str] = set()
     for text in entries:
-        addr = _canonical(text, "host")
-        if addr is None:
+        cand = _classify(text)
+        if cand is None:
             continue
-        if addr in seen:
-            logger.debug("dropping duplicate host candidate %s", addr)
+        if cand.addr in seen:
+            logger.debug("dropping duplicate candidate %s", cand.addr)
             continue
-        seen.add(addr)
-        (v6 if addr.startswith("[") else v4).append(addr)
+        seen.add(cand.addr)
+        if cand.kind == "mapped":
+            mapped.append(cand.addr)
+        else:
+            (v6 if cand.addr.startswith("[") else v4).append(cand.addr)
+    if len(mapped) > MAX_MAPPED:
+        logger.info("dropping mapped candidates over the cap: %s", mapped[MAX_MAPPED:])
+        mapped = mapped[:MAX_MAPPED]
 
     hosts = v4 + v6
-    host_budget = MAX_DIAL_CANDIDATES - (1 if refl is not None else 0)
+    host_budget = MAX_DIAL_CANDIDATES - len(mapped) - (1 if refl is not None and refl not in mapped else 0)
     if len(hosts) > host_budget:
         logger.info("dropping host candidates over the cap: %s", hosts[host_budget:])
         hosts = hosts[:host_budget]
 
-    order = [Candidate(addr, "host") for addr in hosts]
+    order = [Candidate(addr, "host") for addr in hosts] + [Candidate(addr, "mapped") for addr in mapped]
     if refl is not None:
-        if refl in hosts:
-            logger.debug("reflexive address %s is already a host candidate", refl)
+        if refl in hosts or refl in mapped:
+            logger.debug("reflexive address %s is already a host or mapped candidate", refl)
         else:
             order.append(Candidate(refl, "reflexive"))
     logger.debug("dial order: %s", [(c.kind, c.addr) for c in order])

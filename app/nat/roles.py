@@ -27,13 +27,21 @@ def normalize_fingerprint(fingerprint: str) -> str:
     return _SEPARATORS.sub("", fingerprint).lower()
 
 
-def decide_role(own_fingerprint: str, peer_fingerprint: str) -> Role:
-    """Decide this side's role: the side whose (normalized) fingerprint is lexicographically
-    smaller dials, the other accepts.
+def decide_role(
+    own_fingerprint: str, peer_fingerprint: str, *, own_mapped: bool = False, peer_mapped: bool = False
+) -> Role:
+    """Decide this side's role. Dialing follows the candidates: when exactly one side holds a
+    port mapping (a ``mapped`` candidate: its router forwards a public port to it), that side
+    accepts and the other dials it, since only a dial *towards* a mapping gets through.
+    Otherwise the side whose (normalized) fingerprint is lexicographically smaller dials.
 
-    Deterministic and symmetric (``decide_role(a, b)`` and ``decide_role(b, a)`` always give
-    opposite roles) and independent of network addresses, so both peers agree without any
-    extra round trip. Raises :class:`ValueError` if a fingerprint is empty or both are equal
+    ``own_mapped``/``peer_mapped`` must come from the address lists as they were sent (the
+    relay forwards them unchanged), read with `app.nat.candidates.has_mapped` on both sides,
+    so both sides reach opposite roles.
+
+    Deterministic and symmetric (``decide_role(a, b, ...)`` and ``decide_role(b, a, ...)`` with
+    the flags swapped always give opposite roles), so both peers agree without any extra
+    round trip. Raises :class:`ValueError` if a fingerprint is empty or both are equal
     (a call to oneself, or a broken identity), since there would be no tie-breaker.
     """
     own = normalize_fingerprint(own_fingerprint)
@@ -42,6 +50,11 @@ def decide_role(own_fingerprint: str, peer_fingerprint: str) -> Role:
         raise ValueError("fingerprints must not be empty")
     if own == peer:
         raise ValueError("own and peer fingerprints are equal; cannot decide who dials")
-    role: Role = "dialer" if own < peer else "acceptor"
-    logger.debug("role decided: %s (own %.16s..., peer %.16s...)", role, own, peer)
+    if own_mapped != peer_mapped:
+        role: Role = "acceptor" if own_mapped else "dialer"
+    else:
+        role = "dialer" if own < peer else "acceptor"
+    logger.debug(
+        "role decided: %s (own %.16s... mapped=%s, peer %.16s... mapped=%s)", role, own, own_mapped, peer, peer_mapped
+    )
     return role
