@@ -259,10 +259,18 @@ async def _answer(client: WzpClient, call_id: str, mode: str) -> None:
         log.warning("could not answer call_id=%s: %s", call_id, exc)
 
 
+NAT_MAPPING_WAIT_S = 6.0  # UPnP: 2 s SSDP search, then the router's description and SOAP calls
+
+
 async def cmd_nat(args: argparse.Namespace, printer: Printer) -> int:
     async def body(client: WzpClient, stop: asyncio.Event) -> int:
         await _register(client)
         report = await client.detect_nat(args.probe)
+        mapping: dict[str, Any] = {"state": "off", "method": None, "mapped_addr": None, "answers": {}}
+        if client.port_mapper is not None:  # every method had its chance (UPnP's search takes 2 s)
+            await client.port_mapper.wait_settled(NAT_MAPPING_WAIT_S)
+            mapping = client.port_mapper.status.as_dict()
+            mapping.pop("mapping", None)
         printer.line(
             {
                 "event": "nat",
@@ -270,6 +278,7 @@ async def cmd_nat(args: argparse.Namespace, printer: Printer) -> int:
                 "public_addr": report.public_addr,
                 "explanation": report.explanation,
                 "probes": [{"server": p.server, "observed": p.observed, "error": p.error} for p in report.probes],
+                "port_mapping": mapping,
             }
         )
         return EXIT_OK

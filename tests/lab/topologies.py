@@ -237,9 +237,10 @@ def build_rogue(lab: Lab) -> Topology:
 UPNP_PUB_A, UPNP_CORE_A = "11.0.13.2", "11.0.13.1"
 
 
-def build_mapped(lab: Lab, name: str = "h-mapped") -> Topology:
-    """Two symmetric NATs; alice's router runs miniupnpd (`start_miniupnpd`): UPnP-IGD, NAT-PMP
-    and PCP on its LAN, its WAN on an unreserved address."""
+def build_mapped(lab: Lab, name: str = "h-mapped", *, mapped_side: str = "caller") -> Topology:
+    """Two symmetric NATs; alice's router (natA) runs miniupnpd (`start_miniupnpd`): UPnP-IGD,
+    NAT-PMP and PCP on its LAN, its WAN on an unreserved address. Alice is the caller, or the
+    callee with ``mapped_side="callee"``."""
     core, relay = _internet(lab)
     nat_a = _home(
         lab, core, "natA", core_if="wa", core_ip=UPNP_CORE_A, pub=UPNP_PUB_A, gw=GW_A, symmetric=True, v6=None,
@@ -249,10 +250,10 @@ def build_mapped(lab: Lab, name: str = "h-mapped") -> Topology:
     alice = _host(lab, nat_a, "alice", "p-alice", ALICE_V4, GW_A, None)
     bob = _host(lab, nat_b, "bob", "p-bob", BOB_V4, GW_B, None)
     routers = {"core": core, "natA": nat_a, "natB": nat_b}
-    return Topology(
-        name, lab, core, relay, alice, bob, routers, UPNP_PUB_A, PUB_B, ALICE_V4, BOB_V4,
-        "two symmetric NATs; the caller's router maps ports (miniupnpd)",
-    )
+    desc = f"two symmetric NATs; the {mapped_side}'s router maps ports (miniupnpd)"
+    if mapped_side == "callee":
+        return Topology(name, lab, core, relay, bob, alice, routers, PUB_B, UPNP_PUB_A, BOB_V4, ALICE_V4, desc)
+    return Topology(name, lab, core, relay, alice, bob, routers, UPNP_PUB_A, PUB_B, ALICE_V4, BOB_V4, desc)
 
 
 MINIUPNPD = "/usr/sbin/miniupnpd"
@@ -494,6 +495,8 @@ def run_call(
     callee_port: int = 0,
     rogue: bool = False,
     timeout: float = 20.0,
+    caller_env: dict[str, str] | None = None,
+    callee_env: dict[str, str] | None = None,
 ) -> CallResult:
     """Relay up, callee listening and registered, caller calls, both exit; never raises on a
     misbehaving call (the result says what happened)."""
@@ -522,6 +525,7 @@ def run_call(
         topo.callee_ns,
         [WZP_CLI, "--data-dir", str(callee_dir), "--relay", RELAY, "--json", *port_args, "listen", *listen_args],
         name=f"callee{n}",
+        env=callee_env,
     )
     error = ""
     caller: Proc | None = None
@@ -533,6 +537,7 @@ def run_call(
             topo.caller_ns,
             [WZP_CLI, "--data-dir", str(caller_dir), "--relay", RELAY, "--json", "call", callee_fp, *call_args],
             name=f"caller{n}",
+            env=caller_env,
         )
         caller_rc = caller.wait(timeout)
         callee_rc = callee.wait(10.0)
@@ -611,12 +616,15 @@ def rogue_main(argv: list[str]) -> None:
         asyncio.run(main())
 
 
-def run_nat(topo: Topology, ns: Namespace, *, timeout: float = 15.0) -> tuple[dict[str, Any], Proc]:
+def run_nat(
+    topo: Topology, ns: Namespace, *, timeout: float = 15.0, env: dict[str, str] | None = None
+) -> tuple[dict[str, Any], Proc]:
     """`wzp-cli nat` from `ns` against the relay and its probe port; returns its `nat` event."""
     topo.start_relay()
     n = next(topo._calls)
     data = topo.lab.workdir / f"nat{n}-{ns.name}"
-    proc = topo.lab.run(ns, [WZP_CLI, "--data-dir", str(data), "--relay", RELAY, "--json", "nat"], name=f"nat{n}")
+    argv = [WZP_CLI, "--data-dir", str(data), "--relay", RELAY, "--json", "nat"]
+    proc = topo.lab.run(ns, argv, name=f"nat{n}", env=env)
     try:
         event = proc.wait_event("nat", timeout)
         proc.wait(5.0)
