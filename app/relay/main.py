@@ -46,6 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="a second HOST:PORT answering reflect, for NAT type detection",
     )
+    p.add_argument(
+        "--map-port",
+        action="store_true",
+        help="ask the router (UPnP-IGD, NAT-PMP, PCP) to forward a public port to this relay "
+        "(a relay hosted at home); deleted on exit",
+    )
     p.add_argument("--ring-timeout", type=float, default=45.0, help="seconds an unanswered call rings (default 45)")
     p.add_argument(
         "--identity-file",
@@ -115,6 +121,7 @@ async def run(args: argparse.Namespace) -> int:
         data_dir = Path(user_data_dir("wzp-relay", appauthor=False))
     identity = load_identity_file(args.identity_file) if args.identity_file else None
     link = None
+    mapping = None
     if args.cluster:
         from app.relay.cluster import ClusterConfig, ClusterLink
         from app.relay.cluster_core import ClusterTimings
@@ -167,8 +174,22 @@ async def run(args: argparse.Namespace) -> int:
         )
         if link is not None and link.core is not None:
             print(f"wzp-relay cluster node {link.core.node} prefix {link.core.prefix}", flush=True)
+        if args.map_port:
+            from app.relay.port_mapping import RelayPortMapping
+
+            def show(status: dict[str, object]) -> None:
+                print(
+                    f"wzp-relay port mapping {status['state']} method {status['method']} "
+                    f"mapped {status['mapped_addr']} answer {status['answer']}",
+                    flush=True,
+                )
+
+            mapping = RelayPortMapping(server.port, on_change=show)
+            mapping.start()
         await server.serve_forever()
     finally:
+        if mapping is not None:
+            await mapping.close()
         if link is not None:
             await link.close()
         await server.stop()

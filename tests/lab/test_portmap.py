@@ -10,6 +10,8 @@ import pytest
 from .netlab import Lab
 from .topologies import (
     UPNP_PUB_A,
+    WZP_CLI,
+    WZP_RELAY,
     CallResult,
     build_mapped,
     host_of,
@@ -95,3 +97,35 @@ def test_wzp_cli_nat_reports_the_mapping(lab: Lab) -> None:
     assert host_of(mapping["mapped_addr"]) == UPNP_PUB_A
     assert mapping["method"] in mapping["answers"]
     assert "dnat" not in miniupnpd_rules(topo), "wzp-cli nat left its mapping behind"
+
+
+def test_hosted_relay_is_reached_from_outside_through_its_mapping(lab: Lab) -> None:
+    """A relay on a home computer (`wzp-relay --map-port`, as the GUI's hosted relay) asks its
+    router for its port; a client on another network registers through the mapped address; the
+    mapping is gone once the relay stops."""
+    topo = build_mapped(lab, "h-hosted-relay")
+    start_miniupnpd(topo)
+    relay = lab.run(
+        topo.caller_ns,
+        [WZP_RELAY, "--listen", "0.0.0.0:4433", "--data-dir", str(lab.workdir / "hosted"), "--map-port"],
+        name="hosted-relay",
+        env={"WZP_PORT_MAPPING": "natpmp"},
+    )
+    line = relay.wait_line(lambda s: s.startswith("wzp-relay port mapping "), 15.0, "its port mapping line")
+    words = line.split()
+    assert words[3:6] == ["mapped", "method", "natpmp"], relay.tail(20)
+    mapped = words[words.index("mapped", 4) + 1]
+    assert host_of(mapped) == UPNP_PUB_A, line
+    friend = lab.run(
+        topo.callee_ns,
+        [WZP_CLI, "--data-dir", str(lab.workdir / "friend"), "--relay", mapped, "--json", "listen", "--no-audio"],
+        name="friend",
+        env=OFF,
+    )
+    try:
+        friend.wait_event("registered", 15.0)
+    finally:
+        friend.stop()
+        relay.stop()
+    assert relay.returncode is not None
+    assert "dnat" not in miniupnpd_rules(topo), "the hosted relay left its mapping behind"
