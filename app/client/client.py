@@ -386,15 +386,14 @@ class WzpClient:
 
     # ---------------------------------------------------------------- calls
 
-    async def _candidates(self) -> list[str]:
+    def _candidates(self) -> list[str]:
         """Our address list for an offer/answer: LAN host candidates, and the public address our
         router mapped for us (a public entry in this list is read as a `mapped` candidate)."""
         assert self.endpoint is not None
         local = local_host_candidates(self.endpoint.port)
-        if self.port_mapper is not None:
-            mapping = await self.port_mapper.wait_settled(MAPPING_WAIT_S)  # at once unless still asking
-            if mapping is not None and mapping.external not in local:
-                local.append(mapping.external)
+        mapping = self.port_mapper.mapping if self.port_mapper is not None else None
+        if mapping is not None and mapping.external not in local:
+            local.append(mapping.external)
         return local
 
     def _on_port_mapping(self, status: MappingStatus) -> None:
@@ -421,7 +420,9 @@ class WzpClient:
         call_id = secrets.token_hex(16)
         call = CallInfo(call_id=call_id, outgoing=True, peer_fingerprint=peer, machine=CallStateMachine(True))
         self.calls[call_id] = call
-        local = call.local_addrs = await self._candidates()
+        if self.port_mapper is not None:
+            await self.port_mapper.wait_settled(MAPPING_WAIT_S)  # at once unless the router is still asked
+        local = call.local_addrs = self._candidates()
         reflexive = self.registration.observed_addr
         self.emit(ev.Candidates(call_id=call_id, local_addrs=local, reflexive_addr=reflexive))
         log.info("place_call call_id=%s target=%s host_candidates=%s reflexive=%s", call_id, peer, local, reflexive)
@@ -508,9 +509,11 @@ class WzpClient:
         if accept_mode is None:
             raise ClientError(f"Unknown answer mode {mode!r}: use trusted, generic or reject.")
         trusted = accept_mode == "AcceptTrusted"
-        local = call.local_addrs = await self._candidates() if trusted else []
-        if call.state is not CallState.INCOMING:  # ended while the router was asked
-            raise ClientError("This call is no longer ringing.")
+        if trusted and self.port_mapper is not None:
+            await self.port_mapper.wait_settled(MAPPING_WAIT_S)
+            if call.state is not CallState.INCOMING:  # ended while the router was asked
+                raise ClientError("This call is no longer ringing.")
+        local = call.local_addrs = self._candidates() if trusted else []
         reflexive = self.registration.observed_addr if (trusted and self.registration) else None
         if trusted:
             self.emit(ev.Candidates(call_id=call_id, local_addrs=local, reflexive_addr=reflexive))

@@ -101,6 +101,7 @@ class PortMapper:
         methods: Iterable[str] | None = None,
         lifetime: int = DEFAULT_LIFETIME,
         gateway: str | None = None,
+        gateway_port: int = natpmp.NATPMP_PORT,  # NAT-PMP and PCP share 5351; tests use another
         description: str = "WZP",
         on_change: Callable[[MappingStatus], None] = lambda _status: None,
     ) -> None:
@@ -108,6 +109,7 @@ class PortMapper:
         self.methods = tuple(methods) if methods is not None else methods_from_env()
         self.lifetime = lifetime
         self._gateway = gateway
+        self._gateway_port = gateway_port
         self.description = description
         self._on_change = on_change
         self.status = MappingStatus(state="trying" if self.methods else "off")
@@ -292,7 +294,7 @@ class PortMapper:
     async def _natpmp(self, gateway: str) -> _Lease:
         public = await exchange(
             gateway,
-            natpmp.NATPMP_PORT,
+            self._gateway_port,
             lambda _ip: natpmp.encode_public_address_request(),
             natpmp.decode_public_address_reply,
             what="NAT-PMP public address",
@@ -302,7 +304,7 @@ class PortMapper:
         async def request(external_port: int, lifetime: int) -> natpmp.MapReply:
             return await exchange(
                 gateway,
-                natpmp.NATPMP_PORT,
+                self._gateway_port,
                 lambda _ip: natpmp.encode_map_request(port, external_port, lifetime),
                 lambda data: natpmp.decode_map_reply(data, port),
                 what="NAT-PMP map",
@@ -332,7 +334,7 @@ class PortMapper:
         async def request(lifetime: int, external_port: int, external_ip: str) -> pcp.MapReply:
             return await exchange(
                 gateway,
-                pcp.PCP_PORT,
+                self._gateway_port,
                 lambda ip: pcp.encode_map_request(
                     nonce, ip, port, lifetime, external_port=external_port, external_ip=external_ip
                 ),

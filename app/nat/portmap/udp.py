@@ -63,7 +63,10 @@ async def exchange(
             deadline = loop.time() + delay
             while (left := deadline - loop.time()) > 0:
                 try:
-                    item = await asyncio.wait_for(proto.queue.get(), left)
+                    # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancel that
+                    # arrives together with a reply, and a cancelled renewal would go on forever.
+                    async with asyncio.timeout(left):
+                        item = await proto.queue.get()
                 except TimeoutError:
                     break
                 if isinstance(item, Exception):
