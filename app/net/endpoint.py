@@ -24,12 +24,14 @@ incoming connections only while someone holds `allow_incoming()`.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import logging
 import os
 import socket
 import ssl
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, Literal, cast
@@ -157,6 +159,71 @@ class _Socket(asyncio.DatagramProtocol):
         log.debug("udp error on shared socket: %s", exc)
 
 
+class SideSocket(asyncio.DatagramProtocol):
+    """An extra IPv4 UDP socket of the endpoint (port spraying through a symmetric NAT).
+
+    QUIC packets arriving on it go through the endpoint's one connection-ID table, like the
+    shared socket's; a connection started with ``start_connect(..., via=side)`` writes through
+    it (this object is that connection's transport), so it lives on the mapping this socket
+    opened in the NAT. It never starts server connections. Anything that is not QUIC goes to
+    ``on_raw(data, addr)`` (the spray's probes). Closed with `close()`, and by the endpoint's.
+    """
+
+    def __init__(self, endpoint: QuicEndpoint) -> None:
+        self.endpoint = endpoint
+        self.transport: asyncio.DatagramTransport | None = None
+        self.on_raw: Callable[[bytes, tuple[str, int]], None] | None = None
+        self.port = 0
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.DatagramTransport, transport)
+        self.port = self.transport.get_extra_info("sockname")[1]
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        if data and not data[0] & 0x40 and self.on_raw is not None:  # QUIC sets the fixed bit (0x40)
+            self.on_raw(data, normalize_sockaddr(addr))
+            return
+        self.endpoint._datagram_received(data, addr, side=self)
+
+    def error_received(self, exc: Exception) -> None:
+        log.debug("udp error on side socket %d: %s", self.port, exc)
+
+    def sendto(self, data: bytes, addr: Any) -> None:
+        """The transport of the connections that run on this socket."""
+        if self.transport is None or self.transport.is_closing():
+            self.endpoint.stats.dropped_send_errors += 1
+            return
+        self.endpoint.stats.packets_out += 1
+        self.transport.sendto(data, addr)
+
+    def send_raw(self, data: bytes, addr: tuple[str, int], *, ttl: int | None = None) -> bool:
+        if self.transport is None or self.transport.is_closing():
+            return False
+        sock = self.transport.get_extra_info("socket")
+        try:
+            if ttl is not None:
+                sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, ttl)
+            self.transport.sendto(data, addr)
+            return True
+        except OSError as exc:
+            log.debug("side socket send to %s failed: %s", addr, exc)
+            return False
+        finally:
+            if ttl is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.IPPROTO_IP, socket.IP_TTL, 64)
+
+    @property
+    def closed(self) -> bool:
+        return self.transport is None or self.transport.is_closing()
+
+    def close(self) -> None:
+        self.on_raw = None
+        if self.transport is not None:
+            self.transport.close()
+        self.endpoint._side_sockets.discard(self)
+
+
 class _Sender:
     """The transport each connection writes through: picks the socket by family."""
 
@@ -201,6 +268,7 @@ class QuicEndpoint:
         self.dual_stack = False
         self._loop = asyncio.get_running_loop()
         self._sockets: dict[int, _Socket] = {}
+        self._side_sockets: set[SideSocket] = set()
         self._dual: _Socket | None = None  # the one socket of a dual-stack endpoint
         self._sender = _Sender(self)
         self._by_cid: dict[bytes, QuicPeerConnection] = {}
@@ -328,14 +396,29 @@ class QuicEndpoint:
             raise
         return conn
 
-    def start_connect(self, addr: str | tuple[str, int], server_name: str = "wzp") -> QuicPeerConnection:
-        """Send the first flight to `addr` and return the (not yet connected) connection."""
+    async def open_side_socket(self) -> SideSocket:
+        """An extra IPv4 UDP socket on a free port (see `SideSocket`)."""
+        if self._closed:
+            raise ConnectionClosed("endpoint is closed")
+        _, side = await self._loop.create_datagram_endpoint(
+            lambda: SideSocket(self), local_addr=("0.0.0.0", 0), family=socket.AF_INET
+        )
+        self._side_sockets.add(side)
+        return side
+
+    def start_connect(
+        self, addr: str | tuple[str, int], server_name: str = "wzp", *, via: SideSocket | None = None
+    ) -> QuicPeerConnection:
+        """Send the first flight to `addr` and return the (not yet connected) connection; from
+        the shared socket, or from the side socket `via` (IPv4 only)."""
         if self._closed:
             raise ConnectionClosed("endpoint is closed")
         host, port = parse_addr(addr) if isinstance(addr, str) else addr
-        sockaddr = self._sockaddr_for(host, port)
+        if via is not None and (":" in host or via.closed):
+            raise ConnectionClosed("a side socket dials IPv4 only, and only while it is open")
+        sockaddr = (host, port) if via is not None else self._sockaddr_for(host, port)
         quic = self._new_quic(self._make_config(is_client=True, server_name=server_name))
-        conn = self._adopt(quic, remote=(host, port), is_client=True)
+        conn = self._adopt(quic, remote=(host, port), is_client=True, sender=via)
         conn.connect(sockaddr)
         return conn
 
@@ -411,14 +494,23 @@ class QuicEndpoint:
             if sock.transport is not None:
                 sock.transport.close()
         self._sockets.clear()
+        for side in list(self._side_sockets):
+            side.close()
         self._dual = None
         log.info("shared endpoint closed port=%d", self.port)
 
     # ---------------------------------------------------------------- internals
 
-    def _adopt(self, quic: BoundedQuicConnection, *, remote: tuple[str, int], is_client: bool) -> QuicPeerConnection:
+    def _adopt(
+        self,
+        quic: BoundedQuicConnection,
+        *,
+        remote: tuple[str, int],
+        is_client: bool,
+        sender: SideSocket | None = None,
+    ) -> QuicPeerConnection:
         conn = QuicPeerConnection(quic, endpoint=self, remote=remote, is_client=is_client)
-        conn.connection_made(cast(asyncio.DatagramTransport, self._sender))
+        conn.connection_made(cast(asyncio.DatagramTransport, sender if sender is not None else self._sender))
         conn._connection_id_issued_handler = partial(self._cid_issued, conn)
         conn._connection_id_retired_handler = partial(self._cid_retired, conn)
         conn._connection_terminated_handler = partial(self._terminated, conn)
@@ -459,7 +551,7 @@ class QuicEndpoint:
         self._accept_queue.append(conn)
         _wake(self._accept_waiter)
 
-    def _datagram_received(self, data: bytes, addr: Any) -> None:
+    def _datagram_received(self, data: bytes, addr: Any, side: SideSocket | None = None) -> None:
         self.stats.packets_in += 1
         try:
             header = pull_quic_header(Buffer(data=data), host_cid_length=CONNECTION_ID_LENGTH)
@@ -468,6 +560,9 @@ class QuicEndpoint:
             return
         conn = self._by_cid.get(header.destination_cid)
         is_new = False
+        if conn is None and side is not None:
+            self._drop("unknown-cid")  # a side socket only carries connections it dialed
+            return
         if conn is None:
             conn = self._maybe_new_server_connection(data, addr, header)
             if conn is None:
