@@ -120,7 +120,7 @@ class PathChosen(ClientEvent):
     call_id: str
     path: str  # "direct" | "relay"
     remote: str
-    candidate: str  # "host" | "mapped" | "reflexive" | "relay"
+    candidate: str  # "host" | "mapped" | "spray" | "reflexive" | "relay"
     setup_ms: int
     reason: str = "first"  # "first" (the race's winner) | "failover" (the path in use went silent or closed)
 
@@ -195,3 +195,18 @@ class PortMapping(ClientEvent):
     method: str | None
     mapped_addr: str | None
     answers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Spray(ClientEvent):
+    """A port spray ended (`app.nat.spray`): `side` is "sockets" (we opened side sockets) or
+    "probe" (we probed); `outcome` "connected" or why it stopped."""
+
+    event: ClassVar[str] = "spray"
+    call_id: str
+    side: str
+    sockets: int
+    probes: int
+    outcome: str
+    ms: int
+    side_sockets_open: int = 0  # "sockets": those still open when it ended (1: the winner's)

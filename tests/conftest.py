@@ -17,6 +17,7 @@ from app.relay.server import RelayServer
 # Tests do not ask this machine's real router for port mappings (nor wait for it to answer);
 # the port-mapping tests turn it on per process (tests/lab/test_portmap.py).
 os.environ.setdefault("WZP_PORT_MAPPING", "off")
+os.environ.setdefault("WZP_SPRAY", "off")  # nor classify their NAT for spraying (tests/lab/test_spray.py does)
 
 RelayFactory = Callable[..., Awaitable[RelayServer]]
 ClientFactory = Callable[..., Awaitable[tuple[WzpClient, EventLog]]]

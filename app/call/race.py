@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,11 +53,12 @@ from app.call.path_policy import (
     Use,
 )
 from app.identity import Identity, verify_signature
+from app.nat import spray
 from app.nat.addresses import parse_addr, parse_ip
 from app.nat.candidates import Candidate
 from app.nat.ranges import host_candidate_skip_reason
 from app.net import ConnectionClosed, QuicEndpoint, QuicPeerConnection
-from app.net.endpoint import IncomingPermit
+from app.net.endpoint import IncomingPermit, SideSocket
 from app.net.message_stream import MessageStream
 from app.protocol import messages as m
 from app.protocol.close_codes import CALL_ENDED
@@ -84,6 +86,10 @@ class RaceParams:
     relay_timeout: float = 6.0
     punch_ttl: int = 2
     punch_count: int = 3
+    #: Port spraying (`app.nat.spray`): "sockets" (we are the hard side: side sockets, we dial),
+    #: "probe" (we probe random ports of the hard peer's public IP, `spray_ip`), or "" (none).
+    spray: str = ""
+    spray_ip: str = ""
 
 
 @dataclass
@@ -133,6 +139,12 @@ class PathRace:
         self._on_standby = on_standby
         self._loop = asyncio.get_running_loop()
         self._start = started_at if started_at is not None else self._loop.time()
+        if params.spray:  # a spray takes longer than a dial: give the direct attempts its window
+            params = self.p = dataclasses.replace(
+                params,
+                direct_timeout=max(params.direct_timeout, spray.SPRAY_WINDOW_S),
+                acceptor_wait=max(params.acceptor_wait, spray.SPRAY_WINDOW_S),
+            )
         self.policy = PathPolicy(
             role=params.role,
             allow_direct=params.allow_direct,
@@ -157,6 +169,7 @@ class PathRace:
         self._permit: IncomingPermit | None = None
         #: Acceptor: incoming direct connections that proved to be the peer, waiting for its word.
         self._proven: set[QuicPeerConnection] = set()  # acceptor: incoming direct dials welcome meanwhile
+        self._sides: set[SideSocket] = set()  # spray side sockets still open
 
     # ------------------------------------------------------------- inputs
 
@@ -202,8 +215,12 @@ class PathRace:
         if p.allow_direct:
             if p.role == "dialer":
                 reflexive = [c for c in p.candidates if c.kind == "reflexive"]
-                if reflexive:
-                    self._spawn(self._punch(reflexive, tell_peer=True))
+                spraying = p.spray == "sockets" and bool(reflexive)
+                if reflexive:  # when spraying, the spray says PunchReady once its sockets punched
+                    self._spawn(self._punch(reflexive, tell_peer=not spraying))
+                if spraying:
+                    self._spawn(self._spray_sockets(reflexive[0]), direct=True)
+                    self._pending_dials += 1
                 for cand in p.candidates:
                     self._spawn(self._dial(cand), direct=True)
                     self._pending_dials += 1
@@ -213,6 +230,8 @@ class PathRace:
                 self._permit = self.endpoint.allow_incoming()
                 if p.candidates:
                     self._spawn(self._punch(list(p.candidates), tell_peer=True))
+                if p.spray == "probe" and p.spray_ip:
+                    self._spawn(self._spray_probes(p.spray_ip), direct=True)
         try:
             while True:
                 kind, value = await self._next(self.policy.next_wake())
@@ -374,6 +393,7 @@ class PathRace:
             if conn not in keep:
                 conn.close(reason_phrase="lost the race")
                 self._conns.discard(conn)
+        self._close_sides()
 
     async def _next(self, wake_at: float | None) -> tuple[str, Any]:
         if wake_at is None:
@@ -414,7 +434,7 @@ class PathRace:
             with contextlib.suppress(ConnectionClosed):
                 self._signal(m.PunchReady(call_id=p.call_id))
 
-    async def _dial(self, cand: Candidate) -> None:
+    async def _dial(self, cand: Candidate, *, via: SideSocket | None = None) -> None:
         p = self.p
         deadline = self._start + p.direct_timeout
         outcome, detail = "failed", ""
@@ -422,7 +442,9 @@ class PathRace:
             if cand.kind == "reflexive":
                 # Never let a full-TTL packet reach the peer's NAT before it has punched.
                 await asyncio.wait_for(self._peer_punched.wait(), max(0.0, deadline - self._loop.time()))
-            conn = self.endpoint.start_connect(cand.addr, server_name="wzp-peer")
+            conn = self.endpoint.start_connect(cand.addr, server_name="wzp-peer", via=via)
+            if via is not None:  # the side socket lives as long as the connection it carries
+                self._spawn(self._close_side_after(conn, via))
             if not self._track(conn):
                 return
             remaining = max(0.05, deadline - self._loop.time())
@@ -495,14 +517,132 @@ class PathRace:
             while True:
                 msg = await stream.recv()
                 if isinstance(msg, m.MediaPathReport) and msg.race_winner == "direct":
-                    if msg.candidate == "mapped":  # the dialer came in through our port mapping
-                        cand = Candidate(addr=cand.addr, kind="mapped")
+                    if msg.candidate in ("mapped", "spray"):  # our port mapping, or a sprayed port
+                        cand = Candidate(addr=cand.addr, kind=msg.candidate)
                     self._queue.put_nowait(("direct_confirmed", (conn, cand)))
                     return
         except Exception as exc:  # closed, malformed or reset by the peer: this connection is out
             log.info("incoming direct check ended call_id=%s remote=%s: %s", p.call_id, conn.remote_addr, exc)
             self._proven.discard(conn)
             conn.close(reason_phrase="direct check ended")
+
+    # ----------------------------------------------------------- port spraying
+
+    async def _spray_sockets(self, target: Candidate) -> None:
+        """Hard side: open side sockets, punch the peer's reflexive address from each (low TTL),
+        say PunchReady, and dial from the first socket one of the peer's probes reaches."""
+        p = self.p
+        host, port = parse_addr(target.addr)
+        found: asyncio.Future[SideSocket] = self._loop.create_future()
+        sockets: list[SideSocket] = []
+        t0 = self._loop.time()
+        outcome = "failed"
+
+        def on_raw(side: SideSocket, data: bytes, addr: tuple[str, int]) -> None:
+            if not found.done() and addr == (host, port) and spray.is_probe(data, p.call_id):
+                found.set_result(side)
+
+        try:
+            for _ in range(spray.SPRAY_SOCKETS):
+                side = await self.endpoint.open_side_socket()
+                side.on_raw = lambda data, addr, side=side: on_raw(side, data, addr)
+                sockets.append(side)
+                self._sides.add(side)
+            for _ in range(2):
+                for side in sockets:
+                    side.send_raw(PUNCH_PAYLOAD, (host, port), ttl=p.punch_ttl)
+                await asyncio.sleep(0.01)
+            with contextlib.suppress(ConnectionClosed):
+                self._signal(m.PunchReady(call_id=p.call_id))
+            log.info("spray sockets open call_id=%s sockets=%d target=%s", p.call_id, len(sockets), target.addr)
+            deadline = self._start + p.direct_timeout
+            try:
+                winner = await asyncio.wait_for(found, max(0.0, deadline - self._loop.time()))
+            except TimeoutError:
+                outcome = "no probe arrived"
+                self._queue.put_nowait(("direct_failed", target))
+                self._emit(
+                    ev.CandidateResult(
+                        call_id=p.call_id, addr=target.addr, kind="spray", outcome="failed", detail=outcome
+                    )
+                )
+                return
+            for side in sockets:
+                if side is not winner:
+                    side.close()
+                    self._sides.discard(side)
+            outcome = "connected"
+            log.info("spray probe arrived call_id=%s side_port=%d after %d ms", p.call_id, winner.port, self._ms(t0))
+            await self._dial(Candidate(target.addr, "spray"), via=winner)
+        finally:
+            self._emit(
+                ev.Spray(
+                    call_id=p.call_id,
+                    side="sockets",
+                    sockets=len(sockets),
+                    probes=0,
+                    outcome=outcome,
+                    ms=self._ms(t0),
+                    side_sockets_open=sum(not side.closed for side in sockets),
+                )
+            )
+
+    async def _spray_probes(self, ip: str) -> None:
+        """Easy side: probe random ports of the hard peer's public IP from the shared socket
+        (rate-limited), until a direct connection is proven, the probes run out, or the relay
+        has carried the call for `STOP_AFTER_RELAY_S`."""
+        p = self.p
+        t0 = self._loop.time()
+        payload = spray.probe_payload(p.call_id)
+        plan: spray.ProbePlan | None = None
+        outcome = "cancelled"
+        try:
+            deadline = self._start + p.acceptor_wait
+            await asyncio.wait_for(self._peer_punched.wait(), max(0.0, deadline - self._loop.time()))
+            plan = spray.ProbePlan(started_at=self._loop.time())
+            relay_since: float | None = None
+            while True:
+                now = self._loop.time()
+                if self._proven or self.done:
+                    outcome = "connected" if self._proven else "direct attempts over"
+                    break
+                if self.result is not None and self.result.path == RELAY:
+                    relay_since = relay_since if relay_since is not None else now
+                    if now - relay_since >= spray.STOP_AFTER_RELAY_S:
+                        outcome = "relay in use"
+                        break
+                if plan.exhausted:
+                    outcome = "probes exhausted"
+                    break
+                for port in plan.due(now):
+                    self.endpoint.send_raw(payload, (ip, port))
+                await asyncio.sleep(max(0.0, plan.next_at() - self._loop.time()))
+        except TimeoutError:
+            outcome = "the peer never punched"
+        finally:
+            sent = plan.sent if plan is not None else 0
+            log.info("spray probes call_id=%s target=%s sent=%d outcome=%s", p.call_id, ip, sent, outcome)
+            self._emit(
+                ev.Spray(call_id=p.call_id, side="probe", sockets=0, probes=sent, outcome=outcome, ms=self._ms(t0))
+            )
+
+    async def _close_side_after(self, conn: QuicPeerConnection, side: SideSocket) -> None:
+        try:
+            await conn.wait_closed()
+        finally:
+            side.close()
+            self._sides.discard(side)
+
+    def _close_sides(self) -> None:
+        """Close every side socket that carries no connection we keep."""
+        carrying = {c._transport for c in (*self.paths.values(), *self._proven)}
+        for side in list(self._sides):
+            if side not in carrying:
+                side.close()
+                self._sides.discard(side)
+
+    def _ms(self, since: float) -> int:
+        return int((self._loop.time() - since) * 1000)
 
     def _kind_of(self, addr: str) -> str:
         for cand in self.p.candidates:
@@ -560,6 +700,9 @@ class PathRace:
             conn.close(CALL_ENDED, "call over")
         self._conns.clear()
         self.paths.clear()
+        for side in list(self._sides):  # the connections above closed: their sockets go too
+            side.close()
+        self._sides.clear()
 
 
 def _is_lan(addr: str) -> bool:

@@ -40,6 +40,7 @@ from app.nat.candidates import dial_order, has_mapped, local_host_candidates
 from app.nat.nat_type import NatProbe, NatReport, classify_nat
 from app.nat.portmap import MappingStatus, PortMapper
 from app.nat.roles import decide_role
+from app.nat.spray import hard_hint, parse_hard_hint, spray_enabled
 from app.net import ConnectionClosed, QuicEndpoint, QuicPeerConnection
 from app.net.message_stream import MessageStream
 from app.protocol import ProtocolError
@@ -156,6 +157,9 @@ class WzpClient:
         self._media_stops: set[asyncio.Future[None]] = set()
         #: The router's port mapping for our shared socket (`app.nat.portmap`; `status` for the GUI).
         self.port_mapper: PortMapper | None = None
+        #: Our NAT, classified once after the first registration when spraying is on (`app.nat.spray`).
+        self.nat_report: NatReport | None = None
+        self._nat_known = asyncio.Event()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -180,6 +184,10 @@ class WzpClient:
         self.endpoint = await QuicEndpoint.create("::", self.port, incoming="on-demand")
         self.port_mapper = PortMapper(self.endpoint.port, on_change=self._on_port_mapping)
         self.port_mapper.start()
+        if spray_enabled():
+            self._spawn(self._classify_nat())
+        else:
+            self._nat_known.set()
         self._accept_task = self._spawn(self._accept_direct())
         self._link_task = self._spawn(self._keep_registered())
 
@@ -394,7 +402,26 @@ class WzpClient:
         mapping = self.port_mapper.mapping if self.port_mapper is not None else None
         if mapping is not None and mapping.external not in local:
             local.append(mapping.external)
+        elif self.nat_report is not None and self.nat_report.nat_type == "symmetric" and self.nat_report.public_ip:
+            local.append(hard_hint(self.nat_report.public_ip))  # "spray me" (app.nat.spray)
         return local
+
+    async def _classify_nat(self) -> None:
+        """Once registered: does our NAT map per destination? Then calls may spray."""
+        try:
+            await self._registered.wait()
+            self.nat_report = await self.detect_nat()
+            log.info("nat classified type=%s public_ip=%s", self.nat_report.nat_type, self.nat_report.public_ip)
+        finally:
+            self._nat_known.set()
+
+    async def _before_offer(self) -> None:
+        """An offer or answer waits briefly for what may still be arriving: the router's port
+        mapping and our NAT type."""
+        waits = [asyncio.wait_for(self._nat_known.wait(), MAPPING_WAIT_S)]
+        if self.port_mapper is not None:
+            waits.append(self.port_mapper.wait_settled(MAPPING_WAIT_S))
+        await asyncio.gather(*waits, return_exceptions=True)
 
     def _on_port_mapping(self, status: MappingStatus) -> None:
         mapping = status.mapping
@@ -420,8 +447,7 @@ class WzpClient:
         call_id = secrets.token_hex(16)
         call = CallInfo(call_id=call_id, outgoing=True, peer_fingerprint=peer, machine=CallStateMachine(True))
         self.calls[call_id] = call
-        if self.port_mapper is not None:
-            await self.port_mapper.wait_settled(MAPPING_WAIT_S)  # at once unless the router is still asked
+        await self._before_offer()
         local = call.local_addrs = self._candidates()
         reflexive = self.registration.observed_addr
         self.emit(ev.Candidates(call_id=call_id, local_addrs=local, reflexive_addr=reflexive))
@@ -509,8 +535,8 @@ class WzpClient:
         if accept_mode is None:
             raise ClientError(f"Unknown answer mode {mode!r}: use trusted, generic or reject.")
         trusted = accept_mode == "AcceptTrusted"
-        if trusted and self.port_mapper is not None:
-            await self.port_mapper.wait_settled(MAPPING_WAIT_S)
+        if trusted:
+            await self._before_offer()
             if call.state is not CallState.INCOMING:  # ended while the router was asked
                 raise ClientError("This call is no longer ringing.")
         local = call.local_addrs = self._candidates() if trusted else []
@@ -667,6 +693,13 @@ class WzpClient:
         assert self.endpoint is not None
         allow_direct = setup.accept_mode == "AcceptTrusted"
         candidates = tuple(dial_order(setup.peer_local_addrs, setup.peer_direct_addr)) if allow_direct else ()
+        own_mapped = allow_direct and has_mapped(call.local_addrs)
+        peer_mapped = allow_direct and has_mapped(setup.peer_local_addrs)
+        own_hard = allow_direct and parse_hard_hint(call.local_addrs) is not None
+        peer_hard_ip = parse_hard_hint(list(setup.peer_local_addrs)) if allow_direct else None
+        spray = ""
+        if spray_enabled() and not (own_mapped or peer_mapped) and own_hard != (peer_hard_ip is not None):
+            spray = "sockets" if own_hard else "probe"
         own_eph = call.ephemeral.public_bytes
         caller_eph, callee_eph = (own_eph, call.peer_ephemeral) if call.outgoing else (call.peer_ephemeral, own_eph)
         params = RaceParams(
@@ -674,8 +707,10 @@ class WzpClient:
             role=decide_role(
                 self.identity.fingerprint,
                 call.peer_fingerprint,
-                own_mapped=allow_direct and has_mapped(call.local_addrs),
-                peer_mapped=allow_direct and has_mapped(setup.peer_local_addrs),
+                own_mapped=own_mapped,
+                peer_mapped=peer_mapped,
+                own_hard=own_hard,
+                peer_hard=peer_hard_ip is not None,
             ),
             own_fingerprint=self.identity.fingerprint,
             peer_fingerprint=call.peer_fingerprint,
@@ -685,6 +720,8 @@ class WzpClient:
             candidates=candidates,
             relay_addr=call.relay_addr,
             allow_direct=allow_direct,
+            spray=spray,
+            spray_ip=peer_hard_ip or "",
             **self.race_overrides,
         )
         relay_addr = call.relay_addr

@@ -12,6 +12,7 @@ import ifaddr
 
 from app.nat.addresses import AddressError, format_addr, parse_addr, parse_ip
 from app.nat.ranges import host_candidate_skip_reason, unusable_reason
+from app.nat.spray import parse_hard_hint
 
 __all__ = [
     "DEFAULT_HOST_LIMIT",
@@ -28,7 +29,7 @@ __all__ = [
 
 logger = logging.getLogger(__name__)
 
-CandidateKind = Literal["host", "mapped", "reflexive", "relay"]
+CandidateKind = Literal["host", "mapped", "reflexive", "spray", "relay"]
 _KINDS: frozenset[str] = frozenset(get_args(CandidateKind))
 
 DEFAULT_HOST_LIMIT = 8
@@ -160,6 +161,9 @@ def _canonical(text: object, role: str) -> str | None:
 def _classify(text: object) -> Candidate | None:
     """One entry of a peer's address list: a LAN host candidate, or a public IPv4 address its
     router mapped for it (``mapped``), or None (logged) when it is neither."""
+    if isinstance(text, str) and text.endswith(":0") and parse_hard_hint([text]) is not None:
+        logger.debug("peer says its NAT maps per destination (%s): a spray hint, not a candidate", text)
+        return None
     try:
         host, port = parse_addr(text)  # type: ignore[arg-type]
     except AddressError as exc:

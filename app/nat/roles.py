@@ -28,12 +28,21 @@ def normalize_fingerprint(fingerprint: str) -> str:
 
 
 def decide_role(
-    own_fingerprint: str, peer_fingerprint: str, *, own_mapped: bool = False, peer_mapped: bool = False
+    own_fingerprint: str,
+    peer_fingerprint: str,
+    *,
+    own_mapped: bool = False,
+    peer_mapped: bool = False,
+    own_hard: bool = False,
+    peer_hard: bool = False,
 ) -> Role:
     """Decide this side's role. Dialing follows the candidates: when exactly one side holds a
     port mapping (a ``mapped`` candidate: its router forwards a public port to it), that side
     accepts and the other dials it, since only a dial *towards* a mapping gets through.
-    Otherwise the side whose (normalized) fingerprint is lexicographically smaller dials.
+    Else, when exactly one side is behind a NAT that maps per destination (``*_hard``: it said
+    so in its address list, `app.nat.spray`), that side dials: from the side socket that one
+    of the peer's spray probes reached. Otherwise the side whose (normalized) fingerprint is
+    lexicographically smaller dials.
 
     ``own_mapped``/``peer_mapped`` must come from the address lists as they were sent (the
     relay forwards them unchanged), read with `app.nat.candidates.has_mapped` on both sides,
@@ -52,6 +61,8 @@ def decide_role(
         raise ValueError("own and peer fingerprints are equal; cannot decide who dials")
     if own_mapped != peer_mapped:
         role: Role = "acceptor" if own_mapped else "dialer"
+    elif own_hard != peer_hard:
+        role = "dialer" if own_hard else "acceptor"
     else:
         role = "dialer" if own < peer else "acceptor"
     logger.debug(

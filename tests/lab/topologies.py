@@ -231,6 +231,25 @@ def build_rogue(lab: Lab) -> Topology:
     return topo
 
 
+def build_one_symmetric(lab: Lab, name: str = "i-spray", *, hard_side: str = "callee") -> Topology:
+    """Two LANs: one NAT maps per destination (`masquerade fully-random`), the other keeps ports;
+    both filter by address and port. `hard_side` ("caller" or "callee") is behind the first."""
+    core, relay = _internet(lab)
+    nat_a = _home(
+        lab, core, "natA", core_if="wa", core_ip=CORE_A, pub=PUB_A, gw=GW_A, symmetric=hard_side == "caller", v6=None
+    )
+    nat_b = _home(
+        lab, core, "natB", core_if="wb", core_ip=CORE_B, pub=PUB_B, gw=GW_B, symmetric=hard_side == "callee", v6=None
+    )
+    alice = _host(lab, nat_a, "alice", "p-alice", ALICE_V4, GW_A, None)
+    bob = _host(lab, nat_b, "bob", "p-bob", BOB_V4, GW_B, None)
+    routers = {"core": core, "natA": nat_a, "natB": nat_b}
+    for router in routers:
+        lab.counters(routers[router], {n: match for n, (r, match) in COUNTERS.items() if r == router})
+    desc = f"the {hard_side}'s NAT is symmetric, the other keeps ports"
+    return Topology(name, lab, core, relay, alice, bob, routers, PUB_A, PUB_B, ALICE_V4, BOB_V4, desc)
+
+
 # miniupnpd refuses a reserved outside address (the documentation ranges above), so the
 # port-mapping gateway's WAN is in 11.0.13.0/26: an unreserved block that exists only in these
 # namespaces (the core has no route off the machine; nothing leaves it).
