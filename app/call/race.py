@@ -544,7 +544,11 @@ class PathRace:
 
         try:
             for _ in range(spray.SPRAY_SOCKETS):
-                side = await self.endpoint.open_side_socket()
+                try:
+                    side = await self.endpoint.open_side_socket()
+                except OSError as exc:  # out of file descriptors (macOS GUI apps get 256): spray with fewer
+                    log.warning("spray: only %d side sockets call_id=%s: %s", len(sockets), p.call_id, exc)
+                    break
                 side.on_raw = lambda data, addr, side=side: on_raw(side, data, addr)
                 sockets.append(side)
                 self._sides.add(side)
