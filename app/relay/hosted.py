@@ -1,4 +1,4 @@
-""""Host a relay on this computer": a `RelayServer` running in-process on the app's asyncio loop."""
+""" "Host a relay on this computer": a `RelayServer` running in-process on the app's asyncio loop."""
 
 from __future__ import annotations
 
@@ -27,6 +27,11 @@ class RelayHost:
     @property
     def running(self) -> bool:
         return self.server is not None
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return self.server.port
 
     @property
     def local_address(self) -> str:
@@ -61,7 +66,9 @@ class RelayHost:
                 continue
             log.info(
                 "hosted relay listening on port %d fingerprint=%s lan=%s",
-                self.server.port, self.server.fingerprint, self.lan_addresses(),
+                self.server.port,
+                self.server.fingerprint,
+                self.lan_addresses(),
             )
             return self.local_address
         raise RelayHostError(f"A relay could not be started on this computer ({last}).")
