@@ -166,6 +166,8 @@ class Ended(ClientEvent):
     reason: str
     duration_s: float = 0.0
     by: str = "remote"  # who ended it: "local" (this side), "remote" (the peer) or "relay"
+    #: The relay that gave the reason (e.g. where the person was not online), when one did.
+    relay: str = ""
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from app import events as ev
 from app.identity import IdentityFileError, load_or_create_identity
 from app.identity.store import IDENTITY_FILENAME
 from app.media.sources import AudioSource
+from app.relay.hosted import RelayHost, RelayHostError
 from app.storage import BlockList, CallHistory, ContactBook, DatabaseError, Settings, SettingsStore, open_database
 from ui.client_host import ClientHost, MediaOptions
 from ui.icons import app_icon
@@ -28,7 +29,6 @@ from ui.models.contacts import ContactsModel
 from ui.models.dialer import DialerModel
 from ui.models.history import HistoryModel
 from ui.models.relay_status import RelayStatusModel
-from ui.relay_host import RelayHost, RelayHostError
 from ui.ringtone import Ringtone
 from ui.tasks import TaskRunner
 from ui.tray import Tray

@@ -1,9 +1,16 @@
 """`wzp-cli`: the headless client (a product feature, and the contract our checks use).
 
     wzp-cli [--data-dir D] id
-    wzp-cli [--data-dir D] --relay R [--json] listen [--answer trusted|generic|reject] [--max-calls N]
-    wzp-cli [--data-dir D] --relay R [--json] call FINGERPRINT [--duration S]
+    wzp-cli [--data-dir D] [--relay R] [--json] listen [--answer trusted|generic|reject] [--max-calls N]
+    wzp-cli [--data-dir D] [--relay R] [--json] call FINGERPRINT|wzp:LINK [--duration S]
+    wzp-cli [--data-dir D] [--relay R] invite
+    wzp-cli [--data-dir D] nearby [--wait S]
     wzp-cli [--data-dir D] --relay R [--json] nat [--probe HOST:PORT ...]
+
+R is a host name or IP literal with an optional port (default 4433), or several nodes of one
+relay service as A,B,C. Without --relay, `listen` hosts a relay on this machine and announces
+itself on the LAN (like the GUI), and `call` finds the person on the LAN (or uses the relays
+their invite link names).
 
 With --json every event is one JSON object per line on stdout, with an "event" key.
 Exit status 0 when things went as asked; otherwise non-zero with a one-line reason on stderr.
@@ -24,7 +31,9 @@ from app import events as ev
 from app.client.client import ClientError, WzpClient
 from app.identity import IdentityFileError, default_data_dir, load_or_create_identity, parse_fingerprint
 from app.identity.alias import display_alias, self_chosen_name
+from app.invite import Invite, InviteError, format_invite, parse_target
 from app.nat.addresses import address_arg
+from app.nat.relay_address import relay_list_arg
 from app.storage import BlockList, DatabaseError, open_database
 
 log = logging.getLogger("wzp.cli")
@@ -51,15 +60,19 @@ END_REASONS = {
     "Error": "the call failed",
     "LimitExceeded": "too many calls at once",
     "Replaced": "this identity registered again elsewhere",
+    "Unreachable": "the other side's relay could not be reached",
 }
+#: How long `call` without --relay looks for the person on the LAN.
+LAN_LOOKUP_S = 5.0
+HOSTED_RELAY_FILE = "hosted-relay.json"
 
 
-def _relay_list_arg(value: str) -> list[str]:
-    """`--relay`: one HOST:PORT or a comma-separated list of them."""
-    relays = [address_arg(part.strip()) for part in value.split(",") if part.strip()]
-    if not relays:
-        raise argparse.ArgumentTypeError("expected HOST:PORT[,HOST:PORT...]")
-    return relays
+def _end_sentence(event: ev.Ended) -> str:
+    if event.reason == "Offline" and event.relay:
+        return f"the other side is not online at the relay {event.relay}"
+    if event.reason == "Unreachable" and event.relay:
+        return f"the relay {event.relay} could not be reached"
+    return END_REASONS.get(event.reason, event.reason)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -67,10 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-dir", type=Path, default=None, help="identity and settings folder")
     p.add_argument(
         "--relay",
-        type=_relay_list_arg,
+        type=relay_list_arg,
         default=None,
-        help="relay HOST:PORT, or several nodes of one relay service as A,B,C (the next is tried when one fails)",
+        help="relay HOST[:PORT] (host name or IP; port 4433 if omitted), or several nodes of one relay "
+        "service as A,B,C (the next is tried when one fails). Without it, listen hosts a relay here",
     )
+    p.add_argument("--no-lan", action="store_true", help="do not announce or look for people on the LAN")
     p.add_argument("--json", action="store_true", help="one JSON event per line on stdout")
     p.add_argument("--port", type=int, default=0, help="local UDP port of the shared socket (default: any)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
@@ -81,9 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     listen.add_argument("--answer", choices=["trusted", "generic", "reject"], default="trusted")
     listen.add_argument("--max-calls", type=int, default=0, help="exit after N calls have ended (0: never)")
     listen.add_argument("--hidden", action="store_true", help="do not show up in presence lists")
+    listen.add_argument(
+        "--announce", action="store_true", help="announce on the LAN also when using --relay (always without it)"
+    )
     _media_args(listen)
-    call = sub.add_parser("call", help="call a fingerprint")
-    call.add_argument("fingerprint")
+    call = sub.add_parser("call", help="call a fingerprint or an invite link")
+    call.add_argument("fingerprint", metavar="TARGET", help="a fingerprint or a wzp: invite link")
     call.add_argument("--duration", type=float, default=5.0, help="seconds to stay in the call (default 5)")
     _media_args(call)
     block = sub.add_parser("block", help="never ring for calls from this fingerprint (declined silently)")
@@ -91,6 +109,9 @@ def build_parser() -> argparse.ArgumentParser:
     unblock = sub.add_parser("unblock", help="let calls from this fingerprint ring again")
     unblock.add_argument("fingerprint")
     sub.add_parser("blocked", help="list blocked fingerprints")
+    sub.add_parser("invite", help="print this identity's invite link (naming --relay, or this machine's relay)")
+    nearby = sub.add_parser("nearby", help="list people on this network (one JSON object each)")
+    nearby.add_argument("--wait", type=float, default=3.0, help="seconds to listen (default 3)")
     nat = sub.add_parser("nat", help="detect the NAT type from this machine")
     nat.add_argument(
         "--probe",
@@ -144,14 +165,26 @@ def _human(key: str, value: Any) -> Any:
 
 
 async def _with_client(args: argparse.Namespace, printer: Printer, body: Any) -> int:
-    if args.relay is None:
-        raise CliFailure("--relay HOST:PORT is required for this command", EXIT_USAGE)
     data_dir = args.data_dir or default_data_dir()
     identity = load_or_create_identity(data_dir)
+    hosted = None
+    relays = args.relay
+    if relays is None and args.command == "listen":
+        from app.relay.hosted import RelayHost, RelayHostError
+
+        hosted = RelayHost(data_dir)
+        hosted.on_port_mapping = lambda status: printer.line({"event": "relay_port_mapping", **status})
+        try:
+            relays = [await hosted.start()]
+        except RelayHostError as exc:
+            raise CliFailure(str(exc), EXIT_RELAY) from exc
+        _save_hosted_port(data_dir, hosted.port)
+    elif relays is None and args.command == "nat":
+        raise CliFailure("--relay HOST[:PORT] is required for this command", EXIT_USAGE)
     client = WzpClient(
         identity,
         data_dir,
-        args.relay,
+        relays,
         port=args.port,
         discoverable=not getattr(args, "hidden", False),
         blocked=_block_list(data_dir),
@@ -170,12 +203,23 @@ async def _with_client(args: argparse.Namespace, printer: Printer, body: Any) ->
             emit=client.emit,
         )
     client.add_listener(printer.event)
+    nearby = None
+    announce = args.command == "listen" and (hosted is not None or args.announce)
+    if not args.no_lan and (announce or (args.command == "call" and args.relay is None)):
+        from app.lan.nearby import Nearby
+
+        lan_relays = hosted.lan_addresses() if hosted is not None else list(relays or [])
+        nearby = Nearby(identity.fingerprint, client.alias, lan_relays, announce=announce)
     await client.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    stop_task: asyncio.Future[Any] | None = None
     try:
+        if nearby is not None:
+            await nearby.start()
+        args.nearby = nearby
         body_task = asyncio.ensure_future(body(client, stop))
         stop_task = asyncio.ensure_future(stop.wait())
         done, _ = await asyncio.wait({body_task, stop_task}, return_when=asyncio.FIRST_COMPLETED)
@@ -185,11 +229,18 @@ async def _with_client(args: argparse.Namespace, printer: Printer, body: Any) ->
         await asyncio.gather(body_task, return_exceptions=True)
         return EXIT_OK
     finally:
-        stop_task.cancel()
+        if stop_task is not None:
+            stop_task.cancel()
         await client.stop()
+        if nearby is not None:
+            await nearby.stop()
+        if hosted is not None:
+            await hosted.stop()
 
 
 async def _register(client: WzpClient, timeout: float = 10.0) -> None:
+    if not client.relays:
+        return  # no home relay: nothing to register with (calls go to the callee's relay)
     try:
         await client.wait_registered(timeout)
     except TimeoutError:
@@ -197,21 +248,37 @@ async def _register(client: WzpClient, timeout: float = 10.0) -> None:
 
 
 async def cmd_call(args: argparse.Namespace, printer: Printer) -> int:
+    try:
+        target = parse_target(args.fingerprint)
+    except InviteError as exc:
+        raise CliFailure(str(exc), EXIT_USAGE) from exc
+
     async def body(client: WzpClient, stop: asyncio.Event) -> int:
         await _register(client)
+        relays: list[str] = []
+        if not target.relays and not client.relays:
+            if args.nearby is None:
+                raise CliFailure("no relay for this person: give --relay or their invite link", EXIT_USAGE)
+            peer = await args.nearby.wait_for(target.fingerprint, LAN_LOOKUP_S)
+            if peer is None:
+                raise CliFailure(
+                    f"{target.fingerprint} was not found on this network within {LAN_LOOKUP_S:g} s; "
+                    "ask for their invite link"
+                )
+            relays = list(peer.relays)
         outcome: asyncio.Queue[ev.ClientEvent] = asyncio.Queue()
         client.add_listener(lambda e: outcome.put_nowait(e) if isinstance(e, ev.PathChosen | ev.Ended) else None)
         try:
-            call_id = await client.place_call(args.fingerprint)
+            call_id = await client.place_call(args.fingerprint, relays)
         except ClientError as exc:
             raise CliFailure(str(exc), EXIT_USAGE) from exc
         first = await outcome.get()
         if isinstance(first, ev.Ended):
-            raise CliFailure(f"call ended: {END_REASONS.get(first.reason, first.reason)}")
+            raise CliFailure(f"call ended: {_end_sentence(first)}")
         try:
             ended = await asyncio.wait_for(_next_end(outcome, call_id), args.duration)
             if ended.reason not in ("Normal",):
-                raise CliFailure(f"call ended: {END_REASONS.get(ended.reason, ended.reason)}")
+                raise CliFailure(f"call ended: {_end_sentence(ended)}")
             return EXIT_OK
         except TimeoutError:
             await client.hangup(call_id)
@@ -286,6 +353,55 @@ async def cmd_nat(args: argparse.Namespace, printer: Printer) -> int:
     return await _with_client(args, printer, body)
 
 
+def _save_hosted_port(data_dir: Path, port: int) -> None:
+    """Remember where this machine's relay listens, for `invite` without --relay."""
+    from app.storage.atomic import atomic_write
+
+    try:
+        atomic_write(data_dir / HOSTED_RELAY_FILE, json.dumps({"port": port}).encode())
+    except OSError as exc:
+        log.warning("could not save the hosted relay's port: %s", exc)
+
+
+def _hosted_port(data_dir: Path) -> int:
+    from app.relay.hosted import DEFAULT_PORT
+
+    try:
+        port = json.loads((data_dir / HOSTED_RELAY_FILE).read_text())["port"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return DEFAULT_PORT
+    return port if isinstance(port, int) and 0 < port < 65536 else DEFAULT_PORT
+
+
+def cmd_invite(args: argparse.Namespace, printer: Printer) -> int:
+    from app.nat.candidates import local_host_candidates
+
+    data_dir = args.data_dir or default_data_dir()
+    identity = load_or_create_identity(data_dir)
+    relays = args.relay or local_host_candidates(_hosted_port(data_dir))
+    if not relays:
+        raise CliFailure("this machine has no network address others can reach; give --relay", EXIT_USAGE)
+    link = format_invite(Invite(identity.fingerprint, tuple(relays[:8]), identity.alias))
+    print(json.dumps({"invite": link}), flush=True)
+    return EXIT_OK
+
+
+async def cmd_nearby(args: argparse.Namespace, printer: Printer) -> int:
+    from app.lan.nearby import Nearby
+
+    identity = load_or_create_identity(args.data_dir or default_data_dir())
+    nearby = Nearby(identity.fingerprint, identity.alias, [], announce=False)
+    await nearby.start()
+    try:
+        await asyncio.sleep(max(0.0, args.wait))  # listening for announcements is the job here
+    finally:
+        peers = nearby.peers()
+        await nearby.stop()
+    for peer in peers:
+        print(json.dumps(peer.to_dict()), flush=True)
+    return EXIT_OK
+
+
 def cmd_id(args: argparse.Namespace, printer: Printer) -> int:
     identity = load_or_create_identity(args.data_dir or default_data_dir())
     print(json.dumps({"fingerprint": identity.fingerprint, "alias": identity.alias}), flush=True)
@@ -340,7 +456,11 @@ def cmd_devices(args: argparse.Namespace, printer: Printer) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO if args.command != "id" else logging.WARNING,
+        level=logging.DEBUG
+        if args.verbose
+        else logging.INFO
+        if args.command not in ("id", "invite")
+        else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
@@ -353,7 +473,9 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_devices(args, printer)
         if args.command in ("block", "unblock", "blocked"):
             return cmd_block(args, printer)
-        runner = {"call": cmd_call, "listen": cmd_listen, "nat": cmd_nat}[args.command]
+        if args.command == "invite":
+            return cmd_invite(args, printer)
+        runner = {"call": cmd_call, "listen": cmd_listen, "nat": cmd_nat, "nearby": cmd_nearby}[args.command]
         return asyncio.run(runner(args, printer))
     except CliFailure as exc:
         print(f"wzp-cli: {exc}", file=sys.stderr)

@@ -31,14 +31,17 @@ from app.client.relay_link import (
     reflect_once,
 )
 from app.client.relay_pins import RelayPins
-from app.identity import Identity, fingerprint_of, parse_fingerprint
+from app.client.relay_pool import RelayPool
+from app.identity import Identity, fingerprint_of
 from app.identity.alias import display_alias
+from app.invite import InviteError, parse_target
 from app.media.errors import MediaKeyError
 from app.media.media_keys import EphemeralKey, MediaKeys, derive_media_keys, sign_ephemeral, verify_ephemeral
-from app.nat.addresses import parse_addr, parse_ip
+from app.nat.addresses import parse_ip
 from app.nat.candidates import dial_order, has_mapped, local_host_candidates
 from app.nat.nat_type import NatProbe, NatReport, classify_nat
 from app.nat.portmap import MappingStatus, PortMapper
+from app.nat.relay_address import RelayAddressError, parse_relay_address, split_relay_address
 from app.nat.roles import decide_role
 from app.nat.spray import hard_hint, parse_hard_hint, spray_enabled
 from app.net import ConnectionClosed, QuicEndpoint, QuicPeerConnection
@@ -93,6 +96,11 @@ class CallInfo:
     setup_at: float = 0.0
     connected_at: float = 0.0
     local_addrs: list[str] = field(default_factory=list)  # our address list as sent (roles read it)
+    #: The relay the call is signalled on: "" for our home relay, else a visited relay's address.
+    via: str = ""
+    #: Relays still to try (outgoing calls across relays), and what each one tried said.
+    route: list[str] = field(default_factory=list)
+    outcomes: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def state(self) -> CallState:
@@ -112,7 +120,7 @@ class WzpClient:
         self,
         identity: Identity,
         data_dir: Path,
-        relay: str | Sequence[str],
+        relay: str | Sequence[str] | None,
         *,
         alias: str | None = None,
         discoverable: bool = True,
@@ -121,16 +129,15 @@ class WzpClient:
         race_overrides: dict[str, Any] | None = None,
         blocked: Container[str] | None = None,
     ) -> None:
-        # One relay service: "HOST:PORT" or several nodes of it ("a:1,b:2" or a list), tried in turn.
-        relays = [r.strip() for r in (relay.split(",") if isinstance(relay, str) else relay) if r.strip()]
-        if not relays:
-            raise ValueError("no relay address")
-        for addr in relays:
-            parse_addr(addr)
+        # The home relay service: "host[:port]" or several nodes of it ("a,b:2" or a list), tried in
+        # turn; host names or IP literals (app.nat.relay_address). None or empty: no home relay (this
+        # client can only call people whose relay it is told, e.g. by an invite or the LAN).
+        texts = relay.split(",") if isinstance(relay, str) else (relay or [])
+        relays = [parse_relay_address(r) for r in texts if r.strip()]
         self.identity = identity
         self.data_dir = data_dir
         self.relays: list[str] = relays
-        self.relay = relays[0]  # the node in use (the next one is tried when it fails)
+        self.relay = relays[0] if relays else ""  # the node in use (the next one is tried when it fails)
         # Our own name goes out as others will show it (printable, one line, at most 64 characters).
         self.alias = display_alias(alias or identity.alias) or identity.alias
         self.discoverable = discoverable
@@ -160,6 +167,7 @@ class WzpClient:
         #: Our NAT, classified once after the first registration when spraying is on (`app.nat.spray`).
         self.nat_report: NatReport | None = None
         self._nat_known = asyncio.Event()
+        self.visited: RelayPool | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -188,8 +196,19 @@ class WzpClient:
             self._spawn(self._classify_nat())
         else:
             self._nat_known.set()
+        self.visited = RelayPool(
+            self.endpoint,
+            self.identity,
+            self.alias,
+            self.pins,
+            on_message=self._on_message,
+            on_lost=self._on_visited_lost,
+        )
         self._accept_task = self._spawn(self._accept_direct())
-        self._link_task = self._spawn(self._keep_registered())
+        if self.relays:
+            self._link_task = self._spawn(self._keep_registered())
+        else:
+            log.info("no home relay: calls go to the relays they are placed on")
 
     async def wait_registered(self, timeout: float | None = None) -> RegistrationInfo:
         await asyncio.wait_for(self._registered.wait(), timeout)
@@ -206,6 +225,8 @@ class WzpClient:
             await asyncio.gather(*self._media_stops, return_exceptions=True)
         if self.link is not None:
             self.link.close()
+        if self.visited is not None:
+            await self.visited.close()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -328,11 +349,33 @@ class WzpClient:
                 return pinned
         return None
 
-    def _on_link_lost(self, reason: str) -> None:
-        """The relay link dropped: calls still ringing end (the relay ended them too)."""
+    def _on_link_lost(self, reason: str, via: str = "") -> None:
+        """A relay link dropped: its calls still ringing end (the relay ended them too)."""
         for call in list(self.calls.values()):
+            if call.via != via:
+                continue
             if call.state in (CallState.OFFERING, CallState.RINGING, CallState.INCOMING, CallState.ANSWERED):
                 self._end_call(call, "Error", by="relay")
+
+    def _on_visited_lost(self, relay: str, reason: str) -> None:
+        self._on_link_lost(reason, via=relay)
+
+    def _send_call(self, call: CallInfo, msg: m.Message) -> None:
+        """Send a message about `call` on the relay link the call is signalled on."""
+        self._send_via(call.via, msg)
+
+    def _send_via(self, via: str, msg: m.Message) -> None:
+        """Send on the home link (`via` "") or on the link to the visited relay `via`."""
+        if not via:
+            self._send(msg)
+            return
+        link = self.visited.link(via) if self.visited is not None else None
+        if link is None:
+            raise ClientError(f"The connection to the relay {via} dropped.")
+        try:
+            link.send(msg)
+        except ConnectionClosed as exc:
+            raise ClientError(f"The connection to the relay {via} dropped.") from exc
 
     def _send(self, msg: m.Message) -> None:
         if self.link is None:
@@ -342,7 +385,13 @@ class WzpClient:
         except ConnectionClosed as exc:
             raise ClientError("The connection to the relay dropped. WZP is reconnecting.") from exc
 
-    def _on_message(self, msg: m.Message) -> None:
+    def _on_message(self, msg: m.Message, via: str = "") -> None:
+        """A message from the home relay (`via` "") or from a visited relay (its address)."""
+        if via and not isinstance(
+            msg, m.CallIncoming | m.CallRinging | m.CallSetup | m.Hangup | m.PunchReady | m.MediaPathReport | m.Error
+        ):
+            log.debug("message from visited relay ignored relay=%s type=%s", via, type(msg).__name__)
+            return
         if isinstance(msg, m.PresenceDelta):
             if msg.resync:
                 self.emit(ev.Presence(users=[], resync=True))
@@ -370,11 +419,19 @@ class WzpClient:
             return
         call_id = getattr(msg, "call_id", None)
         if isinstance(msg, m.CallIncoming):
-            self._on_incoming(msg)
+            self._on_incoming(msg, via)
             return
         call = self.calls.get(call_id) if call_id else None
         if call is None:
             log.debug("message for unknown call ignored type=%s call_id=%s", type(msg).__name__, call_id)
+            return
+        if call.via != via:  # a relay speaks only for the calls placed on it
+            log.warning(
+                "message about a call on another relay ignored call_id=%s from=%s type=%s",
+                call_id,
+                via or self.relay,
+                type(msg).__name__,
+            )
             return
         try:
             if isinstance(msg, m.CallRinging):
@@ -383,7 +440,16 @@ class WzpClient:
             elif isinstance(msg, m.CallSetup):
                 self._on_setup(call, msg)
             elif isinstance(msg, m.Hangup):
-                self._end_call(call, msg.reason, by="remote")
+                if (
+                    call.outgoing
+                    and call.route
+                    and call.state in (CallState.OFFERING, CallState.RINGING)
+                    and msg.reason in ("Offline", "Unavailable")
+                ):
+                    call.outcomes.append((call.via or self.relay, msg.reason))
+                    self._next_hop(call)
+                    return
+                self._end_call(call, msg.reason, by="remote", relay=call.via or self.relay)
             elif isinstance(msg, m.PunchReady):
                 if call.race is not None:
                     call.race.on_peer_punched()
@@ -393,6 +459,13 @@ class WzpClient:
             log.warning("call protocol error call_id=%s: %s", call.call_id, exc)
 
     # ---------------------------------------------------------------- calls
+
+    def _reflexive_on(self, via: str) -> str | None:
+        """Our address as the relay a call is signalled on sees it (a server-reflexive candidate)."""
+        if not via:
+            return self.registration.observed_addr if self.registration else None
+        link = self.visited.link(via) if self.visited is not None else None
+        return link.info.observed_addr if link is not None and link.info is not None else None
 
     def _candidates(self) -> list[str]:
         """Our address list for an offer/answer: LAN host candidates, and the public address our
@@ -434,42 +507,140 @@ class WzpClient:
             )
         )
 
-    async def place_call(self, target: str) -> str:
-        """Call a fingerprint; returns the call id. Progress arrives as events."""
+    async def place_call(self, target: str, relays: Sequence[str] = ()) -> str:
+        """Call someone; returns the call id. Progress arrives as events.
+
+        `target` is a fingerprint or an invite link (`wzp:`), whose relays are tried first, then
+        `relays`, then (when none is given) the home relay. A relay of our home service is used
+        through the home link; any other relay is visited (`RelayPool`). When a relay says the
+        person is offline or cannot be reached, the next relay is tried with the same call.
+        """
         try:
-            peer = parse_fingerprint(target)
-        except ValueError as exc:
+            invite = parse_target(target)
+            extra = [parse_relay_address(r) for r in relays]
+        except (InviteError, RelayAddressError) as exc:
             raise ClientError(str(exc)) from exc
+        peer = invite.fingerprint
         if peer == self.identity.fingerprint:
             raise ClientError("That is your own fingerprint; call someone else.")
-        if self.link is None or self.registration is None:
-            raise ClientError("Not connected to the relay yet. Wait for the connection, or check the relay address.")
+        route: list[str] = []
+        for relay in [*invite.relays, *extra]:
+            hop = "" if relay in self.relays else relay
+            if hop not in route:
+                route.append(hop)
+        if not route:
+            if not self.relays:
+                raise ClientError("No relay to find this person on: paste their invite link, or pick them from Nearby.")
+            route = [""]
+        if "" in route:  # our own relay first: no extra connection, and it may know them already
+            route.remove("")
+            route.insert(0, "")
+        if route[0] == "" and (self.link is None or self.registration is None):
+            if len(route) == 1:
+                raise ClientError(
+                    "Not connected to the relay yet. Wait for the connection, or check the relay address."
+                )
+            route.pop(0)  # the home relay is down: go straight to theirs
         call_id = secrets.token_hex(16)
-        call = CallInfo(call_id=call_id, outgoing=True, peer_fingerprint=peer, machine=CallStateMachine(True))
+        call = CallInfo(
+            call_id=call_id,
+            outgoing=True,
+            peer_fingerprint=peer,
+            peer_alias=invite.name,
+            machine=CallStateMachine(True),
+            route=route,
+        )
         self.calls[call_id] = call
         await self._before_offer()
-        local = call.local_addrs = self._candidates()
-        reflexive = self.registration.observed_addr
-        self.emit(ev.Candidates(call_id=call_id, local_addrs=local, reflexive_addr=reflexive))
-        log.info("place_call call_id=%s target=%s host_candidates=%s reflexive=%s", call_id, peer, local, reflexive)
-        signature = sign_ephemeral(
-            self.identity.sign, call_id, self.identity.fingerprint, peer, "caller", call.ephemeral.public_bytes
-        )
-        self._send(
-            m.DirectCallOffer(
-                call_id=call_id,
-                caller_fingerprint=self.identity.fingerprint,
-                target_fingerprint=peer,
-                caller_alias=self.alias,
-                caller_reflexive_addr=reflexive,
-                caller_local_addrs=local,
-                ephemeral_key=call.ephemeral.public_bytes,
-                key_signature=signature,
-            )
-        )
+        log.info("place_call call_id=%s target=%s route=%s", call_id, peer, [r or self.relay for r in route])
+        if route[0] == "":
+            call.route.pop(0)
+            self._offer_on(call, "", self.registration.observed_addr if self.registration else None)
+        else:
+            self._next_hop(call)
         return call_id
 
-    def _on_incoming(self, msg: m.CallIncoming) -> None:
+    def _next_hop(self, call: CallInfo) -> None:
+        """Try the call on the next relay of its route (or end it, saying what the relays said)."""
+        if self.visited is not None and call.via:
+            self.visited.release(call.via, call.call_id)
+        if not call.route:
+            unreachable = all(outcome == "Unreachable" for _, outcome in call.outcomes)
+            reason = "Unreachable" if unreachable else next(o for _, o in reversed(call.outcomes) if o != "Unreachable")
+            relay = call.outcomes[-1][0] if call.outcomes else ""
+            self._end_call(call, reason, by="relay", relay=relay)
+            return
+        hop = call.route.pop(0)
+        if hop == "":
+            if self.link is None or self.registration is None:
+                call.outcomes.append((self.relay, "Unreachable"))
+                self._next_hop(call)
+                return
+            self._offer_on(call, "", self.registration.observed_addr)
+            return
+        call.task = self._spawn(self._visit_and_offer(call, hop))
+
+    async def _visit_and_offer(self, call: CallInfo, relay: str) -> None:
+        assert self.visited is not None
+        try:
+            link = await self.visited.acquire(relay, call.call_id)
+        except RelayError as exc:
+            log.info("visited relay unreachable call_id=%s relay=%s: %s", call.call_id, relay, exc)
+            if call.machine.ended:
+                return
+            call.outcomes.append((relay, "Unreachable"))
+            if not call.route:
+                self.emit(ev.Notice(level="warning", message=str(exc)))
+            call.task = None
+            self._next_hop(call)
+            return
+        call.task = None
+        if call.machine.ended:
+            self.visited.release(relay, call.call_id)
+            return
+        self._offer_on(call, relay, link.info.observed_addr if link.info else None)
+
+    def _offer_on(self, call: CallInfo, via: str, reflexive: str | None) -> None:
+        """Send the call's offer on the home link (`via` "") or a visited relay's link."""
+        call.via = via
+        local = call.local_addrs = self._candidates()
+        self.emit(ev.Candidates(call_id=call.call_id, local_addrs=local, reflexive_addr=reflexive))
+        log.info(
+            "offer call_id=%s target=%s relay=%s host_candidates=%s reflexive=%s",
+            call.call_id,
+            call.peer_fingerprint,
+            via or self.relay,
+            local,
+            reflexive,
+        )
+        signature = sign_ephemeral(
+            self.identity.sign,
+            call.call_id,
+            self.identity.fingerprint,
+            call.peer_fingerprint,
+            "caller",
+            call.ephemeral.public_bytes,
+        )
+        offer = m.DirectCallOffer(
+            call_id=call.call_id,
+            caller_fingerprint=self.identity.fingerprint,
+            target_fingerprint=call.peer_fingerprint,
+            caller_alias=self.alias,
+            caller_reflexive_addr=reflexive,
+            caller_local_addrs=local,
+            ephemeral_key=call.ephemeral.public_bytes,
+            key_signature=signature,
+        )
+        try:
+            self._send_call(call, offer)
+        except ClientError:
+            call.outcomes.append((via or self.relay, "Unreachable"))
+            if not via and not call.route:
+                self._forget(call)
+                raise
+            self._next_hop(call)
+
+    def _on_incoming(self, msg: m.CallIncoming, via: str = "") -> None:
         if msg.caller_fingerprint in self.blocked:
             log.info(
                 "call from a blocked caller declined without ringing call_id=%s from=%s",
@@ -477,7 +648,7 @@ class WzpClient:
                 msg.caller_fingerprint,
             )
             with contextlib.suppress(ClientError):
-                self._send(m.DirectCallAnswer(call_id=msg.call_id, accept_mode="Reject"))
+                self._send_via(via, m.DirectCallAnswer(call_id=msg.call_id, accept_mode="Reject"))
             return
         # The relay carries the caller's identity key and signed call key: a relay that swaps
         # either must not get a call whose media keys it knows. Refuse, and tell the user why.
@@ -498,7 +669,7 @@ class WzpClient:
         if problem:
             log.warning("incoming call refused call_id=%s from=%s: %s", msg.call_id, msg.caller_fingerprint, problem)
             with contextlib.suppress(ClientError):
-                self._send(m.DirectCallAnswer(call_id=msg.call_id, accept_mode="Reject"))
+                self._send_via(via, m.DirectCallAnswer(call_id=msg.call_id, accept_mode="Reject"))
             self.emit(
                 ev.Notice(
                     level="error",
@@ -515,8 +686,12 @@ class WzpClient:
             machine=CallStateMachine(False),
             peer_public_key=msg.caller_public_key,
             peer_ephemeral=msg.ephemeral_key,
+            via=via,
         )
         self.calls[msg.call_id] = call
+        if via and self.visited is not None:
+            with contextlib.suppress(RelayError):
+                self.visited.hold(via, call.call_id)
         log.info("incoming call call_id=%s from=%s alias=%r", msg.call_id, msg.caller_fingerprint, msg.caller_alias)
         self.emit(
             ev.Incoming(call_id=msg.call_id, peer_fingerprint=msg.caller_fingerprint, peer_alias=msg.caller_alias)
@@ -528,7 +703,7 @@ class WzpClient:
         if call.state is not CallState.INCOMING:
             raise ClientError("This call is no longer ringing.")
         if mode == "reject":
-            self._send(m.DirectCallAnswer(call_id=call_id, accept_mode="Reject"))
+            self._send_call(call, m.DirectCallAnswer(call_id=call_id, accept_mode="Reject"))
             self._end_call(call, "Declined", by="local")
             return
         accept_mode = ACCEPT_MODES.get(mode)
@@ -540,7 +715,7 @@ class WzpClient:
             if call.state is not CallState.INCOMING:  # ended while the router was asked
                 raise ClientError("This call is no longer ringing.")
         local = call.local_addrs = self._candidates() if trusted else []
-        reflexive = self.registration.observed_addr if (trusted and self.registration) else None
+        reflexive = self._reflexive_on(call.via) if trusted else None
         if trusted:
             self.emit(ev.Candidates(call_id=call_id, local_addrs=local, reflexive_addr=reflexive))
         signature = sign_ephemeral(
@@ -553,7 +728,8 @@ class WzpClient:
         )
         call.machine.handle(CallEvent.ACCEPT)
         call.accept_mode = accept_mode
-        self._send(
+        self._send_call(
+            call,
             m.DirectCallAnswer(
                 call_id=call_id,
                 accept_mode=accept_mode,
@@ -561,14 +737,14 @@ class WzpClient:
                 callee_local_addrs=local,
                 ephemeral_key=call.ephemeral.public_bytes,
                 key_signature=signature,
-            )
+            ),
         )
 
     async def cancel(self, call_id: str) -> None:
         call = self._call(call_id)
         if call.state not in (CallState.OFFERING, CallState.RINGING):
             raise ClientError("The call is not ringing any more; hang up instead.")
-        self._send(m.CallCancel(call_id=call_id))
+        self._send_call(call, m.CallCancel(call_id=call_id))
         self._end_call(call, "Cancelled", by="local")
 
     async def hangup(self, call_id: str, reason: str = "Normal") -> None:
@@ -584,7 +760,7 @@ class WzpClient:
             await self.answer(call_id, "reject")
             return
         with contextlib.suppress(ClientError):
-            self._send(m.Hangup(call_id=call_id, reason=reason))
+            self._send_call(call, m.Hangup(call_id=call_id, reason=reason))
         self._end_call(call, reason, by="local")
 
     def _call(self, call_id: str) -> CallInfo:
@@ -644,7 +820,7 @@ class WzpClient:
         call.peer_ephemeral = setup.peer_ephemeral_key
         call.peer_alias = setup.peer_alias or call.peer_alias
         call.accept_mode = setup.accept_mode
-        call.relay_addr = self._media_relay_addr(setup.relay_addr)
+        call.relay_addr = self._media_relay_addr(setup.relay_addr, call.via or self.relay)
         call.setup_at = asyncio.get_running_loop().time()
         self.emit(
             ev.Setup(
@@ -660,32 +836,41 @@ class WzpClient:
         )
         call.task = self._spawn(self._connect_call(call, setup))
 
-    def _media_relay_addr(self, advertised: str) -> str:
+    def _media_relay_addr(self, advertised: str, signal_relay: str) -> str:
         """Where to send relayed media: the relay's advertised media address, unless it is empty
-        (the relay listens on a wildcard) or loopback while our relay is not: then the address
-        we reached the relay at."""
+        (the relay listens on a wildcard) or loopback while the relay we signal on is not: then the
+        address we reached that relay at."""
         if not advertised:
-            return self.relay
+            return signal_relay
         try:
-            host, _ = parse_addr(advertised)
-            relay_host, _ = parse_addr(self.relay)
-            if parse_ip(host).is_loopback and not parse_ip(relay_host).is_loopback:
-                log.warning("relay advertised a loopback media address %s; using %s", advertised, self.relay)
-                return self.relay
+            host, _ = split_relay_address(advertised)
+            relay_host, _ = split_relay_address(signal_relay)
+            if _is_loopback(host) and not _is_loopback(relay_host):
+                log.warning("relay advertised a loopback media address %s; using %s", advertised, signal_relay)
+                return signal_relay
+            return parse_relay_address(advertised)
         except ValueError:
-            log.warning("relay advertised an unusable media address %r; using %s", advertised, self.relay)
-            return self.relay
-        return advertised
+            log.warning("relay advertised an unusable media address %r; using %s", advertised, signal_relay)
+            return signal_relay
 
-    async def _open_media(self, relay_addr: str, call_id: str) -> QuicPeerConnection:
-        """The media connection to the relay's room, which must hold our relay's (pinned) key."""
+    async def _open_media(self, call: CallInfo, relay_addr: str) -> QuicPeerConnection:
+        """The media connection to the relay's room, which must hold the (pinned) key of the relay
+        the call is signalled on."""
         assert self.endpoint is not None
-        expected = self.registration.relay_fingerprint if self.registration is not None else None
-        return await open_media_connection(self.endpoint, relay_addr, self.identity, call_id, expected_relay=expected)
+        if call.via:
+            link = self.visited.link(call.via) if self.visited is not None else None
+            expected = link.info.relay_fingerprint if link is not None and link.info is not None else None
+            if expected is None:
+                raise RelayError(f"The connection to the relay {call.via} dropped.")
+        else:
+            expected = self.registration.relay_fingerprint if self.registration is not None else None
+        return await open_media_connection(
+            self.endpoint, relay_addr, self.identity, call.call_id, expected_relay=expected
+        )
 
     def _abort_call(self, call: CallInfo, reason: str) -> None:
         with contextlib.suppress(ClientError):
-            self._send(m.Hangup(call_id=call.call_id, reason=reason))
+            self._send_call(call, m.Hangup(call_id=call.call_id, reason=reason))
         self._end_call(call, reason, by="local")
 
     async def _connect_call(self, call: CallInfo, setup: m.CallSetup) -> None:
@@ -729,8 +914,8 @@ class WzpClient:
             self.endpoint,
             self.identity,
             params,
-            open_relay=lambda: self._open_media(relay_addr, call.call_id),
-            signal=self._send_quiet,
+            open_relay=lambda: self._open_media(call, relay_addr),
+            signal=lambda msg: self._send_quiet(call, msg),
             emit=self.emit,
             on_use=lambda result, reason: self._on_path(call, result, reason),
             on_peer_ended=lambda: self._end_call(call, "Normal", by="remote"),
@@ -795,15 +980,17 @@ class WzpClient:
         if call.race is not None:
             call.race.on_peer_report(report)
 
-    def _send_quiet(self, msg: m.Message) -> None:
+    def _send_quiet(self, call: CallInfo, msg: m.Message) -> None:
         try:
-            self._send(msg)
+            self._send_call(call, msg)
         except ClientError as exc:
             log.info("could not send %s: %s", type(msg).__name__, exc)
 
-    def _end_call(self, call: CallInfo, reason: str, *, by: str) -> None:
+    def _end_call(self, call: CallInfo, reason: str, *, by: str, relay: str = "") -> None:
         if call.machine.ended:
             return
+        if call.via and self.visited is not None:
+            self.visited.release(call.via, call.call_id)
         call.machine.handle(CallEvent.END, reason)
         duration = 0.0
         if call.connected_at:
@@ -820,7 +1007,7 @@ class WzpClient:
                 call.result.standby.close(CALL_ENDED, "call ended")
         log.info("call ended call_id=%s reason=%s duration=%.1fs", call.call_id, reason, duration)
         self._forget(call)
-        self.emit(ev.Ended(call_id=call.call_id, reason=reason, duration_s=round(duration, 2), by=by))
+        self.emit(ev.Ended(call_id=call.call_id, reason=reason, duration_s=round(duration, 2), by=by, relay=relay))
 
     def _forget(self, call: CallInfo) -> None:
         """An ended call keeps nothing: no entry, no call key (forward secrecy), no media state."""
@@ -877,7 +1064,9 @@ class WzpClient:
         """Reflect from the shared socket against the relay and its probe address(es), then classify."""
         assert self.endpoint is not None
         if probes is None:
-            host, port = parse_addr(self.relay)
+            if not self.relay:
+                raise ClientError("NAT detection needs a relay to reflect against (--relay).")
+            host, port = split_relay_address(self.relay)
             probes = [self.relay, f"[{host}]:{port + 1}" if ":" in host else f"{host}:{port + 1}"]
         results: list[NatProbe] = []
         for server in probes:
@@ -887,3 +1076,12 @@ class WzpClient:
             except RelayError as exc:
                 results.append(NatProbe(server=server, observed=None, error=str(exc)))
         return classify_nat(results)
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return parse_ip(host).is_loopback
+    except ValueError:
+        return False

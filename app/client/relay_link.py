@@ -18,6 +18,7 @@ from typing import Any
 
 from app.identity import Identity, fingerprint_of
 from app.identity.alias import display_alias
+from app.nat.relay_address import RelayAddressError, connect_any, resolve_relay
 from app.net import ConnectionClosed, QuicEndpoint, QuicPeerConnection
 from app.net.message_stream import MessageStream
 from app.protocol import FrameTooLarge, ProtocolError
@@ -62,9 +63,20 @@ class RegistrationInfo:
 async def open_relay_connection(
     endpoint: QuicEndpoint, relay: str, *, timeout: float = CONNECT_TIMEOUT
 ) -> tuple[QuicPeerConnection, MessageStream, m.RegisterChallenge]:
-    """Connect to a relay and read its challenge (used for signaling, media and NAT probes)."""
+    """Connect to a relay and read its challenge (used for signaling, media and NAT probes).
+
+    `relay` is a relay address as people type it (app.nat.relay_address): a host name is resolved
+    and every A/AAAA record is tried (staggered, first answer wins)."""
     try:
-        conn = await endpoint.connect(relay, server_name="wzp-relay", timeout=timeout)
+        addresses = await resolve_relay(relay)
+    except RelayAddressError as exc:
+        raise RelayError(f"The relay {relay} cannot be found: {exc}.") from exc
+
+    async def dial(addr: str) -> QuicPeerConnection:
+        return await endpoint.connect(addr, server_name="wzp-relay", timeout=timeout)
+
+    try:
+        conn = await connect_any(addresses, dial, discard=lambda c: c.close(reason_phrase="another address won"))
     except ConnectionClosed as exc:
         raise RelayError(f"The relay {relay} did not answer ({exc}). Check the address and your network.") from exc
     try:

@@ -102,6 +102,7 @@ def sweep_stale_namespaces() -> list[str]:
         with contextlib.suppress(LabError, OSError, subprocess.TimeoutExpired):
             _run(["ip", "netns", "del", name])
             removed.append(name)
+        shutil.rmtree(Path("/etc/netns") / name, ignore_errors=True)
     return removed
 
 
@@ -315,6 +316,7 @@ class Lab:
         self.keep_workdir = bool(os.environ.get("WZP_LAB_KEEP")) if keep_workdir is None else keep_workdir
         self.namespaces: dict[str, Namespace] = {}
         self.procs: list[Proc] = []
+        self._etc_dirs: list[Path] = []
         self.closed = False
         _open_labs.add(self)
 
@@ -389,6 +391,15 @@ class Lab:
         for cidr in addrs:
             self.addr(ns, name, cidr)
         ns.ip("link", "set", name, "up")
+
+    def hosts(self, ns: Namespace, names: dict[str, str]) -> None:
+        """Name resolution inside `ns`: `ip netns exec` bind-mounts /etc/netns/<netns>/hosts over
+        /etc/hosts for the programs it starts. Removed again by `close()`."""
+        folder = Path("/etc/netns") / ns.netns
+        folder.mkdir(parents=True, exist_ok=True)
+        self._etc_dirs.append(folder)
+        lines = ["127.0.0.1 localhost", *(f"{ip} {name}" for name, ip in names.items())]
+        (folder / "hosts").write_text("\n".join(lines) + "\n")
 
     def addr(self, ns: Namespace, ifname: str, cidr: str) -> None:
         extra = ["nodad"] if ipaddress.ip_interface(cidr).version == 6 else []
@@ -547,6 +558,8 @@ class Lab:
             with contextlib.suppress(Exception):
                 _run(["ip", "netns", "del", ns.netns])
         self.namespaces.clear()
+        for folder in self._etc_dirs:
+            shutil.rmtree(folder, ignore_errors=True)
         if self._own_workdir and not self.keep_workdir:
             shutil.rmtree(self.workdir, ignore_errors=True)
         _open_labs.discard(self)

@@ -1,12 +1,15 @@
-""""Host a relay on this computer": a `RelayServer` running in-process on the app's asyncio loop."""
+""" "Host a relay on this computer": a `RelayServer` running in-process on the app's asyncio loop."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from app.nat.addresses import format_addr
 from app.nat.candidates import local_host_candidates
+from app.relay.port_mapping import RelayPortMapping
 from app.relay.server import RelayServer
 
 log = logging.getLogger(__name__)
@@ -23,10 +26,18 @@ class RelayHost:
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir / "relay"  # its own identity: never the user's key
         self.server: RelayServer | None = None
+        #: The router's port mapping for the relay (Settings shows `port_mapping.status`).
+        self.port_mapping: RelayPortMapping | None = None
+        self.on_port_mapping: Callable[[dict[str, Any]], None] = lambda _status: None
 
     @property
     def running(self) -> bool:
         return self.server is not None
+
+    @property
+    def port(self) -> int:
+        assert self.server is not None
+        return self.server.port
 
     @property
     def local_address(self) -> str:
@@ -61,12 +72,24 @@ class RelayHost:
                 continue
             log.info(
                 "hosted relay listening on port %d fingerprint=%s lan=%s",
-                self.server.port, self.server.fingerprint, self.lan_addresses(),
+                self.server.port,
+                self.server.fingerprint,
+                self.lan_addresses(),
             )
+            self.port_mapping = RelayPortMapping(self.server.port, on_change=self.on_port_mapping)
+            self.port_mapping.start()  # in the background; invite links add `public_address` once mapped
             return self.local_address
         raise RelayHostError(f"A relay could not be started on this computer ({last}).")
 
+    @property
+    def public_address(self) -> str | None:
+        """Where friends outside the LAN reach this relay: the router's mapping, if it made one."""
+        return self.port_mapping.invite_address if self.port_mapping is not None else None
+
     async def stop(self) -> None:
+        mapping, self.port_mapping = self.port_mapping, None
+        if mapping is not None:
+            await mapping.close()  # the router forwards nothing any more
         server, self.server = self.server, None
         if server is not None:
             await server.stop()

@@ -1,0 +1,1 @@
+"""The local network: finding people nearby without configuration."""
