@@ -31,7 +31,9 @@ from app.media.errors import CodecError
 __all__ = [
     "LibOpus",
     "LibraryChoice",
+    "bundled_wheel_library",
     "choose_library",
+    "dnn_wheel_library",
     "load_library",
 ]
 
@@ -171,7 +173,8 @@ class LibraryChoice:
     path: str
 
 
-def _dnn_wheel_library() -> str | None:
+def dnn_wheel_library() -> str | None:
+    """The file of wzp-opus-dnn's libopus (deep PLC + OSCE), or None if it is not installed."""
     try:
         import wzp_opus_dnn  # type: ignore[import-not-found]
     except ImportError:
@@ -180,7 +183,8 @@ def _dnn_wheel_library() -> str | None:
     return str(path) if path is not None else None
 
 
-def _bundled_wheel_library() -> str:
+def bundled_wheel_library() -> str:
+    """The file of opuslib-next-bundled's libopus (its default build), as that package loaded it."""
     try:
         import opuslib_next.api  # type: ignore[import-untyped]
     except ImportError as exc:
@@ -203,10 +207,10 @@ def choose_library() -> LibraryChoice:
         if not Path(override).is_file():
             raise CodecError(f"{ENV_LIBRARY}={override} is not a file")
         return LibraryChoice(ENV_LIBRARY, override)
-    dnn = _dnn_wheel_library()
+    dnn = dnn_wheel_library()
     if dnn is not None:
         return LibraryChoice("wzp-opus-dnn", dnn)
-    return LibraryChoice("opuslib-next-bundled", _bundled_wheel_library())
+    return LibraryChoice("opuslib-next-bundled", bundled_wheel_library())
 
 
 def platform_library_names() -> tuple[str, ...]:
