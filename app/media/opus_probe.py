@@ -22,9 +22,11 @@ from __future__ import annotations
 import ctypes
 import functools
 import logging
+import math
+import random
+import sys
+from array import array
 from dataclasses import dataclass
-
-import numpy as np
 
 from app.media import libopus as L
 from app.media.errors import CodecError
@@ -46,6 +48,7 @@ FRAME_SAMPLES = 960
 DEEP_PLC_COMPLEXITY = 5
 OSCE_COMPLEXITY = 7
 _PROBE_FRAMES = 25
+_TWO_PI = 2 * math.pi
 _LOST = (16, 17)  # frames concealed in the deep-PLC comparison (after 320 ms of history)
 
 
@@ -74,16 +77,25 @@ class OpusCapabilities:
 
 def voiced_probe_signal(frames: int = _PROBE_FRAMES) -> list[bytes]:
     """A vowel-like signal (gliding pitch, six harmonics, syllable envelope) over faint white
-    noise (about -50 dBFS, so that there is something above 8 kHz to code) as int16 frames."""
-    t = np.arange(frames * FRAME_SAMPLES) / SAMPLE_RATE
-    f0 = 140 + 40 * np.sin(2 * np.pi * 0.7 * t) + 15 * np.sin(2 * np.pi * 3.1 * t)
-    phase = 2 * np.pi * np.cumsum(f0) / SAMPLE_RATE
-    voiced = sum(g * np.sin((k + 1) * phase) for k, g in enumerate((1.0, 0.8, 0.6, 0.35, 0.5, 0.25)))
-    envelope = 0.55 + 0.45 * np.sin(2 * np.pi * 2.3 * t) ** 2
-    noise = np.random.default_rng(1).standard_normal(len(t))
-    pcm = (4500 * voiced * envelope + 100 * noise).astype("<i2").tobytes()
-    step = FRAME_SAMPLES * 2
-    return [pcm[i : i + step] for i in range(0, len(pcm), step)]
+    noise (about -50 dBFS, so that there is something above 8 kHz to code) as int16 frames.
+
+    Plain Python: the frozen app carries no numpy (packaging/wzp.spec)."""
+    rng = random.Random(1)
+    gains = (1.0, 0.8, 0.6, 0.35, 0.5, 0.25)
+    out: list[bytes] = []
+    phase = 0.0
+    for f in range(frames):
+        samples = array("h", bytes(FRAME_SAMPLES * 2))
+        for n in range(FRAME_SAMPLES):
+            t = (f * FRAME_SAMPLES + n) / SAMPLE_RATE
+            phase += _TWO_PI * (140 + 40 * math.sin(_TWO_PI * 0.7 * t) + 15 * math.sin(_TWO_PI * 3.1 * t)) / SAMPLE_RATE
+            voiced = sum(g * math.sin((k + 1) * phase) for k, g in enumerate(gains))
+            envelope = 0.55 + 0.45 * math.sin(_TWO_PI * 2.3 * t) ** 2
+            samples[n] = int(4500 * voiced * envelope + 100 * rng.gauss(0.0, 1.0))
+        if sys.byteorder != "little":
+            samples.byteswap()
+        out.append(samples.tobytes())
+    return out
 
 
 class _Encoder:
