@@ -1,8 +1,9 @@
 """Builds libopus from the release tarball into the wzp_opus_dnn package (see pyproject.toml).
 
 WZP_OPUS_TARBALL: the libopus 1.6.1 release tarball (a .tar.gz or .tar.xz holding opus-1.6.1/ with
-its dnn/*_data.c model weights: the git tree lacks them). Its SHA-256 must be one of TARBALLS, or
-WZP_OPUS_TARBALL_SHA256 (for another packaging of the same release).
+its dnn/*_data.c model weights: the git tree lacks them); default: opus_1.6.1.orig.tar.xz next to this
+file (where the CI workflow puts it). Its SHA-256 must be one of TARBALLS, or WZP_OPUS_TARBALL_SHA256
+(for another packaging of the same release).
 """
 
 from __future__ import annotations
@@ -32,10 +33,10 @@ CMAKE = ["-DOPUS_DEEP_PLC=ON", "-DOPUS_OSCE=ON", "-DOPUS_BUILD_SHARED_LIBRARY=ON
 
 
 def _tarball() -> Path:
-    value = os.environ.get("WZP_OPUS_TARBALL")
-    if not value or not Path(value).is_file():
-        raise SystemExit("wzp-opus-dnn: set WZP_OPUS_TARBALL to the libopus 1.6.1 release tarball")
-    path = Path(value)
+    default = Path(__file__).resolve().parent / f"opus_{VERSION}.orig.tar.xz"
+    path = Path(os.environ.get("WZP_OPUS_TARBALL") or default)
+    if not path.is_file():
+        raise SystemExit(f"wzp-opus-dnn: no libopus {VERSION} release tarball at {path} (set WZP_OPUS_TARBALL)")
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     allowed = set(TARBALLS)
     if os.environ.get("WZP_OPUS_TARBALL_SHA256"):
