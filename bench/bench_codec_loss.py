@@ -10,7 +10,8 @@ Libraries (each encodes and decodes its own column; absent ones are left out and
 * ``1.3.1``      the system's libopus 1.3.1 (Debian 12's libopus0), what the app used before;
 * ``1.6 PyPI``   opuslib-next-bundled's default libopus 1.6 build, decoder complexity 0;
 * ``1.6.1 dnn``  wzp-opus-dnn, libopus 1.6.1 with deep PLC + OSCE, at ``--dnn-complexity``
-                 (default: the app's, 7; 10 changes nothing more than 7 for speech).
+                 (default: the app's, 7);
+* ``1.3.1>dnn``  a 1.3.1 sender into the 1.6.1 dnn decoder (what the receiver's upgrade alone gives).
 
 Configurations, for each library:
 
@@ -92,8 +93,9 @@ PATTERNS = (
 @dataclass(frozen=True)
 class Library:
     name: str
-    lib: LibOpus
+    lib: LibOpus  # the decoder's
     complexity: int
+    sender: LibOpus | None = None  # the encoder's, when it is another library (an old peer)
 
 
 @dataclass
@@ -165,6 +167,8 @@ def libraries(dnn_complexity: int, old_path: str | None) -> tuple[list[Library],
     dnn = dnn_wheel_library()
     if dnn is not None:
         found.append(Library("1.6.1 dnn", load_library(dnn), dnn_complexity))
+        if old is not None:  # an old peer sending to us: the receiver's upgrade alone
+            found.append(Library("1.3.1>dnn", found[-1].lib, dnn_complexity, sender=old))
     else:
         missing.append("1.6.1 dnn (packaging/build_opus_wheel.sh --install)")
     return found, missing
@@ -174,7 +178,7 @@ def run_config(
     library: Library, config: str, frames: list[bytes], lost: list[bool], percent: int, bitrate: int
 ) -> tuple[np.ndarray, float, int]:
     """Encode, lose, decode; returns (48 kHz output, kbit/s on the wire, RED depth)."""
-    encoder = OpusEncoder(bitrate=bitrate, fec=True, lib=library.lib)
+    encoder = OpusEncoder(bitrate=bitrate, fec=True, lib=library.sender or library.lib)
     encoder.set_expected_loss(percent)
     fec, depth = True, 0
     if config == "app":
@@ -284,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
                 failures.append(f"{library.name} at {pattern.name}")
 
     print("\nPaired differences (same loss patterns), app configuration: mean delta PESQ [seeds better / all]")
-    pairs = [(b, a) for i, a in enumerate(libs) for b in libs[i + 1 :]]
+    pairs = [(b, a) for i, a in enumerate(libs) for b in libs[i + 1 :] if b.sender is None or a.name == "1.3.1"]
     for newer, older in pairs:
         cells = []
         for pattern in PATTERNS:
