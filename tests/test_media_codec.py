@@ -4,6 +4,7 @@ which libopus the app loads, that its settings take effect, and deep PLC / OSCE 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -16,6 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.media import libopus
 from app.media.codec import (
     FRAME_BYTES,
     FRAME_SAMPLES,
@@ -262,6 +264,32 @@ def test_without_the_dnn_wheel_the_app_falls_back_to_the_pypi_build(monkeypatch:
         app = app_opus()
         assert app.source == "WZP_OPUS_LIB" and app.capabilities.decoder_complexity == 0
         assert OpusDecoder().complexity == 0
+    finally:
+        app_opus.cache_clear()
+
+
+def test_a_broken_dnn_build_falls_back_to_the_pypi_build_with_a_warning(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    broken = tmp_path / "libopus.so.0"
+    broken.write_bytes(b"\x7fELF truncated")
+    monkeypatch.setattr(libopus, "dnn_wheel_library", lambda: str(broken))
+    app_opus.cache_clear()
+    try:
+        with caplog.at_level(logging.WARNING, logger="app.media.opus_probe"):
+            app = app_opus()
+        assert app.source == "opuslib-next-bundled" and app.lib.path == bundled_wheel_library()
+        assert f"cannot load libopus from {broken}" in caplog.text
+    finally:
+        app_opus.cache_clear()
+
+
+def test_no_usable_library_is_one_sentence_about_the_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("WZP_OPUS_LIB", "/nonexistent/libopus.so.0")
+    app_opus.cache_clear()
+    try:
+        with pytest.raises(CodecError, match=r"^WZP_OPUS_LIB=/nonexistent/libopus.so.0 is not a file$"):
+            app_opus()
     finally:
         app_opus.cache_clear()
 

@@ -4,8 +4,9 @@ The app gets its libopus from a pip wheel, never from the system:
 
 1. ``wzp-opus-dnn`` (``wzp_opus_dnn``), libopus 1.6.1 built with deep PLC and OSCE by
    ``packaging/build_opus_wheel.sh``, when it is installed;
-2. else ``opuslib-next-bundled`` (``opuslib_next``), the default libopus 1.6.x build it
-   carries for manylinux x86_64, win_amd64 and macOS.
+2. else, or when that one fails the start-up probe (:func:`app.media.opus_probe.app_opus`),
+   ``opuslib-next-bundled`` (``opuslib_next``), the default libopus 1.6.x build it carries for
+   manylinux x86_64/aarch64, win_amd64 and macOS.
 
 ``WZP_OPUS_LIB=/path/to/libopus`` overrides both (a debugging and benchmarking aid).
 
@@ -22,7 +23,6 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,8 +32,8 @@ __all__ = [
     "LibOpus",
     "LibraryChoice",
     "bundled_wheel_library",
-    "choose_library",
     "dnn_wheel_library",
+    "library_candidates",
     "load_library",
 ]
 
@@ -166,7 +166,7 @@ def load_library(path: str | os.PathLike[str]) -> LibOpus:
 
 @dataclass(frozen=True)
 class LibraryChoice:
-    """Where the app's libopus comes from: ``source`` is "WZP_OPUS_LIB", "wzp-opus-dnn" or
+    """A libopus file the app may use: ``source`` is "WZP_OPUS_LIB", "wzp-opus-dnn" or
     "opuslib-next-bundled"."""
 
     source: str
@@ -200,23 +200,18 @@ def bundled_wheel_library() -> str:
     return str(name)
 
 
-def choose_library() -> LibraryChoice:
-    """The libopus file the app uses (see the module docstring for the order)."""
+def library_candidates() -> list[LibraryChoice]:
+    """The libopus files the app may use, in order of preference (see the module docstring).
+
+    ``WZP_OPUS_LIB`` is the only candidate when set; CodecError if it is not a file."""
     override = os.environ.get(ENV_LIBRARY)
     if override:
         if not Path(override).is_file():
             raise CodecError(f"{ENV_LIBRARY}={override} is not a file")
-        return LibraryChoice(ENV_LIBRARY, override)
+        return [LibraryChoice(ENV_LIBRARY, override)]
+    found = []
     dnn = dnn_wheel_library()
     if dnn is not None:
-        return LibraryChoice("wzp-opus-dnn", dnn)
-    return LibraryChoice("opuslib-next-bundled", bundled_wheel_library())
-
-
-def platform_library_names() -> tuple[str, ...]:
-    """File names a libopus has on this platform, most specific first."""
-    if sys.platform == "win32":
-        return ("opus.dll", "libopus-0.dll")
-    if sys.platform == "darwin":
-        return ("libopus.0.dylib", "libopus.dylib")
-    return ("libopus.so.0", "libopus.so")
+        found.append(LibraryChoice("wzp-opus-dnn", dnn))
+    found.append(LibraryChoice("opuslib-next-bundled", bundled_wheel_library()))
+    return found

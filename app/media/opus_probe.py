@@ -12,9 +12,9 @@ packets), then finds the neural decoder features by comparing decoder outputs:
 The CTL's return code proves nothing: a default 1.5/1.6 build accepts
 ``OPUS_SET_COMPLEXITY`` on a decoder and changes nothing; 1.3 refuses it.
 
-:func:`app_opus` loads the app's libopus once (:func:`app.media.libopus.choose_library`),
-probes it, logs what it found and raises :class:`CodecError` with one clear sentence when a
-setting does not take effect.
+:func:`app_opus` loads the app's libopus once (the first of
+:func:`app.media.libopus.library_candidates` that passes the probe), logs what it found and
+raises :class:`CodecError` with one clear sentence when no candidate passes.
 """
 
 from __future__ import annotations
@@ -229,7 +229,7 @@ def probe(lib: LibOpus) -> OpusCapabilities:
 class AppOpus:
     """The app's libopus: where it came from, the loaded library, what it can do."""
 
-    source: str
+    source: str  # "wzp-opus-dnn", "opuslib-next-bundled" or "WZP_OPUS_LIB"
     lib: LibOpus
     capabilities: OpusCapabilities
 
@@ -241,14 +241,27 @@ class AppOpus:
 def app_opus() -> AppOpus:
     """Load, check and describe the app's libopus, once per process.
 
-    CodecError (one sentence) when no libopus can be loaded or a setting does not take effect.
+    The first candidate (:func:`app.media.libopus.library_candidates`) that loads and passes
+    :func:`probe` wins; one that fails is logged and the next is tried (a broken deep-PLC
+    build falls back to opuslib-next-bundled's). CodecError (one sentence, about the first
+    candidate's failure) when none passes.
     """
-    choice = L.choose_library()
-    lib = load_library(choice.path)
-    try:
-        capabilities = probe(lib)
-    except CodecError as exc:
-        raise CodecError(f"the Opus codec library {lib.describe()} cannot be used: {exc}") from exc
-    found = AppOpus(choice.source, lib, capabilities)
-    log.info("opus library %s", found.describe())
-    return found
+    failures: list[CodecError] = []
+    for choice in L.library_candidates():
+        try:
+            lib = load_library(choice.path)
+        except CodecError as exc:
+            failures.append(exc)
+            log.warning("opus library %s [%s] skipped: %s", choice.path, choice.source, exc)
+            continue
+        try:
+            capabilities = probe(lib)
+        except CodecError as exc:
+            failure = CodecError(f"the Opus codec library {lib.describe()} cannot be used: {exc}")
+            failures.append(failure)
+            log.warning("opus library skipped: %s", failure)
+            continue
+        found = AppOpus(choice.source, lib, capabilities)
+        log.info("opus library %s", found.describe())
+        return found
+    raise failures[0]
