@@ -23,6 +23,7 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -200,18 +201,19 @@ def bundled_wheel_library() -> str:
     return str(name)
 
 
-def library_candidates() -> list[LibraryChoice]:
-    """The libopus files the app may use, in order of preference (see the module docstring).
+def library_candidates() -> Iterator[LibraryChoice]:
+    """The libopus files the app may use, in order of preference (see the module docstring),
+    found lazily: opuslib-next-bundled loads its library when asked, so it is asked only if
+    the deep-PLC build is missing or failed.
 
     ``WZP_OPUS_LIB`` is the only candidate when set; CodecError if it is not a file."""
     override = os.environ.get(ENV_LIBRARY)
     if override:
         if not Path(override).is_file():
             raise CodecError(f"{ENV_LIBRARY}={override} is not a file")
-        return [LibraryChoice(ENV_LIBRARY, override)]
-    found = []
+        yield LibraryChoice(ENV_LIBRARY, override)
+        return
     dnn = dnn_wheel_library()
     if dnn is not None:
-        found.append(LibraryChoice("wzp-opus-dnn", dnn))
-    found.append(LibraryChoice("opuslib-next-bundled", bundled_wheel_library()))
-    return found
+        yield LibraryChoice("wzp-opus-dnn", dnn)
+    yield LibraryChoice("opuslib-next-bundled", bundled_wheel_library())

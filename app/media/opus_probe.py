@@ -247,7 +247,15 @@ def app_opus() -> AppOpus:
     candidate's failure) when none passes.
     """
     failures: list[CodecError] = []
-    for choice in L.library_candidates():
+    candidates = L.library_candidates()
+    while True:
+        try:
+            choice = next(candidates)
+        except StopIteration:
+            break
+        except CodecError as exc:  # WZP_OPUS_LIB is not a file, or opuslib-next-bundled is unusable
+            failures.append(exc)
+            break
         try:
             lib = load_library(choice.path)
         except CodecError as exc:
