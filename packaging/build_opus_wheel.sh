@@ -18,7 +18,7 @@ PY=${PYTHON:-$ROOT/.venv/bin/python}
 DEB_VERSION=1.6.1-1
 WORK=$ROOT/build/opus-apt
 OUT=$ROOT/dist/opus
-mkdir -p "$WORK/lists/partial" "$WORK/src" "$OUT"
+mkdir -p "$WORK/src" "$OUT"
 
 mirror() {
   # The Debian archive URI this machine's apt uses (deb822 .sources files, then the one-line format).
@@ -40,12 +40,14 @@ if [ -z "$tarball" ]; then
     keyring=/usr/share/keyrings/debian-archive-keyring.gpg
     [ -f "$keyring" ] || { echo "build_opus_wheel: $keyring missing (apt-get install debian-archive-keyring)" >&2; exit 1; }
     echo "deb-src [signed-by=$keyring] $(mirror) sid main" > "$WORK/sources.list"
+    mkdir -p "$WORK/lists/partial"
     APT=(-o "Dir::Etc::sourcelist=$WORK/sources.list" -o "Dir::Etc::sourceparts=/nonexistent"
          -o "Dir::State::Lists=$WORK/lists" -o "Dir::Cache::pkgcache=" -o "Dir::Cache::srcpkgcache="
          -o "APT::Sandbox::User=root")
     echo "build_opus_wheel: fetching opus $DEB_VERSION's source (private apt configuration in $WORK)"
     apt-get "${APT[@]}" update -qq
     (cd "$WORK/src" && apt-get "${APT[@]}" source --download-only -qq "opus=$DEB_VERSION")
+    rm -rf "$WORK/lists"  # 23 MB of sid's source index, needed only for that download
   fi
 fi
 
