@@ -9,7 +9,8 @@
 #                                           hicolor icons) + install.sh (symlinks into ~/.local/bin, menu entry)
 #     wzp_<version>_<debarch>.deb           /opt/wzp/ (the bundle), /usr/bin/{wzp,wzp-relay,wzp-cli} -> /opt/wzp/...,
 #                                           /usr/share/applications/wzp.desktop, /usr/share/icons/hicolor/*/apps/wzp.*
-# Needs: the project installed with its package extra (pip install -e '.[package]'); libopus0 and libportaudio2
+# Needs: the project installed with its package extra (pip install -e '.[package]'; libopus comes from its wheels,
+# and from wzp-opus-dnn, the deep-PLC build, if packaging/build_opus_wheel.sh --install made it); libportaudio2
 # (bundled from this machine); binutils (strip, readelf); dpkg-deb for the .deb.
 # Environment: PYTHON (default .venv/bin/python), WZP_DIST_DIR, WZP_BUILD_DIR (default build/pyinstaller),
 # WZP_NO_DEB=1 (no .deb), WZP_DEB_COMPRESSION (xz; gzip is faster), WZP_DEB_MAINTAINER.

@@ -4,8 +4,9 @@
 #
 #     packaging/build-macos.sh
 #
-# Needs: the project installed with its package extra (pip install -e '.[package]'), brew install opus (bundled;
-# PortAudio comes with the sounddevice wheel). Build on the oldest macOS and with the architecture you ship
+# Needs: the project installed with its package extra (pip install -e '.[package]': libopus 1.6 comes in the
+# opuslib-next-bundled wheel, deep PLC + OSCE in the wzp-opus-dnn wheel from CI if installed; PortAudio comes with
+# the sounddevice wheel). Build on the oldest macOS and with the architecture you ship
 # (the app runs on that architecture only: an arm64 build does not run on an Intel Mac).
 # Signing and notarization (docs/PACKAGING.md), all optional:
 #     WZP_CODESIGN_IDENTITY="Developer ID Application: Name (TEAMID)"  signs the app (hardened runtime,

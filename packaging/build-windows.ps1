@@ -3,8 +3,8 @@
 #
 #     powershell -ExecutionPolicy Bypass -File packaging\build-windows.ps1 [-Python PATH] [-NoInstaller]
 #
-# Needs: the project installed with its package extra (pip install -e .[package]); opus.dll on PATH or in
-# $env:WZP_OPUS_LIB (vcpkg install opus:x64-windows gives C:\vcpkg\installed\x64-windows\bin\opus.dll);
+# Needs: the project installed with its package extra (pip install -e .[package]: libopus 1.6 comes in the
+# opuslib-next-bundled wheel; pip install the wzp-opus-dnn wheel from CI for deep PLC + OSCE);
 # Inno Setup 6 (choco install innosetup) unless -NoInstaller. PortAudio comes with the sounddevice wheel.
 param(
     [string]$Python = "",

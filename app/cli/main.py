@@ -32,6 +32,7 @@ from app.client.client import ClientError, WzpClient
 from app.identity import IdentityFileError, default_data_dir, load_or_create_identity, parse_fingerprint
 from app.identity.alias import display_alias, self_chosen_name
 from app.invite import Invite, InviteError, format_invite, parse_target
+from app.media.errors import CodecError
 from app.nat.addresses import address_arg
 from app.nat.relay_address import relay_list_arg
 from app.storage import BlockList, DatabaseError, open_database
@@ -481,6 +482,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wzp-cli: {exc}", file=sys.stderr)
         return exc.code
     except IdentityFileError as exc:
+        print(f"wzp-cli: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except CodecError as exc:  # the start-up check of the Opus library (app.media.opus_probe)
         print(f"wzp-cli: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt:

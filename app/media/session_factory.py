@@ -14,6 +14,7 @@ from typing import Any
 
 from app import events as ev
 from app.media.media_keys import MediaKeys
+from app.media.opus_probe import app_opus
 from app.media.session import MediaSession
 from app.media.sinks import AudioSink, NullSink, WavFileSink
 from app.media.sources import AudioSource, SilenceSource, WavFileSource
@@ -33,6 +34,10 @@ def make_media_factory(
     emit: Callable[[ev.ClientEvent], None],
     on_session: Callable[[MediaSession], None] | None = None,
 ) -> Callable[[Any, MediaKeys], Awaitable[MediaSession]]:
+    """CodecError (one sentence) at once if the app's libopus is missing or does not take a setting
+    the codec relies on: the check runs here, when the client starts, not at the first call."""
+    app_opus()
+
     async def factory(call: Any, keys: MediaKeys) -> MediaSession:
         call_id = call.call_id
 

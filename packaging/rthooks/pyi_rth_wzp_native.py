@@ -1,25 +1,19 @@
 # PyInstaller run-time hook (runs in the frozen app before any of its modules is imported).
 #
-# opuslib and sounddevice find their native libraries with ctypes.util.find_library at import:
-#     opuslib:      CDLL(find_library("opus"))           -> raises if it returns None
+# sounddevice finds PortAudio with ctypes.util.find_library at import:
 #     sounddevice:  ffi.dlopen(find_library("portaudio")) -> else its _sounddevice_data wheel folder
 # In a frozen app find_library knows nothing of the bundle: on Linux it asks ldconfig, so a machine
-# without libopus0/libportaudio2 gets None, and one with them gets the system copy instead of ours.
-# So: for these two names, answer with the absolute path of the copy inside the bundle (sys._MEIPASS,
+# without libportaudio2 gets None, and one with it gets the system copy instead of ours.
+# So: for that name, answer with the absolute path of the copy inside the bundle (sys._MEIPASS,
 # which is _internal/ next to the executables, or Contents/Frameworks in a macOS .app). Any other
 # name, or a bundle without the file, goes to the original find_library.
+# libopus needs no help: the app loads it by absolute path from the wheels' package folders
+# (opuslib_next/_native/, wzp_opus_dnn/), which the spec collects to the same places in the bundle.
 import ctypes.util
 import os
 import sys
 
 _BUNDLED = {
-    "opus": (
-        "libopus.so.0",  # Linux (from the build machine's libopus0)
-        "libopus.0.dylib",  # macOS (Homebrew's opus)
-        "libopus.dylib",
-        "opus.dll",  # Windows (vcpkg's opus)
-        "libopus-0.dll",  # Windows (MSYS2/MinGW's opus)
-    ),
     "portaudio": (
         "libportaudio.so.2",  # Linux (from the build machine's libportaudio2; the wheel has none)
         os.path.join("_sounddevice_data", "portaudio-binaries", "libportaudio.dylib"),  # macOS wheel

@@ -1,5 +1,5 @@
 """The installers' Linux build: packaging/build-linux.sh makes the PyInstaller bundle, a .tar.gz and a .deb, and the
-frozen programs work from it with the libraries it carries (libopus, PortAudio, Qt's plugins).
+frozen programs work from it with the libraries it carries (libopus from the wheels, PortAudio, Qt's plugins).
 
 The build runs once for the module (about a minute on 2 cores) and needs PyInstaller (pip install -e '.[package]');
 without it those tests skip. The icon set, version resource and run-time hook tests need no build.
@@ -167,7 +167,7 @@ def test_runtime_hook_points_find_library_at_the_bundle(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     opus, portaudio, c_unchanged, missing = json.loads(out)
-    assert opus == str(tmp_path / "libopus.so.0")  # first in the hook's list
+    assert opus != str(tmp_path / "libopus.so.0")  # libopus is loaded by path from the wheels' folders
     assert portaudio == str(pa / "libportaudio.dylib")
     assert c_unchanged and missing is None
 
@@ -210,6 +210,7 @@ def build(tmp_path_factory: pytest.TempPathFactory) -> Build:
         "WZP_DIST_DIR": str(top / "dist"),
         "WZP_BUILD_DIR": str(top / "work"),
         "WZP_DEB_COMPRESSION": "gzip",  # xz is smaller but takes 30 s more
+        "WZP_REQUIRE_OPUS_DNN": "1",  # scripts/setup.sh installs wzp-opus-dnn: the bundle must carry it
     }
     start = time.monotonic()
     proc = subprocess.run(
@@ -268,7 +269,7 @@ def test_one_folder_holds_three_executables(build: Build) -> None:
 @linux_only
 def test_native_libraries_are_real_files_in_the_bundle(build: Build) -> None:
     internal = build.bundle / "_internal"
-    for name in ("libopus.so.0", "libportaudio.so.2"):
+    for name in ("opuslib_next/_native/libopus.so", "wzp_opus_dnn/libopus.so.0", "libportaudio.so.2"):
         lib = internal / name
         assert lib.exists(), f"{name} is missing or a dangling link"
         assert lib.resolve().read_bytes()[:4] == b"\x7fELF"
@@ -307,7 +308,8 @@ def test_qt_xcb_and_offscreen_find_all_their_libraries(build: Build) -> None:
         plugins / "platforms" / "libqxcb.so",
         plugins / "platforms" / "libqoffscreen.so",
         *(plugins / "xcbglintegrations").glob("*.so"),
-        internal / "libopus.so.0",
+        internal / "opuslib_next" / "_native" / "libopus.so",
+        internal / "wzp_opus_dnn" / "libopus.so.0",
         internal / "libportaudio.so.2",
     ]
     env = {**os.environ, "LD_LIBRARY_PATH": str(internal)}  # as the bootloader sets it
@@ -326,7 +328,7 @@ def test_no_test_or_unused_python_modules_are_frozen(build: Build) -> None:
     for archive in archives:
         modules |= set(ZlibArchiveReader(str(archive)).toc)
     tops = {m.split(".")[0] for m in modules}
-    assert {"app", "ui", "aioquic", "cryptography", "opuslib", "sounddevice", "qasync"} <= tops
+    assert {"app", "ui", "aioquic", "cryptography", "opuslib_next", "wzp_opus_dnn", "sounddevice", "qasync"} <= tops
     assert "numpy" not in tops  # kept out on purpose: see EXCLUDES in packaging/wzp.spec
     assert not tops & {"pytest", "_pytest", "hypothesis", "pytestqt", "tkinter", "unittest", "pesq", "tests", "PyQt5"}
     assert not {m for m in modules if m.startswith(("PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtWebEngine"))}
@@ -402,7 +404,8 @@ def test_frozen_self_test(build: Build, tmp_path: Path) -> None:
     assert {"qt", "opus"} <= names, proc.stdout
     loaded = loaded_from(tmp_path / "ld")
     opus = [lib for lib in loaded if "libopus" in lib]
-    assert opus == [str(build.bundle / "_internal" / "libopus.so.0")], opus
+    # the deep-PLC build the bundle carries, found by the app's choice (app/media/libopus.py), not the system's
+    assert opus == [str(build.bundle / "_internal" / "wzp_opus_dnn" / "libopus.so.0")], opus
     qt = [lib for lib in loaded if "libQt6Core" in lib]
     assert qt and all(lib.startswith(str(build.bundle)) for lib in qt), qt
 
@@ -499,7 +502,8 @@ def test_tarball_has_the_bundle_desktop_entry_and_icons(build: Build) -> None:
         entry = desktop.read().decode()
     for name in (*EXECUTABLES, "install.sh"):
         assert members[f"{top}/{name}"].mode & 0o111, name
-    assert f"{top}/_internal/libopus.so.0" in members
+    assert f"{top}/_internal/wzp_opus_dnn/libopus.so.0" in members
+    assert f"{top}/_internal/opuslib_next/_native/libopus.so" in members
     for size in (16, 32, 48, 128, 256, 512):
         assert f"{top}/share/icons/hicolor/{size}x{size}/apps/wzp.png" in members
     assert f"{top}/share/icons/hicolor/scalable/apps/wzp.svg" in members
