@@ -11,14 +11,15 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QObject
-from PySide6.QtWidgets import QMessageBox
+from PySide6.QtCore import QByteArray, QObject, Qt
+from PySide6.QtWidgets import QApplication, QMessageBox
 
 from app import events as ev
-from app.identity import IdentityFileError, load_or_create_identity
+from app.identity import IdentityFileError, default_data_dir, load_or_create_identity
 from app.identity.store import IDENTITY_FILENAME
 from app.media.sources import AudioSource
 from app.storage import BlockList, CallHistory, ContactBook, DatabaseError, Settings, SettingsStore, open_database
+from ui import autostart
 from ui.client_host import ClientHost, MediaOptions
 from ui.icons import app_icon
 from ui.log_buffer import log_buffer
@@ -119,9 +120,11 @@ class WzpApp(QObject):
         self.key_dialog: QMessageBox | None = None
         self.closed = asyncio.Event()
         self._shut_down = False
+        self.close_question: QMessageBox | None = None  # "hang up and close/quit?" while in a call
 
         self.window.settings_requested.connect(self.open_settings)
-        self.window.close_requested.connect(self.request_quit)
+        self.window.close_requested.connect(self.request_close)
+        self.window.quit_requested.connect(self.request_quit)
         self.tasks.failed.connect(self.window.show_problem)
         self.contacts.message.connect(self.window.show_message)
         self.blocks.message.connect(self.window.show_message)
@@ -142,11 +145,14 @@ class WzpApp(QObject):
 
     # --------------------------------------------------------------- lifecycle
 
-    async def start(self) -> None:
-        """Show the window (and the welcome on first run) and connect when a relay is known."""
+    async def start(self, *, minimized: bool = False) -> None:
+        """Show the window (and the welcome on first run) and connect when a relay is known.
+
+        `minimized` (start at login) leaves the window hidden in the tray, where there is one."""
         if self.settings.window_geometry:
             self.window.restoreGeometry(QByteArray.fromBase64(self.settings.window_geometry.encode()))
-        self.window.show()
+        if not (minimized and self.keeps_running_in_tray and self.settings.welcomed):
+            self.window.show()
         need_relay = not self.settings.host_relay and self.settings.relay_or_none() is None
         if self.first_run or need_relay or not self.settings.welcomed:
             self.show_welcome(need_relay=need_relay)
@@ -173,19 +179,92 @@ class WzpApp(QObject):
                 self.relay_status.set_no_relay()
                 return
             address = relay
-        await self.host.connect_to(address, self.settings.alias)
+        await self.host.connect_to(address, self.settings.alias, discoverable=self.settings.discoverable)
+
+    @property
+    def keeps_running_in_tray(self) -> bool:
+        """Closing the window hides it (calls still ring) rather than quitting: only where a tray icon shows."""
+        return self.tray is not None and self.tray.available
+
+    def request_close(self) -> None:
+        """The window's close button: hide to the tray (or quit without one); in a call, ask first."""
+        hide = self.keeps_running_in_tray
+        if self.call.active:
+            self._ask_before_ending("close" if hide else "quit")
+        elif hide:
+            self.hide_to_tray()
+        else:
+            self.quit_now()
 
     def request_quit(self) -> None:
+        """Quit (menu, Ctrl+Q, tray); in a call, ask first."""
+        if self.call.active:
+            self._ask_before_ending("quit")
+        else:
+            self.quit_now()
+
+    def quit_now(self) -> None:
         self.closed.set()
+
+    def hide_to_tray(self) -> None:
+        self.window.hide()
+        if not self.settings.tray_hint_shown and self.tray is not None:
+            self.settings.tray_hint_shown = True
+            self.store.save(self.settings)
+            self.tray.notify(
+                "WZP is still running",
+                "Calls can still reach you. Click the tray icon to open WZP; quit from its menu or with Ctrl+Q.",
+            )
+
+    def _ask_before_ending(self, then: str) -> None:
+        if self.close_question is not None and self.close_question.isVisible():
+            self.close_question.raise_()
+            return
+        name = self.call.peer_name
+        box = QMessageBox(self.window)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("End the call? — WZP")
+        box.setText(f"You are in a call with {name}." if self.call.state != INCOMING else f"{name} is calling you.")
+        box.setTextFormat(Qt.TextFormat.PlainText)  # a peer's alias is never markup
+        box.setInformativeText(
+            "Quitting ends the call." if then == "quit" else "Closing the window ends the call."
+        )
+        end_text = "Hang up and quit" if then == "quit" else "Hang up and close"
+        end = box.addButton(end_text, QMessageBox.ButtonRole.AcceptRole)
+        stay = box.addButton("Stay in the call", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(stay)
+        box.setEscapeButton(stay)
+        self.close_question_end = end
+
+        def answered(button: object) -> None:
+            if button is not end:
+                return
+            self.call.hang_up()
+            if then == "quit":
+                self.quit_now()
+            else:
+                self.hide_to_tray()
+
+        box.buttonClicked.connect(answered)
+        self.close_question = box
+        box.open()
+
+    def handle_second_launch(self, args: list[str]) -> None:
+        """Another `wzp` was started for this data directory: come forward, and open the link it was given."""
+        self.show_window()
+        QApplication.alert(self.window)
+        if args:
+            self.window.open_link(args[0])
 
     async def shutdown(self) -> None:
         if self._shut_down:
             return
         self._shut_down = True
         self.settings.window_geometry = bytes(self.window.saveGeometry().toBase64().data()).decode()
+        self.window.allow_close = True
         self.store.save(self.settings)
         self.ringtone.stop()
-        for dialog in (self.welcome, self.settings_dialog, self.key_dialog, self.incoming_dialog):
+        for dialog in (self.welcome, self.settings_dialog, self.key_dialog, self.incoming_dialog, self.close_question):
             if dialog is not None:
                 dialog.hide()
         await self.tasks.cancel_all()
@@ -243,15 +322,18 @@ class WzpApp(QObject):
             hosted_relay_info=hosted,
             audio_enabled=not self.no_audio,
             blocks=self.blocks,
+            autostart=autostart.is_enabled(),
             parent=self.window,
         )
         self.settings_dialog.saved.connect(self.apply_settings)
+        self.settings_dialog.autostart_changed.connect(self.set_autostart)
         self.settings_dialog.show()
 
     def apply_settings(self, new: Settings) -> None:
         old = self.settings
         new.window_geometry = old.window_geometry
         new.welcomed = old.welcomed
+        new.tray_hint_shown, new.missed_seen_at = old.tray_hint_shown, old.missed_seen_at
         self.settings = new
         self.store.save(new)
         media = self.host.media
@@ -260,6 +342,7 @@ class WzpApp(QObject):
         self.window.identity.set_alias(self.alias)
         reconnect = (
             old.alias != new.alias
+            or old.discoverable != new.discoverable
             or old.host_relay != new.host_relay
             or (not new.host_relay and old.relay_or_none() != new.relay_or_none())
         )
@@ -271,6 +354,12 @@ class WzpApp(QObject):
             else:
                 self.tasks.run(self.connect(), what="connect to the relay")
         self.window.show_message("Settings saved.")
+
+    def set_autostart(self, enabled: bool) -> None:
+        try:
+            autostart.set_enabled(enabled, self.data_dir if self.data_dir != default_data_dir() else None)
+        except autostart.AutostartError as exc:
+            self.window.show_problem(str(exc))
 
     def _reconnect_after_call(self, _sentence: str) -> None:
         self.call.ended.disconnect(self._reconnect_after_call)

@@ -67,6 +67,7 @@ def nat_report_text(report: NatReport) -> str:
 
 class SettingsDialog(QDialog):
     saved = Signal(object)  # Settings
+    autostart_changed = Signal(bool)  # the "Start WZP when I log in" switch was flipped (and saved)
 
     def __init__(
         self,
@@ -79,9 +80,12 @@ class SettingsDialog(QDialog):
         hosted_relay_info: str,
         audio_enabled: bool,
         blocks: BlocksModel | None = None,
+        autostart: bool | None = None,
         parent: QWidget | None = None,
     ) -> None:
+        """`autostart`: whether WZP starts at login now (None: this system has no way to, the switch is hidden)."""
         super().__init__(parent)
+        self.autostart = autostart
         self.setWindowTitle("Settings — WZP")
         self.blocks = blocks
         self.setModal(False)
@@ -123,6 +127,18 @@ class SettingsDialog(QDialog):
             self.privacy_combo.addItem(text, value)
         self.privacy_combo.setCurrentIndex(max(0, self.privacy_combo.findData(self.settings.privacy_default)))
         form.addRow("Callers who are not\ntrusted contacts", self.privacy_combo)
+        self.discoverable_check = QCheckBox("Show me in the relay's “Online now” list")
+        self.discoverable_check.setChecked(self.settings.discoverable)
+        self.discoverable_check.setToolTip(
+            "When this is off, people on the relay do not see you online; those who have your fingerprint "
+            "can still call you."
+        )
+        form.addRow("Visibility", self.discoverable_check)
+        self.autostart_check = QCheckBox("Start WZP when I log in (in the tray)")
+        self.autostart_check.setChecked(bool(self.autostart))
+        self.autostart_check.setVisible(self.autostart is not None)
+        if self.autostart is not None:
+            form.addRow("Start", self.autostart_check)
         return tab
 
     # ------------------------------------------------------------------ relays
@@ -438,9 +454,13 @@ class SettingsDialog(QDialog):
         s = self.settings
         s.alias = " ".join(self.alias_field.text().split())
         s.privacy_default = str(self.privacy_combo.currentData())
+        s.discoverable = self.discoverable_check.isChecked()
         s.host_relay = self.host_check.isChecked()
         s.input_device = str(self.input_combo.currentData() or "")
         s.output_device = str(self.output_combo.currentData() or "")
         s.bitrate = int(self.bitrate_combo.currentData())
         self.saved.emit(copy.deepcopy(s))
+        if self.autostart is not None and self.autostart_check.isChecked() != self.autostart:
+            self.autostart = self.autostart_check.isChecked()
+            self.autostart_changed.emit(self.autostart)
         self.accept()
