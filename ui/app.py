@@ -24,13 +24,13 @@ from ui.client_host import ClientHost, MediaOptions
 from ui.icons import app_icon
 from ui.log_buffer import log_buffer
 from ui.models.blocks import BlocksModel
-from ui.models.call import INCOMING, CallModel
+from ui.models.call import INCOMING, RINGING, CallModel
 from ui.models.contacts import ContactsModel
 from ui.models.dialer import DialerModel
 from ui.models.history import HistoryModel
 from ui.models.relay_status import RelayStatusModel
 from ui.relay_host import RelayHost, RelayHostError
-from ui.ringtone import Ringtone
+from ui.sounds import RINGBACK, RINGTONE, SinkFactory, Sounds, end_cue
 from ui.tasks import TaskRunner
 from ui.tray import Tray
 from ui.windows.incoming_dialog import IncomingDialog
@@ -55,9 +55,11 @@ class WzpApp(QObject):
         audio_source_factory: Callable[[], AudioSource] | None = None,
         tray: bool = True,
         title_suffix: str = "",
+        sound_sink: SinkFactory | None = None,
     ) -> None:
         """`relay` overrides (and is saved as) the selected relay; `no_audio` uses no devices at all;
-        `audio_source_factory` replaces the microphone in calls (a tone, for demos and tests)."""
+        `audio_source_factory` replaces the microphone in calls (a tone, for demos and tests); `sound_sink`
+        replaces the speaker the ringtone, ringback and cues play on (tests record them)."""
         super().__init__()
         self.data_dir = Path(data_dir)
         self.no_audio = no_audio
@@ -98,7 +100,7 @@ class WzpApp(QObject):
             self.host, self.contacts, self.history, self.tasks,
             privacy_default=lambda: self.settings.privacy_default, blocks=self.blocks, parent=self,
         )
-        self.ringtone = Ringtone(enabled=not no_audio, parent=self)
+        self.sounds = Sounds(enabled=not no_audio or sound_sink is not None, sink_factory=sound_sink, parent=self)
         self.icon = app_icon()
         self.window = MainWindow(
             fingerprint=self.identity.fingerprint,
@@ -130,6 +132,7 @@ class WzpApp(QObject):
         self.blocks.message.connect(self.window.show_message)
         self.call.incoming.connect(self._on_incoming)
         self.call.changed.connect(self._on_call_changed)
+        self.call.finished.connect(self._on_call_finished)
         self.call.notify.connect(self.notify)
         self.call.device_switched.connect(self._on_device_switched)
         self.relay_status.key_changed.connect(self._on_key_changed)
@@ -263,7 +266,7 @@ class WzpApp(QObject):
         self.settings.window_geometry = bytes(self.window.saveGeometry().toBase64().data()).decode()
         self.window.allow_close = True
         self.store.save(self.settings)
-        self.ringtone.stop()
+        self.sounds.stop()
         for dialog in (self.welcome, self.settings_dialog, self.key_dialog, self.incoming_dialog, self.close_question):
             if dialog is not None:
                 dialog.hide()
@@ -401,11 +404,21 @@ class WzpApp(QObject):
 
     def _on_incoming(self) -> None:
         self.incoming_dialog.present()
-        self.ringtone.start(self.host.media.output_device)
+        self.sounds.play(RINGTONE, self.host.media.output_device)
 
     def _on_call_changed(self) -> None:
-        if self.call.state != INCOMING and self.ringtone.playing:
-            self.ringtone.stop()
+        state = self.call.state
+        if state != INCOMING:
+            self.sounds.stop(RINGTONE)
+        if state == RINGING and self.call.outgoing:
+            self.sounds.play(RINGBACK, self.host.media.output_device)
+        else:
+            self.sounds.stop(RINGBACK)
+
+    def _on_call_finished(self, reason: str, outgoing: bool, connected: bool, declined_here: bool) -> None:
+        cue = end_cue(reason, outgoing=outgoing, connected=connected, declined_here=declined_here)
+        if cue:
+            self.sounds.play(cue, self.host.media.output_device)
 
     def _on_device_switched(self, kind: str, device: str) -> None:
         if kind == "input":

@@ -37,6 +37,7 @@ class CallModel(QObject):
     levels = Signal(float, float)  # input dBFS, output dBFS, every 100 ms in a call
     stats_changed = Signal()
     ended = Signal(str)  # the sentence saying how the call ended
+    finished = Signal(str, bool, bool, bool)  # reason, outgoing, connected, declined here (for the end cue)
     message = Signal(str)  # something to show in the status line
     notify = Signal(str, str)  # title, text for a system notification
     device_switched = Signal(str, str)  # "input" | "output", device name ("" = default)
@@ -338,6 +339,7 @@ class CallModel(QObject):
             path=self.path,
         )
         log.info("call over: %s", sentence)
+        outgoing, declined_here = self.outgoing, self.declined
         self._tick_timer.stop()
         self._level_timer.stop()
         self._reset()
@@ -345,6 +347,7 @@ class CallModel(QObject):
         self.changed.emit()
         self.levels.emit(-100.0, -100.0)
         self.ended.emit(sentence)
+        self.finished.emit(event.reason, outgoing, connected, declined_here)
         if direction == "missed":
             self.notify.emit("Missed call", sentence)
         if self._waiting:  # the next call that waited rings now
