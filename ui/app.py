@@ -21,7 +21,7 @@ from app.media.sources import AudioSource
 from app.storage import BlockList, CallHistory, ContactBook, DatabaseError, Settings, SettingsStore, open_database
 from ui import autostart
 from ui.client_host import ClientHost, MediaOptions
-from ui.icons import app_icon
+from ui.icons import RESOURCES, app_icon
 from ui.log_buffer import log_buffer
 from ui.models.blocks import BlocksModel
 from ui.models.call import INCOMING, RINGING, CallModel
@@ -29,6 +29,7 @@ from ui.models.contacts import ContactsModel
 from ui.models.dialer import DialerModel
 from ui.models.history import HistoryModel
 from ui.models.relay_status import RelayStatusModel
+from ui.notifications import ACCEPT, ACCEPT_PRIVATELY, Notifications
 from ui.relay_host import RelayHost, RelayHostError
 from ui.sounds import RINGBACK, RINGTONE, SinkFactory, Sounds, end_cue
 from ui.tasks import TaskRunner
@@ -56,10 +57,12 @@ class WzpApp(QObject):
         tray: bool = True,
         title_suffix: str = "",
         sound_sink: SinkFactory | None = None,
+        notifications: bool = True,
     ) -> None:
         """`relay` overrides (and is saved as) the selected relay; `no_audio` uses no devices at all;
         `audio_source_factory` replaces the microphone in calls (a tone, for demos and tests); `sound_sink`
-        replaces the speaker the ringtone, ringback and cues play on (tests record them)."""
+        replaces the speaker the ringtone, ringback and cues play on (tests record them); `notifications=False`
+        shows messages in the tray only (no native desktop notifications)."""
         super().__init__()
         self.data_dir = Path(data_dir)
         self.no_audio = no_audio
@@ -117,6 +120,11 @@ class WzpApp(QObject):
         )
         self.incoming_dialog = IncomingDialog(self.call, self.blocks, self.window)
         self.tray = Tray(self.icon, self.relay_status, self.call, self) if tray else None
+        self.notifications = Notifications(
+            app_name="WZP", icon_path=RESOURCES / "icon-256.png", fallback=self._tray_message,
+            enabled=notifications, parent=self,
+        )
+        self._ringing_call = ""  # the call id the incoming notification is for
         self.welcome: WelcomeDialog | None = None
         self.settings_dialog: SettingsDialog | None = None
         self.key_dialog: QMessageBox | None = None
@@ -271,6 +279,7 @@ class WzpApp(QObject):
             if dialog is not None:
                 dialog.hide()
         await self.tasks.cancel_all()
+        await self.notifications.close()
         await self.host.disconnect()
         await self.relay_host.stop()
         self.db.close()
@@ -397,19 +406,56 @@ class WzpApp(QObject):
     # ------------------------------------------------------------------ events
 
     def notify(self, title: str, text: str) -> None:
+        self.notifications.message(title, text)
+
+    def _tray_message(self, title: str, text: str) -> None:
         if self.tray is not None:
             self.tray.notify(title, text)
         else:
             log.info("notification: %s: %s", title, text)
 
     def _on_incoming(self) -> None:
+        c = self.call
         self.incoming_dialog.present()
         self.sounds.play(RINGTONE, self.host.media.output_device)
+        QApplication.alert(self.window)  # flash the taskbar entry
+        assert c.call_id is not None
+        self._ringing_call = c.call_id
+        self.notifications.incoming_call(
+            c.call_id, c.peer_name, private=not c.peer_trusted,
+            on_answer=self.answer_from_notification, on_show=self.show_incoming,
+        )
+
+    def show_incoming(self) -> None:
+        """The incoming notification's body was clicked: bring the window and the incoming dialog forward."""
+        self.show_window()
+        if self.call.state == INCOMING:
+            self.incoming_dialog.present()
+
+    def answer_from_notification(self, call_id: str, action: str) -> None:
+        """A button on an incoming-call notification: answers only the call it was made for, still ringing."""
+        c = self.call
+        if c.state != INCOMING or c.call_id != call_id:
+            log.info("a notification's %s for call_id=%s came after that call stopped ringing", action, call_id)
+            return
+        log.info("answered from the notification: %s call_id=%s", action, call_id)
+        self.incoming_dialog.hide()
+        if action == ACCEPT:
+            c.accept()
+        elif action == ACCEPT_PRIVATELY:
+            c.accept_privately()
+        else:
+            c.decline()
+            return
+        self.show_window()
 
     def _on_call_changed(self) -> None:
         state = self.call.state
         if state != INCOMING:
             self.sounds.stop(RINGTONE)
+        if self._ringing_call and (state != INCOMING or self.call.call_id != self._ringing_call):
+            self.notifications.call_over(self._ringing_call)
+            self._ringing_call = ""
         if state == RINGING and self.call.outgoing:
             self.sounds.play(RINGBACK, self.host.media.output_device)
         else:

@@ -311,8 +311,7 @@ class CallModel(QObject):
         self.peer_fingerprint, self.peer_alias = event.peer_fingerprint, event.peer_alias
         self.started_at = time.time()
         self.changed.emit()
-        self.incoming.emit()
-        self.notify.emit("Incoming call", f"{self.peer_name} is calling you.")
+        self.incoming.emit()  # the app rings, shows the dialog and an actionable notification
 
     def _on_ended(self, event: ev.Ended) -> None:
         connected = self.state == IN_CALL or bool(self.path)
