@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,6 +35,7 @@ from ui.relay_host import RelayHost, RelayHostError
 from ui.sounds import RINGBACK, RINGTONE, SinkFactory, Sounds, end_cue
 from ui.tasks import TaskRunner
 from ui.tray import Tray
+from ui.windows.home_page import HISTORY_TAB
 from ui.windows.incoming_dialog import IncomingDialog
 from ui.windows.main_window import MainWindow
 from ui.windows.settings_dialog import SettingsDialog
@@ -145,6 +147,10 @@ class WzpApp(QObject):
         self.call.device_switched.connect(self._on_device_switched)
         self.relay_status.key_changed.connect(self._on_key_changed)
         self.host.event.connect(self._on_event)
+        self.history.changed.connect(self._refresh_missed)
+        self.window.home.history_viewed.connect(self.mark_missed_seen)
+        self.window.activated.connect(self._on_window_activated)
+        self._refresh_missed()
         if self.tray is not None:
             self.tray.show_requested.connect(self.show_window)
             self.tray.settings_requested.connect(self.open_settings)
@@ -376,6 +382,28 @@ class WzpApp(QObject):
     def _reconnect_after_call(self, _sentence: str) -> None:
         self.call.ended.disconnect(self._reconnect_after_call)
         self.tasks.run(self.connect(), what="connect to the relay")
+
+    # ----------------------------------------------------------- missed calls
+
+    @property
+    def missed_count(self) -> int:
+        return self.history.missed_since(self.settings.missed_seen_at)
+
+    def mark_missed_seen(self) -> None:
+        if self.window.isVisible() and self.missed_count:
+            self.settings.missed_seen_at = time.time()
+            self.store.save(self.settings)
+            self._refresh_missed()
+
+    def _on_window_activated(self) -> None:
+        if self.window.home.tabs.currentIndex() == HISTORY_TAB and not self.window.on_call_page:
+            self.mark_missed_seen()
+
+    def _refresh_missed(self) -> None:
+        count = self.missed_count
+        self.window.home.set_missed_count(count)
+        if self.tray is not None:
+            self.tray.set_missed_count(count)
 
     def _on_key_changed(self, relay: str, pinned: str, presented: str) -> None:
         box = QMessageBox(self.window)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import html
 import logging
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction, QIcon
+from PySide6.QtCore import QObject, QRectF, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QFont, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from ui.models.call import IN_CALL, CallModel
@@ -23,6 +23,8 @@ class Tray(QObject):
     def __init__(self, icon: QIcon, relay: RelayStatusModel, call: CallModel, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.relay, self.call = relay, call
+        self.base_icon = icon
+        self.missed = 0
         self.available = QSystemTrayIcon.isSystemTrayAvailable()
         self.menu = QMenu()
         self.status_action = QAction("", self.menu)
@@ -61,13 +63,22 @@ class Tray(QObject):
         else:
             status = self.relay.text
         self.status_action.setText(status.replace("&", "&&"))  # a "&" in a peer's alias is no shortcut
-        self.icon.setToolTip(f"WZP — {status}")
+        missed = f" · {self.missed} missed call{'s' if self.missed != 1 else ''}" if self.missed else ""
+        self.icon.setToolTip(f"WZP — {status}{missed}")
         in_call = self.call.state == IN_CALL
         self.mute_action.setEnabled(in_call)
         self.mute_action.blockSignals(True)
         self.mute_action.setChecked(self.call.muted)
         self.mute_action.blockSignals(False)
         self.hangup_action.setEnabled(self.call.active)
+
+    def set_missed_count(self, count: int) -> None:
+        """Missed calls not seen yet: a number on the tray icon, and in its tooltip."""
+        if count == self.missed:
+            return
+        self.missed = count
+        self.icon.setIcon(badged_icon(self.base_icon, count) if count else self.base_icon)
+        self.refresh()
 
     def notify(self, title: str, text: str) -> None:
         if self.available and QSystemTrayIcon.supportsMessages():
@@ -83,3 +94,25 @@ class Tray(QObject):
 
     def hide(self) -> None:
         self.icon.hide()
+
+
+def badged_icon(icon: QIcon, count: int, size: int = 64) -> QIcon:
+    """`icon` with a red disc holding `count` (9+ above nine) in its top-right corner."""
+    pixmap = icon.pixmap(size, size)
+    if pixmap.isNull():
+        pixmap = QPixmap(size, size)
+        pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    disc = QRectF(size * 0.46, 0, size * 0.54, size * 0.54)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor(220, 38, 38))
+    painter.drawEllipse(disc)
+    font = QFont()
+    font.setBold(True)
+    font.setPixelSize(int(size * 0.36))
+    painter.setFont(font)
+    painter.setPen(QColor("white"))
+    painter.drawText(disc, Qt.AlignmentFlag.AlignCenter, str(count) if count < 10 else "9+")
+    painter.end()
+    return QIcon(pixmap)

@@ -95,3 +95,26 @@ def test_without_a_notification_server_the_tray_says_it(
     wait_incoming(qtbot, b)
     qtbot.waitUntil(lambda: bool(shown), timeout=WAIT_MS)
     assert shown[0] == ("Incoming call", f"{b.call.peer_name} is calling you.") and b.notifications.broken
+
+
+def test_missed_calls_counted_on_the_history_tab_and_the_tray(
+    qtbot: Any, run: Any, relay: Any, make_app: Any
+) -> None:
+    a, b = make_app("alice", relay), make_app("bob", relay, tray=True)
+    assert b.tray is not None
+    tabs = b.window.home.tabs
+    assert tabs.tabText(2) == "History" and "missed" not in b.tray.icon.toolTip()
+    for n in (1, 2):
+        dial(qtbot, a, b.identity.fingerprint)
+        wait_incoming(qtbot, b)
+        click(qtbot, a.window.call_page.cancel_button)
+        wait_home(qtbot, a, b)
+        assert tabs.tabText(2) == f"History ({n} missed)"
+    assert b.tray.icon.toolTip().endswith("· 2 missed calls")
+    assert b.tray.icon.icon().cacheKey() != b.tray.base_icon.cacheKey()  # the number on the icon
+
+    tabs.setCurrentIndex(2)  # looked at
+    assert tabs.tabText(2) == "History" and "missed" not in b.tray.icon.toolTip()
+    run(b.shutdown())
+    again = make_app("bob", relay)
+    assert again.window.home.tabs.tabText(2) == "History"  # seen stays seen

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtCore import QPoint, QSize, Qt
+from PySide6.QtCore import QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -56,7 +56,12 @@ def history_text(record: CallRecord, name: str) -> str:
     return " · ".join(parts)
 
 
+HISTORY_TAB = 2
+
+
 class HomePage(QWidget):
+    history_viewed = Signal()  # the History tab was brought up: its missed calls are seen
+
     def __init__(
         self,
         dialer: DialerModel,
@@ -184,6 +189,7 @@ class HomePage(QWidget):
         self.tabs.addTab(contacts_tab, "Contacts")
         self.tabs.addTab(online_tab, "Online now")
         self.tabs.addTab(history_tab, "History")
+        self.tabs.currentChanged.connect(lambda index: self.history_viewed.emit() if index == HISTORY_TAB else None)
 
         for lst in (self.contact_list, self.online_list, self.history_list):
             lst.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
@@ -209,6 +215,10 @@ class HomePage(QWidget):
         self._refresh_history()
 
     # ------------------------------------------------------------------ banner
+
+    def set_missed_count(self, count: int) -> None:
+        """Missed calls not seen yet, on the History tab: "History (2 missed)"."""
+        self.tabs.setTabText(HISTORY_TAB, f"History ({count} missed)" if count else "History")
 
     def show_banner(self, text: str) -> None:
         self.banner.setText(text)

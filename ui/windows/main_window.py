@@ -6,7 +6,7 @@ which hides it to the tray where there is one. Quit is explicit (menu, Ctrl+Q, t
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QEvent, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFrame,
@@ -38,6 +38,7 @@ class MainWindow(QMainWindow):
     settings_requested = Signal()
     close_requested = Signal()  # the window's close button: the app hides or quits
     quit_requested = Signal()  # Quit in the menu, Ctrl+Q
+    activated = Signal()  # the window became the active one
 
     def __init__(
         self,
@@ -182,6 +183,11 @@ class MainWindow(QMainWindow):
                 self.call.hang_up()
                 return
         super().keyPressEvent(event)
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self.activated.emit()
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.allow_close:
