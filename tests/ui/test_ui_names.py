@@ -45,7 +45,7 @@ def test_a_strangers_alias_is_marked_as_theirs_everywhere(
     dialog = b.incoming_dialog
     assert dialog.name_label.text() == marked
     assert dialog.name_label.textFormat() == Qt.TextFormat.PlainText
-    assert "their own choice" in dialog.note.text()
+    assert "their own choice" in dialog.trust_label.text()
     assert ("Incoming call", f"{marked} is calling you.") in notes
 
     # In-call page.

@@ -15,6 +15,8 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app import events as ev
+from app.identity.alias import display_alias
+from app.identity.safety_code import safety_code
 from app.media.session import MediaSession
 from ui.client_host import ClientHost
 from ui.models.blocks import BlocksModel
@@ -65,6 +67,7 @@ class CallModel(QObject):
         self._reset()
         self.muted = False
         self.volume_percent = 100
+        self._safety_code: tuple[tuple[str, str], str] = (("", ""), "")
         host.event.connect(self._on_event)
         self._tick_timer = QTimer(self)
         self._tick_timer.setInterval(1000)
@@ -120,6 +123,31 @@ class CallModel(QObject):
     @property
     def peer_trusted(self) -> bool:
         return self.contacts.is_trusted(self.peer_fingerprint)
+
+    @property
+    def peer_verified(self) -> bool:
+        return self.contacts.is_verified(self.peer_fingerprint)
+
+    @property
+    def safety_code(self) -> str:
+        """The code both people compare to verify each other ("" without a peer)."""
+        if not self.peer_fingerprint:
+            return ""
+        key = (self.host.identity.fingerprint, self.peer_fingerprint)
+        if self._safety_code[0] != key:
+            try:
+                code = safety_code(*key)
+            except ValueError:  # FingerprintError is one; our own fingerprint: nothing to compare
+                code = ""
+            self._safety_code = (key, code)
+        return self._safety_code[1]
+
+    def mark_verified(self) -> None:
+        """The user compared the safety code with the peer and says it matched (a deliberate act)."""
+        if not self.peer_fingerprint or not self.safety_code:
+            return
+        self.contacts.set_verified(self.peer_fingerprint, True, display_alias(self.peer_alias))
+        self.changed.emit()
 
     @property
     def accept_mode(self) -> str:

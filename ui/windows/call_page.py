@@ -11,6 +11,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPushButton,
     QSlider,
     QVBoxLayout,
@@ -70,6 +71,30 @@ class CallPage(QWidget):
         header.addLayout(status_row, 2, 1, 1, 3)
         header.addWidget(self.badge, 3, 1, 1, 1, Qt.AlignmentFlag.AlignLeft)
         header.setColumnStretch(3, 1)
+
+        # -- verification: the safety code both people compare, and the deliberate "they match"
+        self.verify_dialog: QMessageBox | None = None
+        self.safety_title = QLabel("Safety code")
+        self.safety_label = QLabel()
+        self.safety_label.setObjectName("safetyCode")
+        self.safety_label.setFont(QFont("DejaVu Sans Mono"))
+        self.safety_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.safety_label.setToolTip("Both of you see the same code if nobody is in between. Compare it aloud.")
+        self.safety_title.setBuddy(self.safety_label)
+        self.verify_button = QPushButton("Verify…")
+        self.verify_button.setToolTip("Compare the safety code with the other person, then mark them verified.")
+        self.verify_button.clicked.connect(self.ask_verify)
+        self.verified_label = QLabel("✓ Verified")
+        self.verified_label.setObjectName("verified")
+        self.verified_label.setToolTip("You compared the safety code with this person and it matched.")
+        verify_row = QHBoxLayout()
+        verify_row.setSpacing(10)
+        verify_row.addWidget(self.safety_title)
+        verify_row.addWidget(self.safety_label)
+        verify_row.addWidget(self.verified_label)
+        verify_row.addWidget(self.verify_button)
+        verify_row.addStretch(1)
+        header.addLayout(verify_row, 4, 1, 1, 3)
 
         # -- audio controls
         self.mute_button = QPushButton("Mute (M)")
@@ -169,6 +194,15 @@ class CallPage(QWidget):
         self.hangup_button.setVisible(c.state in (IN_CALL, CONNECTING, INCOMING))
         self.audio_box.setVisible(in_call or c.state == CONNECTING)
         self.stats_box.setVisible(in_call)
+        code = c.safety_code if in_call else ""
+        verified = bool(code) and c.peer_verified
+        self.safety_title.setVisible(bool(code))
+        self.safety_label.setVisible(bool(code))
+        self.safety_label.setText(code)
+        self.verified_label.setVisible(verified)
+        self.verify_button.setVisible(bool(code) and not verified)
+        if self.verify_dialog is not None and self.verify_dialog.isVisible() and not code:
+            self.verify_dialog.reject()  # the call ended while the question was open
         self.mute_button.blockSignals(True)
         self.mute_button.setChecked(c.muted)
         self.mute_button.setText("Unmute (M)" if c.muted else "Mute (M)")
@@ -186,6 +220,29 @@ class CallPage(QWidget):
             for label in self.stat_labels.values():
                 label.setText("—")
         self._refresh_timer()
+
+    def ask_verify(self) -> None:
+        """Ask whether the codes matched; only "The codes match" marks the peer verified."""
+        c = self.call
+        code, name = c.safety_code, c.peer_name
+        if not code:
+            return
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Verify — WZP")
+        box.setTextFormat(Qt.TextFormat.PlainText)  # a peer's alias is never markup
+        box.setText(f"Compare this code with {name}:\n\n{code}")
+        box.setInformativeText(
+            "Read it aloud, or listen to them read theirs. Mark them verified only if every digit is the same: "
+            "then this is their real key and nobody is in between."
+        )
+        self.verify_match_button = box.addButton("The codes match", QMessageBox.ButtonRole.AcceptRole)
+        not_now = box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(not_now)  # marking verified is never the Enter key's doing
+        box.setEscapeButton(not_now)
+        box.buttonClicked.connect(lambda button: c.mark_verified() if button is self.verify_match_button else None)
+        self.verify_dialog = box
+        box.open()
 
     def _refresh_timer(self) -> None:
         self.timer_label.setText(self.call.elapsed_text)

@@ -119,9 +119,10 @@ class HomePage(QWidget):
         self.contact_name = QLineEdit()
         self.contact_name.setPlaceholderText("Name")
         self.contact_name.returnPressed.connect(self._save_contact)
-        self.contact_trusted = QCheckBox("Trusted")
+        self.contact_trusted = QCheckBox("Allow direct calls")
         self.contact_trusted.setToolTip(
-            "Calls with trusted contacts may go directly between your computers, which shows them your IP address."
+            "Calls with this contact may go directly between your computers, which shows them your IP address. "
+            "This is separate from Verified (comparing the safety code during a call)."
         )
         self.contact_trusted.toggled.connect(self._trusted_toggled)
         self.contact_save = QPushButton("Save name")
@@ -263,7 +264,7 @@ class HomePage(QWidget):
         self.contact_list.clear()
         for c in self.contacts.contacts:
             state = "online" if self.contacts.is_online(c.fingerprint) else "offline"
-            tags = [state] + (["trusted"] if c.trusted else [])
+            tags = [state, "verified" if c.verified else "not verified"] + (["direct calls"] if c.allow_direct else [])
             if self.blocks.is_blocked(c.fingerprint):
                 tags.append("blocked")
             text = f"{self.contacts.display_name(c.fingerprint)}\n{c.fingerprint}  ·  {', '.join(tags)}"
@@ -366,9 +367,19 @@ class HomePage(QWidget):
         call = menu.addAction("Call")
         call.setEnabled(not self.call.active)
         call.triggered.connect(lambda _checked=False: self.call.place_call(fp, alias))
-        if self.contacts.get(fp) is None:
+        contact = self.contacts.get(fp)
+        if contact is None:
             add = menu.addAction("Add to contacts")
             add.triggered.connect(lambda _checked=False: self._add(fp, alias))
+        else:
+            direct = menu.addAction("Allow direct calls")
+            direct.setCheckable(True)
+            direct.setChecked(contact.allow_direct)
+            direct.setToolTip("Direct calls show this contact your IP address.")
+            direct.toggled.connect(lambda on: self.contacts.set_allow_direct(fp, on))
+            if contact.verified:
+                unverify = menu.addAction("Mark as not verified")
+                unverify.triggered.connect(lambda _checked=False: self.contacts.set_verified(fp, False))
         menu.addSeparator()
         if self.blocks.is_blocked(fp):
             unblock = menu.addAction("Unblock")

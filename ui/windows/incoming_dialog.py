@@ -32,6 +32,8 @@ class IncomingDialog(QDialog):
         self.name_label.setFont(font)
         self.name_label.setTextFormat(Qt.TextFormat.PlainText)  # a caller's alias is never markup
         self.caption = QLabel("is calling you")
+        self.trust_label = QLabel()  # "✓ Verified" or "Not verified": in words, not only a colour
+        self.trust_label.setObjectName("trust")
         self.fingerprint_label = QLabel()
         self.fingerprint_label.setFont(QFont("DejaVu Sans Mono"))
         self.note = QLabel()
@@ -43,6 +45,7 @@ class IncomingDialog(QDialog):
         self.private_button.setToolTip(
             "The call goes through the relay: your IP address stays hidden from the caller."
         )
+        self.accept_button.setToolTip("The call may go directly between your computers, which shows them your IP.")
         self.decline_button = QPushButton("Decline")
         self.decline_button.setStyleSheet(RED)
         self.block_button = QPushButton("Block…")
@@ -55,10 +58,11 @@ class IncomingDialog(QDialog):
 
         top = QGridLayout()
         top.setHorizontalSpacing(16)
-        top.addWidget(self.icon, 0, 0, 3, 1, Qt.AlignmentFlag.AlignTop)
+        top.addWidget(self.icon, 0, 0, 4, 1, Qt.AlignmentFlag.AlignTop)
         top.addWidget(self.name_label, 0, 1)
         top.addWidget(self.caption, 1, 1)
-        top.addWidget(self.fingerprint_label, 2, 1)
+        top.addWidget(self.trust_label, 2, 1)
+        top.addWidget(self.fingerprint_label, 3, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.decline_button)
         buttons.addWidget(self.block_button)
@@ -80,27 +84,35 @@ class IncomingDialog(QDialog):
         self.icon.set_fingerprint(c.peer_fingerprint)
         self.name_label.setText(c.peer_name)
         self.fingerprint_label.setText(c.peer_fingerprint)
-        if c.peer_trusted:
-            self.note.setText("A trusted contact: the call may go directly between your computers.")
-            self.private_button.setVisible(True)
-        elif c.accept_mode == "generic":
-            self.note.setText(
-                "Not a trusted contact. Accepting routes the call through the relay so they do not learn "
-                "your IP address (your privacy setting)."
-            )
-            self.private_button.setVisible(False)
+        contact = c.contacts.get(c.peer_fingerprint)
+        if c.peer_verified:
+            self.trust_label.setText("✓ Verified")
+        elif contact is not None:
+            self.trust_label.setText("In your contacts · not verified")
         else:
-            alias_hint = " (the name is their own choice)" if c.contacts.get(c.peer_fingerprint) is None else ""
-            self.note.setText(
-                f"Not a trusted contact{alias_hint}. Accept lets the call go directly between your computers, "
-                "which shows them your IP address; Accept privately goes through the relay and keeps it hidden."
-            )
+            self.trust_label.setText("Not in your contacts · the name is their own choice")
+        # Short enough to read while it rings; the default is the button that keeps the IP address hidden
+        # unless this contact may call directly.
+        if c.peer_trusted:
+            self.note.setText("Direct calls allowed: the call may go straight between your computers.")
             self.private_button.setVisible(True)
+            default = self.accept_button
+        elif c.accept_mode == "generic":
+            self.note.setText("Through the relay: your IP address stays hidden (your privacy setting).")
+            self.private_button.setVisible(False)
+            default = self.accept_button
+        else:
+            self.note.setText("Accept privately hides your IP address. Accept may go direct, which shows it to them.")
+            self.private_button.setVisible(True)
+            default = self.private_button
         self.adjustSize()
         self.show()
         self.raise_()
         self.activateWindow()
-        self.accept_button.setFocus()
+        for button in (self.accept_button, self.private_button):
+            button.setDefault(button is default)
+            button.setAutoDefault(button is default)
+        default.setFocus()
 
     def _accept(self) -> None:
         self.hide()
