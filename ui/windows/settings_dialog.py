@@ -126,7 +126,7 @@ class SettingsDialog(QDialog):
         for value, text in PRIVACY:
             self.privacy_combo.addItem(text, value)
         self.privacy_combo.setCurrentIndex(max(0, self.privacy_combo.findData(self.settings.privacy_default)))
-        form.addRow("Callers who are not\ntrusted contacts", self.privacy_combo)
+        form.addRow("Callers without\ndirect calls allowed", self.privacy_combo)
         self.discoverable_check = QCheckBox("Show me in the relay's “Online now” list")
         self.discoverable_check.setChecked(self.settings.discoverable)
         self.discoverable_check.setToolTip(
