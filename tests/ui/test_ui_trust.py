@@ -79,3 +79,33 @@ def test_verify_on_the_call_screen(qtbot: Any, relay: Any, make_app: Any) -> Non
     menu = home.item_menu_for(home.contact_list.item(0))
     next(act for act in menu.actions() if act.text() == "Mark as not verified").trigger()
     assert not a.contacts.is_verified(b.identity.fingerprint) and a.contacts.allows_direct(b.identity.fingerprint)
+
+
+def test_signal_bars_and_details(qtbot: Any, relay: Any, make_app: Any) -> None:
+    from app import events as ev
+
+    a, b = make_app("alice", relay), make_app("bob", relay)
+    dial(qtbot, a, b.identity.fingerprint)
+    wait_incoming(qtbot, b)
+    click(qtbot, b.incoming_dialog.accept_button)
+    wait_in_call(qtbot, a, b)
+    page = a.window.call_page
+    assert page.signal_bars.isVisible() and not page.stats_box.isVisible()  # numbers behind Details
+    qtbot.waitUntil(lambda: page.signal_bars.known, timeout=10_000)  # the first real stats report
+    assert page.signal_bars.quality.bars == 4 and page.quality_label.text() == "Excellent"  # loopback
+    assert "4 of 4 bars" in page.signal_bars.accessibleDescription()
+    assert not page.poor_label.isVisible()
+    click(qtbot, page.details_button)
+    assert page.stats_box.isVisible() and page.stat_labels["rtt"].text().endswith("ms")
+
+    # A report of a lossy connection (as the client emits it): fewer bars, and the note says why.
+    assert a.call.call_id is not None
+    a.host.event.emit(ev.Stats(
+        call_id=a.call.call_id, path="relay", rtt_ms=80.0, loss_pct=14.0, jitter_ms=10.0,
+        jitter_buffer_ms=60.0, bitrate_kbps=24.0, packets_sent=500, packets_received=430, packets_concealed=70,
+    ))
+    assert page.signal_bars.quality.bars == 0 and page.poor_label.isVisible()
+    assert page.poor_label.text() == "Poor connection: audio is getting lost, you may hear gaps."
+    click(qtbot, page.hangup_button)
+    wait_home(qtbot, a, b)
+    assert not page.poor_label.isVisible()

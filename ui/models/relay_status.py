@@ -92,11 +92,19 @@ class RelayStatusModel(QObject):
 
     @property
     def key_text(self) -> str:
+        """What the header says about the relay's key: only a changed key, where it matters."""
+        return "Relay key changed" if self.key_status == "changed" else ""
+
+    @property
+    def key_details(self) -> str:
+        """The relay's key in a sentence, for the tooltip (no jargon in the header)."""
+        if not self.relay_fingerprint:
+            return ""
         return {
-            "new": "Relay key pinned (first connection)",
-            "verified": "Relay key verified",
-            "changed": "Relay key CHANGED",
-        }.get(self.key_status, "")
+            "new": f"First connection to this relay: its key {self.relay_fingerprint} is remembered from now on.",
+            "verified": f"The relay's key {self.relay_fingerprint} is the one remembered from the first connection.",
+            "changed": f"The relay presented a different key ({self.presented_key or self.relay_fingerprint}).",
+        }.get(self.key_status, f"The relay's key is {self.relay_fingerprint}.")
 
     # ------------------------------------------------------------------ actions
 

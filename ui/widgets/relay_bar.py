@@ -43,7 +43,8 @@ class RelayBar(QWidget):
             self.key_label.setStyleSheet("color: #d22; font-weight: bold;")
         else:
             self.key_label.setStyleSheet("")
-        self.key_label.setToolTip(f"Relay key {m.relay_fingerprint}" if m.relay_fingerprint else "")
+        self.key_label.setToolTip(m.key_details)
+        self.status_label.setToolTip(m.key_details)
         self.action_button.setText(m.action_text)
         self.action_button.setVisible(bool(m.action_text))
         self.action_button.setEnabled(m.action_enabled)

@@ -20,9 +20,11 @@ from PySide6.QtWidgets import (
 
 from ui.devices import fill_device_combo
 from ui.models.call import CALLING, CONNECTING, IN_CALL, INCOMING, RINGING, CallModel
+from ui.quality import connection_quality, poor_note
 from ui.sentences import path_explanation
 from ui.widgets.identicon import IdenticonWidget
 from ui.widgets.level_meter import LevelMeter
+from ui.widgets.signal_bars import SignalBars
 
 BADGE_STYLE = (
     "QLabel {{ background: {bg}; color: white; border-radius: 9px; padding: 3px 10px; font-weight: bold; }}"
@@ -69,7 +71,27 @@ class CallPage(QWidget):
         status_row.addWidget(self.timer_label)
         status_row.addStretch(1)
         header.addLayout(status_row, 2, 1, 1, 3)
-        header.addWidget(self.badge, 3, 1, 1, 1, Qt.AlignmentFlag.AlignLeft)
+        # -- quality at a glance: bars, in words when it is poor, numbers behind "Details"
+        self.signal_bars = SignalBars()
+        self.quality_label = QLabel()
+        self.quality_label.setObjectName("quality")
+        self.details_button = QPushButton("Details")
+        self.details_button.setCheckable(True)
+        self.details_button.setFlat(True)
+        self.details_button.setToolTip("Show the connection's numbers: round trip, loss, jitter, bitrate.")
+        self.details_button.toggled.connect(self._details_toggled)
+        path_row = QHBoxLayout()
+        path_row.setSpacing(10)
+        path_row.addWidget(self.badge)
+        path_row.addWidget(self.signal_bars)
+        path_row.addWidget(self.quality_label)
+        path_row.addWidget(self.details_button)
+        path_row.addStretch(1)
+        header.addLayout(path_row, 3, 1, 1, 3)
+        self.poor_label = QLabel()
+        self.poor_label.setObjectName("poorConnection")
+        self.poor_label.setWordWrap(True)
+        self.poor_label.hide()
         header.setColumnStretch(3, 1)
 
         # -- verification: the safety code both people compare, and the deliberate "they match"
@@ -95,6 +117,7 @@ class CallPage(QWidget):
         verify_row.addWidget(self.verify_button)
         verify_row.addStretch(1)
         header.addLayout(verify_row, 4, 1, 1, 3)
+        header.addWidget(self.poor_label, 5, 1, 1, 3)
 
         # -- audio controls
         self.mute_button = QPushButton("Mute (M)")
@@ -193,7 +216,14 @@ class CallPage(QWidget):
         self.cancel_button.setVisible(ringing)
         self.hangup_button.setVisible(c.state in (IN_CALL, CONNECTING, INCOMING))
         self.audio_box.setVisible(in_call or c.state == CONNECTING)
-        self.stats_box.setVisible(in_call)
+        self.stats_box.setVisible(in_call and self.details_button.isChecked())
+        self.signal_bars.setVisible(in_call)
+        self.details_button.setVisible(in_call)
+        self.quality_label.setVisible(in_call)
+        if not in_call:
+            self.signal_bars.set_quality(None)
+            self.quality_label.setText("")
+            self.poor_label.hide()
         code = c.safety_code if in_call else ""
         verified = bool(code) and c.peer_verified
         self.safety_title.setVisible(bool(code))
@@ -260,6 +290,16 @@ class CallPage(QWidget):
         self.stat_labels["jitter"].setText(_fmt(s.jitter_ms, "ms", 1))
         self.stat_labels["buffer"].setText(_fmt(s.jitter_buffer_ms, "ms"))
         self.stat_labels["bitrate"].setText(_fmt(s.bitrate_kbps, "kbit/s", 1))
+        quality = connection_quality(s.rtt_ms, s.loss_pct, s.jitter_ms)
+        self.signal_bars.set_quality(quality)
+        self.quality_label.setText(quality.words.capitalize())
+        note = poor_note(quality)
+        self.poor_label.setText(note)
+        self.poor_label.setVisible(bool(note))
+
+    def _details_toggled(self, on: bool) -> None:
+        self.details_button.setText("Hide details" if on else "Details")
+        self.stats_box.setVisible(on and self.call.state == IN_CALL)
 
     def _volume_changed(self, value: int) -> None:
         self.volume_label.setText(f"{value} %")
