@@ -229,8 +229,10 @@ class WzpApp(QObject):
             self.settings.tray_hint_shown = True
             self.store.save(self.settings)
             self.tray.notify(
-                "WZP is still running",
-                "Calls can still reach you. Click the tray icon to open WZP; quit from its menu or with Ctrl+Q.",
+                self.tr("WZP is still running"),
+                self.tr(
+                    "Calls can still reach you. Click the tray icon to open WZP; quit from its menu or with Ctrl+Q."
+                ),
             )
 
     def _ask_before_ending(self, then: str) -> None:
@@ -240,15 +242,18 @@ class WzpApp(QObject):
         name = self.call.peer_name
         box = QMessageBox(self.window)
         box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle("End the call? — WZP")
-        box.setText(f"You are in a call with {name}." if self.call.state != INCOMING else f"{name} is calling you.")
+        box.setWindowTitle(self.tr("End the call? — WZP"))
+        text = self.tr("You are in a call with {name}.") if self.call.state != INCOMING else self.tr(
+            "{name} is calling you."
+        )
+        box.setText(text.format(name=name))
         box.setTextFormat(Qt.TextFormat.PlainText)  # a peer's alias is never markup
         box.setInformativeText(
-            "Quitting ends the call." if then == "quit" else "Closing the window ends the call."
+            self.tr("Quitting ends the call.") if then == "quit" else self.tr("Closing the window ends the call.")
         )
-        end_text = "Hang up and quit" if then == "quit" else "Hang up and close"
+        end_text = self.tr("Hang up and quit") if then == "quit" else self.tr("Hang up and close")
         end = box.addButton(end_text, QMessageBox.ButtonRole.AcceptRole)
-        stay = box.addButton("Stay in the call", QMessageBox.ButtonRole.RejectRole)
+        stay = box.addButton(self.tr("Stay in the call"), QMessageBox.ButtonRole.RejectRole)
         box.setDefaultButton(stay)
         box.setEscapeButton(stay)
         self.close_question_end = end
@@ -367,11 +372,11 @@ class WzpApp(QObject):
         log.info("settings saved (reconnect=%s)", reconnect)
         if reconnect:
             if self.call.active:
-                self.window.show_message("The new relay settings apply after this call.")
+                self.window.show_message(self.tr("The new relay settings apply after this call."))
                 self.call.ended.connect(self._reconnect_after_call)
             else:
                 self.tasks.run(self.connect(), what="connect to the relay")
-        self.window.show_message("Settings saved.")
+        self.window.show_message(self.tr("Settings saved."))
 
     def set_autostart(self, enabled: bool) -> None:
         try:

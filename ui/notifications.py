@@ -56,6 +56,11 @@ class Notifications(QObject):
             log.info("native notifications unavailable (%s); using the tray", exc)
 
     @property
+    def sending(self) -> bool:
+        """An incoming-call notification is on its way to the notification server."""
+        return bool(self._sending)
+
+    @property
     def available(self) -> bool:
         return self.notifier is not None and not self.broken
 
@@ -65,27 +70,27 @@ class Notifications(QObject):
         self, call_id: str, name: str, *, private: bool, on_answer: AnswerCallback, on_show: Callable[[], None]
     ) -> Any:
         """Show "`name` is calling you" with Accept (or Accept privately) and Decline; returns the notification."""
-        text = f"{name} is calling you."
+        title, text = self.tr("Incoming call"), self.tr("{name} is calling you.").format(name=name)
         if not self.available:
-            self.fallback("Incoming call", text)
+            self.fallback(title, text)
             return None
         from desktop_notifier import Button, Notification, Urgency
 
         accept = ACCEPT_PRIVATELY if private else ACCEPT
-        accept_title = "Accept privately" if private else "Accept"
+        accept_title = self.tr("Accept privately") if private else self.tr("Accept")
         notification = Notification(
-            title="Incoming call",
+            title=title,
             message=html.escape(text, quote=False),
             urgency=Urgency.Critical,
             buttons=(
                 Button(title=accept_title, on_pressed=lambda: on_answer(call_id, accept)),
-                Button(title="Decline", on_pressed=lambda: on_answer(call_id, DECLINE)),
+                Button(title=self.tr("Decline"), on_pressed=lambda: on_answer(call_id, DECLINE)),
             ),
             on_clicked=on_show,
             timeout=RING_TIMEOUT_S,
         )
         self.ringing[call_id] = notification
-        self._sending[notification.identifier] = self._run(self._send(notification, "Incoming call", text))
+        self._sending[notification.identifier] = self._run(self._send(notification, title, text))
         return notification
 
     def call_over(self, call_id: str) -> None:

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from PySide6.QtCore import QCoreApplication
+
+translate = QCoreApplication.translate
+
 MAX_BARS = 4
 POOR = 1  # this many bars or fewer: "poor connection"
 
@@ -18,7 +22,15 @@ RTT_MS = (150.0, 300.0, 450.0, 700.0)
 LOSS_PCT = (1.0, 3.0, 6.0, 12.0)
 JITTER_MS = (20.0, 40.0, 70.0, 120.0)
 
-WORDS = {4: "excellent", 3: "good", 2: "fair", 1: "poor", 0: "very poor"}
+
+def quality_words(bars: int) -> str:
+    """The level in words (translated): "excellent" … "very poor"."""
+    return {
+        4: translate("Quality", "excellent"),
+        3: translate("Quality", "good"),
+        2: translate("Quality", "fair"),
+        1: translate("Quality", "poor"),
+    }.get(bars, translate("Quality", "very poor"))
 
 
 @dataclass(frozen=True)
@@ -32,7 +44,7 @@ class Quality:
 
     @property
     def words(self) -> str:
-        return WORDS[self.bars]
+        return quality_words(self.bars)
 
 
 def _bars(value: float, bounds: tuple[float, ...]) -> int:
@@ -59,7 +71,7 @@ def poor_note(quality: Quality) -> str:
     if not quality.poor:
         return ""
     return {
-        "delay": "Poor connection: long delay, you may talk over each other.",
-        "loss": "Poor connection: audio is getting lost, you may hear gaps.",
-        "jitter": "Poor connection: the network is uneven, you may hear gaps.",
-    }.get(quality.cause, "Poor connection.")
+        "delay": translate("Quality", "Poor connection: long delay, you may talk over each other."),
+        "loss": translate("Quality", "Poor connection: audio is getting lost, you may hear gaps."),
+        "jitter": translate("Quality", "Poor connection: the network is uneven, you may hear gaps."),
+    }.get(quality.cause, translate("Quality", "Poor connection."))

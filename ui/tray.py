@@ -29,16 +29,16 @@ class Tray(QObject):
         self.menu = QMenu()
         self.status_action = QAction("", self.menu)
         self.status_action.setEnabled(False)
-        self.show_action = QAction("Show WZP", self.menu)
+        self.show_action = QAction(self.tr("Show WZP"), self.menu)
         self.show_action.triggered.connect(self.show_requested.emit)
-        self.mute_action = QAction("Mute", self.menu)
+        self.mute_action = QAction(self.tr("Mute"), self.menu)
         self.mute_action.setCheckable(True)
         self.mute_action.toggled.connect(lambda on: call.set_muted(on) if call.muted != on else None)
-        self.hangup_action = QAction("Hang up", self.menu)
+        self.hangup_action = QAction(self.tr("Hang up"), self.menu)
         self.hangup_action.triggered.connect(call.hang_up)
-        self.settings_action = QAction("Settings…", self.menu)
+        self.settings_action = QAction(self.tr("Settings…"), self.menu)
         self.settings_action.triggered.connect(self.settings_requested.emit)
-        self.quit_action = QAction("Quit WZP", self.menu)
+        self.quit_action = QAction(self.tr("Quit WZP"), self.menu)
         self.quit_action.triggered.connect(self.quit_requested.emit)
         for action in (self.status_action, None, self.show_action, self.mute_action, self.hangup_action,
                        self.settings_action, None, self.quit_action):
@@ -63,7 +63,10 @@ class Tray(QObject):
         else:
             status = self.relay.text
         self.status_action.setText(status.replace("&", "&&"))  # a "&" in a peer's alias is no shortcut
-        missed = f" · {self.missed} missed call{'s' if self.missed != 1 else ''}" if self.missed else ""
+        missed = ""
+        if self.missed:
+            text = self.tr("1 missed call") if self.missed == 1 else self.tr("{count} missed calls")
+            missed = " · " + text.format(count=self.missed)
         self.icon.setToolTip(f"WZP — {status}{missed}")
         in_call = self.call.state == IN_CALL
         self.mute_action.setEnabled(in_call)

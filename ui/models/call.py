@@ -105,11 +105,11 @@ class CallModel(QObject):
     @property
     def status_text(self) -> str:
         return {
-            CALLING: "Calling…",
-            RINGING: "Ringing…",
-            INCOMING: "Incoming call…",
-            CONNECTING: "Connecting…",
-            IN_CALL: "In call",
+            CALLING: self.tr("Calling…"),
+            RINGING: self.tr("Ringing…"),
+            INCOMING: self.tr("Incoming call…"),
+            CONNECTING: self.tr("Connecting…"),
+            IN_CALL: self.tr("In call"),
         }.get(self.state, "")
 
     @property
@@ -164,11 +164,11 @@ class CallModel(QObject):
 
     def place_call(self, fingerprint: str, alias: str = "") -> None:
         if self.active:
-            self.message.emit("You are already in a call. Hang up first.")
+            self.message.emit(self.tr("You are already in a call. Hang up first."))
             return
         client = self.host.client
         if client is None:
-            self.message.emit("No relay is set up. Open Settings to choose or host one.")
+            self.message.emit(self.tr("No relay is set up. Open Settings to choose or host one."))
             return
         self._reset()
         self.state, self.outgoing = CALLING, True
@@ -267,9 +267,13 @@ class CallModel(QObject):
             switch(device or None)
         except Exception as exc:
             log.warning("switching the %s failed: %s", kind, exc)
-            self.message.emit(f"Could not switch the {'microphone' if kind == 'input' else 'speaker'}: {exc}")
+            text = self.tr("Could not switch the microphone: {error}") if kind == "input" else self.tr(
+                "Could not switch the speaker: {error}"
+            )
+            self.message.emit(text.format(error=exc))
         else:
-            self.message.emit(f"Now using {device or 'the default device'}.")
+            text = self.tr("Now using {device}.") if device else self.tr("Now using the default device.")
+            self.message.emit(text.format(device=device))
 
     # ------------------------------------------------------------------ events
 
@@ -321,7 +325,7 @@ class CallModel(QObject):
             log.info("incoming call waits while another rings call_id=%s", event.call_id)
             self._waiting.append(event)
             name = self.contacts.display_name(event.peer_fingerprint, event.peer_alias)
-            self.notify.emit("Incoming call", f"{name} is also calling you.")
+            self.notify.emit(self.tr("Incoming call"), self.tr("{name} is also calling you.").format(name=name))
             return
         if self.active:
             log.info("incoming call while busy refused call_id=%s", event.call_id)
@@ -376,7 +380,7 @@ class CallModel(QObject):
         self.ended.emit(sentence)
         self.finished.emit(event.reason, outgoing, connected, declined_here)
         if direction == "missed":
-            self.notify.emit("Missed call", sentence)
+            self.notify.emit(self.tr("Missed call"), sentence)
         if self._waiting:  # the next call that waited rings now
             self._on_incoming(self._waiting.popleft())
 

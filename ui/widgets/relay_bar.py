@@ -16,7 +16,7 @@ class RelayBar(QWidget):
         self.status_label = QLabel()
         self.status_label.setObjectName("relayStatus")
         self.rtt_label = QLabel()
-        self.rtt_label.setToolTip("Round-trip time to the relay")
+        self.rtt_label.setToolTip(self.tr("Round-trip time to the relay"))
         self.key_label = QLabel()
         self.action_button = QPushButton()
         self.action_button.clicked.connect(model.act)

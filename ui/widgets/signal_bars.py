@@ -7,7 +7,7 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import QWidget
 
-from ui.quality import MAX_BARS, Quality
+from ui.quality import MAX_BARS, Quality, quality_words
 
 
 class SignalBars(QWidget):
@@ -16,7 +16,7 @@ class SignalBars(QWidget):
         self.quality = Quality(MAX_BARS, "")
         self.known = False  # no stats report yet: empty bars
         self.setFixedSize(self.sizeHint())
-        self.setAccessibleName("Connection quality")
+        self.setAccessibleName(self.tr("Connection quality"))
         self._describe()
 
     def sizeHint(self) -> QSize:
@@ -31,9 +31,11 @@ class SignalBars(QWidget):
 
     def _describe(self) -> None:
         text = (
-            f"Connection: {self.quality.words} ({self.quality.bars} of {MAX_BARS} bars)"
+            self.tr("Connection: {quality} ({bars} of {max} bars)").format(
+                quality=quality_words(self.quality.bars), bars=self.quality.bars, max=MAX_BARS
+            )
             if self.known
-            else "Connection: not measured yet"
+            else self.tr("Connection: not measured yet")
         )
         self.setToolTip(text)
         self.setAccessibleDescription(text)

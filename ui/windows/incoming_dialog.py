@@ -21,7 +21,7 @@ class IncomingDialog(QDialog):
         self.call = call
         self.blocks = blocks
         self.block_confirm: BlockConfirm | None = None
-        self.setWindowTitle("Incoming call — WZP")
+        self.setWindowTitle(self.tr("Incoming call — WZP"))
         self.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint, True)
         self.setModal(False)
         self.icon = IdenticonWidget("", 80)
@@ -31,7 +31,7 @@ class IncomingDialog(QDialog):
         font.setBold(True)
         self.name_label.setFont(font)
         self.name_label.setTextFormat(Qt.TextFormat.PlainText)  # a caller's alias is never markup
-        self.caption = QLabel("is calling you")
+        self.caption = QLabel(self.tr("is calling you"))
         self.trust_label = QLabel()  # "✓ Verified" or "Not verified": in words, not only a colour
         self.trust_label.setObjectName("trust")
         self.fingerprint_label = QLabel()
@@ -39,18 +39,20 @@ class IncomingDialog(QDialog):
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.note.setMinimumWidth(440)
-        self.accept_button = QPushButton("Accept")
+        self.accept_button = QPushButton(self.tr("Accept"))
         self.accept_button.setStyleSheet(GREEN)
-        self.private_button = QPushButton("Accept privately")
+        self.private_button = QPushButton(self.tr("Accept privately"))
         self.private_button.setToolTip(
-            "The call goes through the relay: your IP address stays hidden from the caller."
+            self.tr("The call goes through the relay: your IP address stays hidden from the caller.")
         )
-        self.accept_button.setToolTip("The call may go directly between your computers, which shows them your IP.")
-        self.decline_button = QPushButton("Decline")
+        self.accept_button.setToolTip(self.tr(
+            "The call may go directly between your computers, which shows them your IP."
+        ))
+        self.decline_button = QPushButton(self.tr("Decline"))
         self.decline_button.setStyleSheet(RED)
-        self.block_button = QPushButton("Block…")
+        self.block_button = QPushButton(self.tr("Block…"))
         self.block_button.setFlat(True)
-        self.block_button.setToolTip("Decline this call, and never ring for calls from this person again.")
+        self.block_button.setToolTip(self.tr("Decline this call, and never ring for calls from this person again."))
         self.block_button.clicked.connect(self._ask_block)
         self.accept_button.clicked.connect(self._accept)
         self.private_button.clicked.connect(self._accept_privately)
@@ -86,23 +88,25 @@ class IncomingDialog(QDialog):
         self.fingerprint_label.setText(c.peer_fingerprint)
         contact = c.contacts.get(c.peer_fingerprint)
         if c.peer_verified:
-            self.trust_label.setText("✓ Verified")
+            self.trust_label.setText(self.tr("✓ Verified"))
         elif contact is not None:
-            self.trust_label.setText("In your contacts · not verified")
+            self.trust_label.setText(self.tr("In your contacts · not verified"))
         else:
-            self.trust_label.setText("Not in your contacts · the name is their own choice")
+            self.trust_label.setText(self.tr("Not in your contacts · the name is their own choice"))
         # Short enough to read while it rings; the default is the button that keeps the IP address hidden
         # unless this contact may call directly.
         if c.peer_trusted:
-            self.note.setText("Direct calls allowed: the call may go straight between your computers.")
+            self.note.setText(self.tr("Direct calls allowed: the call may go straight between your computers."))
             self.private_button.setVisible(True)
             default = self.accept_button
         elif c.accept_mode == "generic":
-            self.note.setText("Through the relay: your IP address stays hidden (your privacy setting).")
+            self.note.setText(self.tr("Through the relay: your IP address stays hidden (your privacy setting)."))
             self.private_button.setVisible(False)
             default = self.accept_button
         else:
-            self.note.setText("Accept privately hides your IP address. Accept may go direct, which shows it to them.")
+            self.note.setText(self.tr(
+                "Accept privately hides your IP address. Accept may go direct, which shows it to them."
+            ))
             self.private_button.setVisible(True)
             default = self.private_button
         self.adjustSize()
@@ -134,7 +138,7 @@ class IncomingDialog(QDialog):
             self.block_confirm.deleteLater()
         name = c.peer_name
         self.block_confirm = BlockConfirm(c.peer_fingerprint, name, self.blocks.confirmation(name), self)
-        self.block_confirm.block_button.setText("Decline and block")
+        self.block_confirm.block_button.setText(self.tr("Decline and block"))
         self.block_confirm.confirmed.connect(self._block)
         self.block_confirm.open()
 
@@ -148,7 +152,7 @@ class IncomingDialog(QDialog):
                 self.hide()
             if self.block_confirm is not None and self.block_confirm.isVisible():
                 # The caller gave up while the user was deciding: the question stays, for blocking only.
-                self.block_confirm.block_button.setText("Block")
+                self.block_confirm.block_button.setText(self.tr("Block"))
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.call.state == INCOMING:

@@ -58,14 +58,14 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.call = call
         self.allow_close = False  # set by the app when it quits: then closing really closes
-        self.setWindowTitle("WZP" + (f" — {title_suffix}" if title_suffix else ""))
+        self.setWindowTitle(self.tr("WZP") + (f" — {title_suffix}" if title_suffix else ""))
         self.setWindowIcon(icon)
         self.identity = IdentityCard(fingerprint, alias, icon_size=44)
-        self.settings_button = QPushButton("Settings")
+        self.settings_button = QPushButton(self.tr("Settings"))
         self.settings_button.clicked.connect(self.settings_requested.emit)
         top = QHBoxLayout()
         top.addWidget(self.identity, 1)
-        self.about_button = QPushButton("About")
+        self.about_button = QPushButton(self.tr("About"))
         self.about_button.clicked.connect(self.show_about)
         top.addWidget(self.settings_button, 0, Qt.AlignmentFlag.AlignTop)
         top.addWidget(self.about_button, 0, Qt.AlignmentFlag.AlignTop)
@@ -97,15 +97,15 @@ class MainWindow(QMainWindow):
         self._on_call_changed()
 
     def _build_menu(self) -> None:
-        menu = self.menuBar().addMenu("&WZP")
-        self.new_call_action = QAction("&New call", self)
+        menu = self.menuBar().addMenu(self.tr("&WZP"))
+        self.new_call_action = QAction(self.tr("&New call"), self)
         self.new_call_action.setShortcut(QKeySequence("Ctrl+N"))
         self.new_call_action.triggered.connect(self.focus_dialer)
-        self.settings_action = QAction("&Settings…", self)
+        self.settings_action = QAction(self.tr("&Settings…"), self)
         self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
         self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
         self.settings_action.triggered.connect(self.settings_requested.emit)
-        self.quit_action = QAction("&Quit WZP", self)
+        self.quit_action = QAction(self.tr("&Quit WZP"), self)
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         self.quit_action.triggered.connect(self.quit_requested.emit)
@@ -113,8 +113,8 @@ class MainWindow(QMainWindow):
         menu.addAction(self.settings_action)
         menu.addSeparator()
         menu.addAction(self.quit_action)
-        help_menu = self.menuBar().addMenu("&Help")
-        self.about_action = QAction("&About WZP", self)
+        help_menu = self.menuBar().addMenu(self.tr("&Help"))
+        self.about_action = QAction(self.tr("&About WZP"), self)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         self.about_action.triggered.connect(self.show_about)
         help_menu.addAction(self.about_action)
@@ -123,7 +123,7 @@ class MainWindow(QMainWindow):
 
     def focus_dialer(self) -> None:
         if self.call.active:
-            self.show_message("You are in a call. Hang up first.")
+            self.show_message(self.tr("You are in a call. Hang up first."))
             return
         self.home.tabs.setCurrentIndex(0)
         self.home.dial_field.setFocus()
@@ -140,13 +140,13 @@ class MainWindow(QMainWindow):
             self.home.dial_field.setFocus()
 
     def about_text(self) -> str:
-        return (
-            f"<b>WZP Desktop {app.__version__}</b><br>End-to-end encrypted voice calls, "
+        return self.tr(
+            "<b>WZP Desktop {version}</b><br>End-to-end encrypted voice calls, "
             "peer to peer over QUIC when possible, via a relay when not."
-        )
+        ).format(version=app.__version__)
 
     def show_about(self) -> None:
-        QMessageBox.about(self, "About WZP", self.about_text())
+        QMessageBox.about(self, self.tr("About WZP"), self.about_text())
 
     @property
     def on_call_page(self) -> bool:
