@@ -67,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     from app.identity import default_data_dir
     from ui.app import StartupError, WzpApp
     from ui.event_loop import make_event_loop
+    from ui.i18n import install_translators
     from ui.icons import app_icon
     from ui.single_instance import SingleInstance
     from ui.theme import apply_theme
@@ -77,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     qt_app.setApplicationDisplayName("WZP")
     qt_app.setWindowIcon(app_icon())
     qt_app.setQuitOnLastWindowClosed(False)
+    translators = install_translators(qt_app)  # the system's language, where WZP has a translation  # noqa: F841
     apply_theme(qt_app)
 
     data_dir: Path = args.data_dir or default_data_dir()
