@@ -251,6 +251,22 @@ GERMAN: dict[str, str] = {
     "WZP needs a relay to find the people you call (the audio goes directly when it can).":
         "WZP braucht ein Relay, um die Angerufenen zu finden (das Audio läuft direkt, wenn es geht).",
     "Start": "Starten",
+    # -- accessible names
+    "Identicon": "Identicon",
+    "A picture drawn from the fingerprint {fingerprint}": "Ein aus dem Fingerabdruck {fingerprint} gezeichnetes Bild",
+    "connected": "verbunden",
+    "connecting": "verbindet",
+    "reconnecting": "verbindet neu",
+    "key changed": "Schlüssel geändert",
+    "online": "online",
+    "Status: {state}": "Status: {state}",
+    "Fingerprint to call": "Anzurufender Fingerabdruck",
+    "Contact name": "Kontaktname",
+    "People online": "Personen online",
+    "Call history": "Anrufverlauf",
+    "Microphone level": "Mikrofonpegel",
+    "Speaker level": "Lautsprecherpegel",
+    "Speaker volume": "Lautsprecher-Lautstärke",
     # -- app
     "WZP is still running": "WZP läuft weiter",
     "Calls can still reach you. Click the tray icon to open WZP; quit from its menu or with Ctrl+Q.":

@@ -126,8 +126,20 @@
         <translation>Mikrofon</translation>
     </message>
     <message>
+        <source>Microphone level</source>
+        <translation>Mikrofonpegel</translation>
+    </message>
+    <message>
+        <source>Speaker level</source>
+        <translation>Lautsprecherpegel</translation>
+    </message>
+    <message>
         <source>Speaker</source>
         <translation>Lautsprecher</translation>
+    </message>
+    <message>
+        <source>Speaker volume</source>
+        <translation>Lautsprecher-Lautstärke</translation>
     </message>
     <message>
         <source>Volume</source>
@@ -213,6 +225,10 @@
         <translation>Fingerabdruck zum Anrufen einfügen, z. B. 1a2b:3c4d:5e6f:7a8b:9c0d:1e2f:3a4b:5c6d</translation>
     </message>
     <message>
+        <source>Fingerprint to call</source>
+        <translation>Anzurufender Fingerabdruck</translation>
+    </message>
+    <message>
         <source>Call</source>
         <translation>Anrufen</translation>
     </message>
@@ -223,6 +239,10 @@
     <message>
         <source>Name</source>
         <translation>Name</translation>
+    </message>
+    <message>
+        <source>Contact name</source>
+        <translation>Kontaktname</translation>
     </message>
     <message>
         <source>Allow direct calls</source>
@@ -269,6 +289,14 @@
         <translation>Verlauf</translation>
     </message>
     <message>
+        <source>People online</source>
+        <translation>Personen online</translation>
+    </message>
+    <message>
+        <source>Call history</source>
+        <translation>Anrufverlauf</translation>
+    </message>
+    <message>
         <source>History ({count} missed)</source>
         <translation>Verlauf ({count} verpasst)</translation>
     </message>
@@ -295,6 +323,17 @@
     <message>
         <source>Block…</source>
         <translation>Blockieren…</translation>
+    </message>
+</context>
+<context>
+    <name>IdenticonWidget</name>
+    <message>
+        <source>Identicon</source>
+        <translation>Identicon</translation>
+    </message>
+    <message>
+        <source>A picture drawn from the fingerprint {fingerprint}</source>
+        <translation>Ein aus dem Fingerabdruck {fingerprint} gezeichnetes Bild</translation>
     </message>
 </context>
 <context>
@@ -742,6 +781,37 @@
     <message>
         <source>Connection: not measured yet</source>
         <translation>Verbindung: noch nicht gemessen</translation>
+    </message>
+</context>
+<context>
+    <name>StatusDot</name>
+    <message>
+        <source>connected</source>
+        <translation>verbunden</translation>
+    </message>
+    <message>
+        <source>connecting</source>
+        <translation>verbindet</translation>
+    </message>
+    <message>
+        <source>reconnecting</source>
+        <translation>verbindet neu</translation>
+    </message>
+    <message>
+        <source>key changed</source>
+        <translation>Schlüssel geändert</translation>
+    </message>
+    <message>
+        <source>online</source>
+        <translation>online</translation>
+    </message>
+    <message>
+        <source>offline</source>
+        <translation>offline</translation>
+    </message>
+    <message>
+        <source>Status: {state}</source>
+        <translation>Status: {state}</translation>
     </message>
 </context>
 <context>

@@ -137,6 +137,14 @@ class CallPage(QWidget):
         self.output_meter = LevelMeter()
         self.input_combo = QComboBox()
         self.output_combo = QComboBox()
+        for widget, name in (
+            (self.input_meter, self.tr("Microphone level")),
+            (self.output_meter, self.tr("Speaker level")),
+            (self.input_combo, self.tr("Microphone")),
+            (self.output_combo, self.tr("Speaker")),
+            (self.volume_slider, self.tr("Speaker volume")),
+        ):
+            widget.setAccessibleName(name)
         self.input_combo.activated.connect(lambda _i: self._device_chosen("input", self.input_combo))
         self.output_combo.activated.connect(lambda _i: self._device_chosen("output", self.output_combo))
         audio = QGroupBox(self.tr("Audio"))

@@ -95,6 +95,7 @@ class HomePage(QWidget):
             "Paste a fingerprint to call, like 1a2b:3c4d:5e6f:7a8b:9c0d:1e2f:3a4b:5c6d"
         ))
         self.dial_field.setClearButtonEnabled(True)
+        self.dial_field.setAccessibleName(self.tr("Fingerprint to call"))
         self.dial_field.textChanged.connect(dialer.set_text)
         self.dial_field.returnPressed.connect(self._call_dialed)
         self.dial_icon = IdenticonWidget("", 28)
@@ -122,6 +123,7 @@ class HomePage(QWidget):
         self.contact_name = QLineEdit()
         self.contact_name.setPlaceholderText(self.tr("Name"))
         self.contact_name.returnPressed.connect(self._save_contact)
+        self.contact_name.setAccessibleName(self.tr("Contact name"))
         self.contact_trusted = QCheckBox(self.tr("Allow direct calls"))
         self.contact_trusted.setToolTip(self.tr(
             "Calls with this contact may go directly between your computers, which shows them your IP address. "
@@ -197,6 +199,9 @@ class HomePage(QWidget):
         self.tabs.addTab(history_tab, self.tr("History"))
         self.tabs.currentChanged.connect(lambda index: self.history_viewed.emit() if index == HISTORY_TAB else None)
 
+        self.contact_list.setAccessibleName(self.tr("Contacts"))
+        self.online_list.setAccessibleName(self.tr("People online"))
+        self.history_list.setAccessibleName(self.tr("Call history"))
         for lst in (self.contact_list, self.online_list, self.history_list):
             lst.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
             lst.customContextMenuRequested.connect(lambda pos, lst=lst: self._show_item_menu(lst, pos))
