@@ -251,6 +251,57 @@ GERMAN: dict[str, str] = {
     "WZP needs a relay to find the people you call (the audio goes directly when it can).":
         "WZP braucht ein Relay, um die Angerufenen zu finden (das Audio läuft direkt, wenn es geht).",
     "Start": "Starten",
+    # -- settings (the Audio tab is not translated yet)
+    "Ask each time (Accept shows them your IP address, Accept privately does not)":
+        "Jedes Mal fragen („Annehmen“ zeigt Ihre IP-Adresse, „Privat annehmen“ nicht)",
+    "Always keep my IP address private (calls go through the relay)":
+        "Meine IP-Adresse immer verbergen (Anrufe laufen über das Relay)",
+    "Cone NAT (or no NAT)": "Cone-NAT (oder kein NAT)",
+    "Symmetric NAT": "Symmetrisches NAT",
+    "Several public addresses": "Mehrere öffentliche Adressen",
+    "Unknown": "Unbekannt",
+    "Probes:": "Messungen:",
+    "{server}: failed — {error}": "{server}: fehlgeschlagen — {error}",
+    "{server}: saw us as {address}": "{server}: sah uns als {address}",
+    "Notes:": "Hinweise:",
+    "Settings — WZP": "Einstellungen — WZP",
+    "General": "Allgemein",
+    "Relays": "Relays",
+    "Network": "Netzwerk",
+    "Blocked": "Blockiert",
+    "Log": "Protokoll",
+    "Your name": "Ihr Name",
+    "Shown to people you call and to others on the relay. Leave empty to use your generated name.":
+        "Wird Angerufenen und anderen auf dem Relay gezeigt. Leer lassen für Ihren erzeugten Namen.",
+    "Callers without\ndirect calls allowed": "Anrufer ohne erlaubte\ndirekte Anrufe",
+    "Show me in the relay's “Online now” list": "Mich in der Liste „Jetzt online“ des Relays zeigen",
+    "When this is off, people on the relay do not see you online; those who have your fingerprint "
+    "can still call you.":
+        "Ist das aus, sehen andere auf dem Relay Sie nicht online; wer Ihren Fingerabdruck hat, kann Sie "
+        "trotzdem anrufen.",
+    "Visibility": "Sichtbarkeit",
+    "Start WZP when I log in (in the tray)": "WZP bei der Anmeldung starten (im Infobereich)",
+    "Host a relay on this computer and use it": "Ein Relay auf diesem Computer betreiben und verwenden",
+    "Add": "Hinzufügen",
+    "Use this relay": "Dieses Relay verwenden",
+    "Relays you use:": "Ihre Relays:",
+    "Checks how your router maps connections, from what two relay addresses see. "
+    "Cone NAT: direct calls usually work. Symmetric NAT: calls usually go through the relay.":
+        "Prüft, wie Ihr Router Verbindungen umsetzt, anhand dessen, was zwei Relay-Adressen sehen. "
+        "Cone-NAT: Direkte Anrufe klappen meist. Symmetrisches NAT: Anrufe laufen meist über das Relay.",
+    "Detect NAT type": "NAT-Typ erkennen",
+    "Not checked yet.": "Noch nicht geprüft.",
+    "Connect to a relay first.": "Verbinden Sie sich zuerst mit einem Relay.",
+    "Probing…": "Wird gemessen…",
+    "The check could not run: {error}": "Die Prüfung konnte nicht laufen: {error}",
+    "Calls from these people are declined without ringing; they only see that you declined. "
+    "Unblocking takes effect at once.":
+        "Anrufe dieser Personen werden ohne Klingeln abgelehnt; sie sehen nur, dass Sie abgelehnt haben. "
+        "Das Aufheben wirkt sofort.",
+    "Nobody is blocked. To block someone, right-click them in your contacts, the online list or "
+    "the history, or press Block… when they call.":
+        "Niemand ist blockiert. Um jemanden zu blockieren, klicken Sie ihn in den Kontakten, der Online-Liste "
+        "oder dem Verlauf mit der rechten Maustaste an, oder drücken Sie „Blockieren…“, wenn er anruft.",
     # -- accessible names
     "Identicon": "Identicon",
     "A picture drawn from the fingerprint {fingerprint}": "Ein aus dem Fingerabdruck {fingerprint} gezeichnetes Bild",

@@ -769,6 +769,175 @@
     </message>
 </context>
 <context>
+    <name>SettingsDialog</name>
+    <message>
+        <source>Ask each time (Accept shows them your IP address, Accept privately does not)</source>
+        <translation>Jedes Mal fragen („Annehmen“ zeigt Ihre IP-Adresse, „Privat annehmen“ nicht)</translation>
+    </message>
+    <message>
+        <source>Always keep my IP address private (calls go through the relay)</source>
+        <translation>Meine IP-Adresse immer verbergen (Anrufe laufen über das Relay)</translation>
+    </message>
+    <message>
+        <source>Cone NAT (or no NAT)</source>
+        <translation>Cone-NAT (oder kein NAT)</translation>
+    </message>
+    <message>
+        <source>Symmetric NAT</source>
+        <translation>Symmetrisches NAT</translation>
+    </message>
+    <message>
+        <source>Several public addresses</source>
+        <translation>Mehrere öffentliche Adressen</translation>
+    </message>
+    <message>
+        <source>Unknown</source>
+        <translation>Unbekannt</translation>
+    </message>
+    <message>
+        <source>Probes:</source>
+        <translation>Messungen:</translation>
+    </message>
+    <message>
+        <source>{server}: failed — {error}</source>
+        <translation>{server}: fehlgeschlagen — {error}</translation>
+    </message>
+    <message>
+        <source>{server}: saw us as {address}</source>
+        <translation>{server}: sah uns als {address}</translation>
+    </message>
+    <message>
+        <source>Notes:</source>
+        <translation>Hinweise:</translation>
+    </message>
+    <message>
+        <source>Settings — WZP</source>
+        <translation>Einstellungen — WZP</translation>
+    </message>
+    <message>
+        <source>General</source>
+        <translation>Allgemein</translation>
+    </message>
+    <message>
+        <source>Relays</source>
+        <translation>Relays</translation>
+    </message>
+    <message>
+        <source>Audio</source>
+        <translation>Audio</translation>
+    </message>
+    <message>
+        <source>Network</source>
+        <translation>Netzwerk</translation>
+    </message>
+    <message>
+        <source>Blocked</source>
+        <translation>Blockiert</translation>
+    </message>
+    <message>
+        <source>Log</source>
+        <translation>Protokoll</translation>
+    </message>
+    <message>
+        <source>Your name</source>
+        <translation>Ihr Name</translation>
+    </message>
+    <message>
+        <source>Shown to people you call and to others on the relay. Leave empty to use your generated name.</source>
+        <translation>Wird Angerufenen und anderen auf dem Relay gezeigt. Leer lassen für Ihren erzeugten Namen.</translation>
+    </message>
+    <message>
+        <source>Callers without
+direct calls allowed</source>
+        <translation>Anrufer ohne erlaubte
+direkte Anrufe</translation>
+    </message>
+    <message>
+        <source>Show me in the relay's “Online now” list</source>
+        <translation>Mich in der Liste „Jetzt online“ des Relays zeigen</translation>
+    </message>
+    <message>
+        <source>When this is off, people on the relay do not see you online; those who have your fingerprint can still call you.</source>
+        <translation>Ist das aus, sehen andere auf dem Relay Sie nicht online; wer Ihren Fingerabdruck hat, kann Sie trotzdem anrufen.</translation>
+    </message>
+    <message>
+        <source>Visibility</source>
+        <translation>Sichtbarkeit</translation>
+    </message>
+    <message>
+        <source>Start WZP when I log in (in the tray)</source>
+        <translation>WZP bei der Anmeldung starten (im Infobereich)</translation>
+    </message>
+    <message>
+        <source>Start</source>
+        <translation>Starten</translation>
+    </message>
+    <message>
+        <source>Host a relay on this computer and use it</source>
+        <translation>Ein Relay auf diesem Computer betreiben und verwenden</translation>
+    </message>
+    <message>
+        <source>host:port, e.g. 192.168.1.20:4433</source>
+        <translation>Host:Port, z. B. 192.168.1.20:4433</translation>
+    </message>
+    <message>
+        <source>Add</source>
+        <translation>Hinzufügen</translation>
+    </message>
+    <message>
+        <source>Remove</source>
+        <translation>Entfernen</translation>
+    </message>
+    <message>
+        <source>Use this relay</source>
+        <translation>Dieses Relay verwenden</translation>
+    </message>
+    <message>
+        <source>Relays you use:</source>
+        <translation>Ihre Relays:</translation>
+    </message>
+    <message>
+        <source>Checks how your router maps connections, from what two relay addresses see. Cone NAT: direct calls usually work. Symmetric NAT: calls usually go through the relay.</source>
+        <translation>Prüft, wie Ihr Router Verbindungen umsetzt, anhand dessen, was zwei Relay-Adressen sehen. Cone-NAT: Direkte Anrufe klappen meist. Symmetrisches NAT: Anrufe laufen meist über das Relay.</translation>
+    </message>
+    <message>
+        <source>Detect NAT type</source>
+        <translation>NAT-Typ erkennen</translation>
+    </message>
+    <message>
+        <source>Not checked yet.</source>
+        <translation>Noch nicht geprüft.</translation>
+    </message>
+    <message>
+        <source>Connect to a relay first.</source>
+        <translation>Verbinden Sie sich zuerst mit einem Relay.</translation>
+    </message>
+    <message>
+        <source>Probing…</source>
+        <translation>Wird gemessen…</translation>
+    </message>
+    <message>
+        <source>The check could not run: {error}</source>
+        <translation>Die Prüfung konnte nicht laufen: {error}</translation>
+    </message>
+    <message>
+        <source>Calls from these people are declined without ringing; they only see that you declined. Unblocking takes effect at once.</source>
+        <translation>Anrufe dieser Personen werden ohne Klingeln abgelehnt; sie sehen nur, dass Sie abgelehnt haben. Das Aufheben wirkt sofort.</translation>
+    </message>
+    <message>
+        <source>Nobody is blocked. To block someone, right-click them in your contacts, the online list or the history, or press Block… when they call.</source>
+        <translation>Niemand ist blockiert. Um jemanden zu blockieren, klicken Sie ihn in den Kontakten, der Online-Liste oder dem Verlauf mit der rechten Maustaste an, oder drücken Sie „Blockieren…“, wenn er anruft.</translation>
+    </message>
+    <message>
+        <source>Unblock</source>
+        <translation>Blockierung aufheben</translation>
+    </message>
+    <message>
+        <source>Copy</source>
+        <translation>Kopieren</translation>
+    </message>
+</context>
+<context>
     <name>SignalBars</name>
     <message>
         <source>Connection quality</source>
