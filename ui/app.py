@@ -331,11 +331,10 @@ class WzpApp(QObject):
         hosted = ""
         if self.relay_host.running:
             assert self.relay_host.server is not None
-            lan = ", ".join(self.relay_host.lan_addresses()) or "no network address found"
-            hosted = (
-                f"This computer's relay is running. Others can use it at {lan}. "
-                f"Its key fingerprint is {self.relay_host.server.fingerprint}."
-            )
+            lan = ", ".join(self.relay_host.lan_addresses()) or self.tr("no network address found")
+            hosted = self.tr(
+                "This computer's relay is running. Others can use it at {addresses}. Its key fingerprint is {key}."
+            ).format(addresses=lan, key=self.relay_host.server.fingerprint)
         self.settings_dialog = SettingsDialog(
             self.settings,
             identity_alias=self.identity.alias,
@@ -413,15 +412,20 @@ class WzpApp(QObject):
     def _on_key_changed(self, relay: str, pinned: str, presented: str) -> None:
         box = QMessageBox(self.window)
         box.setIcon(QMessageBox.Icon.Warning)
-        box.setWindowTitle("The relay's key changed — WZP")
-        box.setText(f"The relay {relay} presented a different key than last time.")
+        box.setWindowTitle(self.tr("The relay's key changed — WZP"))
+        box.setText(self.tr("The relay {relay} presented a different key than last time.").format(relay=relay))
         box.setInformativeText(
-            "Someone may be intercepting your connection. Only trust the new key if the relay's owner "
-            "told you they changed it, and the fingerprints below match what they told you.\n\n"
-            f"Key you trusted before:\n{pinned}\n\nKey presented now:\n{presented}"
+            self.tr(
+                "Someone may be intercepting your connection. Only trust the new key if the relay's owner "
+                "told you they changed it, and the fingerprints below match what they told you."
+            )
+            + "\n\n"
+            + self.tr("Key you trusted before:\n{pinned}\n\nKey presented now:\n{presented}").format(
+                pinned=pinned, presented=presented
+            )
         )
-        self.key_trust_button = box.addButton("Trust the new key", QMessageBox.ButtonRole.AcceptRole)
-        box.addButton("Don't connect", QMessageBox.ButtonRole.RejectRole)
+        self.key_trust_button = box.addButton(self.tr("Trust the new key"), QMessageBox.ButtonRole.AcceptRole)
+        box.addButton(self.tr("Don't connect"), QMessageBox.ButtonRole.RejectRole)
         box.setDefaultButton(box.buttons()[-1])  # type: ignore[arg-type]
         box.buttonClicked.connect(self._on_key_answer)
         self.key_dialog = box
@@ -431,10 +435,10 @@ class WzpApp(QObject):
         if button is self.key_trust_button:
             self.relay_status.trust_new_key()
         else:
-            self.window.show_problem(
+            self.window.show_problem(self.tr(
                 "Not connected: the relay's key does not match. Ask the relay's owner, or choose another relay "
                 "in Settings."
-            )
+            ))
 
     # ------------------------------------------------------------------ events
 

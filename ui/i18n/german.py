@@ -302,6 +302,34 @@ GERMAN: dict[str, str] = {
     "the history, or press Block… when they call.":
         "Niemand ist blockiert. Um jemanden zu blockieren, klicken Sie ihn in den Kontakten, der Online-Liste "
         "oder dem Verlauf mit der rechten Maustaste an, oder drücken Sie „Blockieren…“, wenn er anruft.",
+    # -- blocking, contacts, the relay's key
+    "Calls from {name} will be declined without ringing. You can unblock them in Settings.":
+        "Anrufe von {name} werden ohne Klingeln abgelehnt. Sie können das in den Einstellungen aufheben.",
+    "Not blocked: {error}.": "Nicht blockiert: {error}.",
+    "Blocked {name}. Their calls will be declined without ringing.":
+        "{name} blockiert. Anrufe dieser Person werden ohne Klingeln abgelehnt.",
+    "Not unblocked: {error}.": "Blockierung nicht aufgehoben: {error}.",
+    "Unblocked {name}. Their calls ring again.": "Blockierung von {name} aufgehoben. Die Anrufe klingeln wieder.",
+    "Not saved: {error}.": "Nicht gespeichert: {error}.",
+    "no network address found": "keine Netzwerkadresse gefunden",
+    "This computer's relay is running. Others can use it at {addresses}. Its key fingerprint is {key}.":
+        "Das Relay dieses Computers läuft. Andere erreichen es unter {addresses}. Sein Schlüssel-Fingerabdruck "
+        "ist {key}.",
+    "The relay's key changed — WZP": "Der Schlüssel des Relays hat sich geändert — WZP",
+    "The relay {relay} presented a different key than last time.":
+        "Das Relay {relay} hat einen anderen Schlüssel vorgelegt als beim letzten Mal.",
+    "Someone may be intercepting your connection. Only trust the new key if the relay's owner "
+    "told you they changed it, and the fingerprints below match what they told you.":
+        "Jemand könnte Ihre Verbindung abfangen. Vertrauen Sie dem neuen Schlüssel nur, wenn der Betreiber des "
+        "Relays Ihnen die Änderung mitgeteilt hat und die Fingerabdrücke unten mit seinen Angaben übereinstimmen.",
+    "Key you trusted before:\n{pinned}\n\nKey presented now:\n{presented}":
+        "Bisher vertrauter Schlüssel:\n{pinned}\n\nJetzt vorgelegter Schlüssel:\n{presented}",
+    "Trust the new key": "Dem neuen Schlüssel vertrauen",
+    "Don't connect": "Nicht verbinden",
+    "Not connected: the relay's key does not match. Ask the relay's owner, or choose another relay "
+    "in Settings.":
+        "Nicht verbunden: Der Schlüssel des Relays stimmt nicht. Fragen Sie den Betreiber oder wählen Sie in den "
+        "Einstellungen ein anderes Relay.",
     # -- accessible names
     "Identicon": "Identicon",
     "A picture drawn from the fingerprint {fingerprint}": "Ein aus dem Fingerabdruck {fingerprint} gezeichnetes Bild",

@@ -16,6 +16,29 @@
     </message>
 </context>
 <context>
+    <name>BlocksModel</name>
+    <message>
+        <source>Calls from {name} will be declined without ringing. You can unblock them in Settings.</source>
+        <translation>Anrufe von {name} werden ohne Klingeln abgelehnt. Sie können das in den Einstellungen aufheben.</translation>
+    </message>
+    <message>
+        <source>Not blocked: {error}.</source>
+        <translation>Nicht blockiert: {error}.</translation>
+    </message>
+    <message>
+        <source>Blocked {name}. Their calls will be declined without ringing.</source>
+        <translation>{name} blockiert. Anrufe dieser Person werden ohne Klingeln abgelehnt.</translation>
+    </message>
+    <message>
+        <source>Not unblocked: {error}.</source>
+        <translation>Blockierung nicht aufgehoben: {error}.</translation>
+    </message>
+    <message>
+        <source>Unblocked {name}. Their calls ring again.</source>
+        <translation>Blockierung von {name} aufgehoben. Die Anrufe klingeln wieder.</translation>
+    </message>
+</context>
+<context>
     <name>CallModel</name>
     <message>
         <source>Calling…</source>
@@ -208,6 +231,13 @@
     <message>
         <source>Hide details</source>
         <translation>Details ausblenden</translation>
+    </message>
+</context>
+<context>
+    <name>ContactsModel</name>
+    <message>
+        <source>Not saved: {error}.</source>
+        <translation>Nicht gespeichert: {error}.</translation>
     </message>
 </context>
 <context>
@@ -1088,12 +1118,56 @@ direkte Anrufe</translation>
         <translation>Im Gespräch bleiben</translation>
     </message>
     <message>
+        <source>no network address found</source>
+        <translation>keine Netzwerkadresse gefunden</translation>
+    </message>
+    <message>
+        <source>This computer's relay is running. Others can use it at {addresses}. Its key fingerprint is {key}.</source>
+        <translation>Das Relay dieses Computers läuft. Andere erreichen es unter {addresses}. Sein Schlüssel-Fingerabdruck ist {key}.</translation>
+    </message>
+    <message>
         <source>The new relay settings apply after this call.</source>
         <translation>Die neuen Relay-Einstellungen gelten nach diesem Gespräch.</translation>
     </message>
     <message>
         <source>Settings saved.</source>
         <translation>Einstellungen gespeichert.</translation>
+    </message>
+    <message>
+        <source>The relay's key changed — WZP</source>
+        <translation>Der Schlüssel des Relays hat sich geändert — WZP</translation>
+    </message>
+    <message>
+        <source>The relay {relay} presented a different key than last time.</source>
+        <translation>Das Relay {relay} hat einen anderen Schlüssel vorgelegt als beim letzten Mal.</translation>
+    </message>
+    <message>
+        <source>Someone may be intercepting your connection. Only trust the new key if the relay's owner told you they changed it, and the fingerprints below match what they told you.</source>
+        <translation>Jemand könnte Ihre Verbindung abfangen. Vertrauen Sie dem neuen Schlüssel nur, wenn der Betreiber des Relays Ihnen die Änderung mitgeteilt hat und die Fingerabdrücke unten mit seinen Angaben übereinstimmen.</translation>
+    </message>
+    <message>
+        <source>Key you trusted before:
+{pinned}
+
+Key presented now:
+{presented}</source>
+        <translation>Bisher vertrauter Schlüssel:
+{pinned}
+
+Jetzt vorgelegter Schlüssel:
+{presented}</translation>
+    </message>
+    <message>
+        <source>Trust the new key</source>
+        <translation>Dem neuen Schlüssel vertrauen</translation>
+    </message>
+    <message>
+        <source>Don't connect</source>
+        <translation>Nicht verbinden</translation>
+    </message>
+    <message>
+        <source>Not connected: the relay's key does not match. Ask the relay's owner, or choose another relay in Settings.</source>
+        <translation>Nicht verbunden: Der Schlüssel des Relays stimmt nicht. Fragen Sie den Betreiber oder wählen Sie in den Einstellungen ein anderes Relay.</translation>
     </message>
 </context>
 </TS>

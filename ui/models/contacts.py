@@ -84,7 +84,7 @@ class ContactsModel(QObject):
         try:
             contact = self.book.save(fingerprint, name, trusted)
         except FingerprintError as exc:
-            self.message.emit(f"Not saved: {exc}.")
+            self.message.emit(self.tr("Not saved: {error}.").format(error=exc))
             return None
         self._reload()
         return contact
@@ -101,7 +101,7 @@ class ContactsModel(QObject):
         try:
             self.book.set_verified(fingerprint, verified, name)
         except FingerprintError as exc:
-            self.message.emit(f"Not saved: {exc}.")
+            self.message.emit(self.tr("Not saved: {error}.").format(error=exc))
             return
         log.info("contact %s %s", fingerprint, "verified" if verified else "no longer verified")
         self._reload()
