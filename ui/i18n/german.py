@@ -330,6 +330,12 @@ GERMAN: dict[str, str] = {
     "in Settings.":
         "Nicht verbunden: Der Schlüssel des Relays stimmt nicht. Fragen Sie den Betreiber oder wählen Sie in den "
         "Einstellungen ein anderes Relay.",
+    # -- devices
+    "The audio system is not available ({error}).": "Das Audiosystem ist nicht verfügbar ({error}).",
+    "System default": "Systemstandard",
+    "{device} (not found)": "{device} (nicht gefunden)",
+    "The microphone could not be opened: {error}": "Das Mikrofon konnte nicht geöffnet werden: {error}",
+    "The speaker could not be opened: {error}": "Der Lautsprecher konnte nicht geöffnet werden: {error}",
     # -- accessible names
     "Identicon": "Identicon",
     "A picture drawn from the fingerprint {fingerprint}": "Ein aus dem Fingerabdruck {fingerprint} gezeichnetes Bild",

@@ -241,6 +241,21 @@
     </message>
 </context>
 <context>
+    <name>Devices</name>
+    <message>
+        <source>The audio system is not available ({error}).</source>
+        <translation>Das Audiosystem ist nicht verfügbar ({error}).</translation>
+    </message>
+    <message>
+        <source>System default</source>
+        <translation>Systemstandard</translation>
+    </message>
+    <message>
+        <source>{device} (not found)</source>
+        <translation>{device} (nicht gefunden)</translation>
+    </message>
+</context>
+<context>
     <name>HomePage</name>
     <message>
         <source>today {time}</source>
@@ -505,6 +520,13 @@
     <message>
         <source>About WZP</source>
         <translation>Über WZP</translation>
+    </message>
+</context>
+<context>
+    <name>MicTester</name>
+    <message>
+        <source>The microphone could not be opened: {error}</source>
+        <translation>Das Mikrofon konnte nicht geöffnet werden: {error}</translation>
     </message>
 </context>
 <context>
@@ -980,6 +1002,13 @@ direkte Anrufe</translation>
     <message>
         <source>Connection: not measured yet</source>
         <translation>Verbindung: noch nicht gemessen</translation>
+    </message>
+</context>
+<context>
+    <name>SpeakerTester</name>
+    <message>
+        <source>The speaker could not be opened: {error}</source>
+        <translation>Der Lautsprecher konnte nicht geöffnet werden: {error}</translation>
     </message>
 </context>
 <context>
