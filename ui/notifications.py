@@ -51,9 +51,15 @@ class Notifications(QObject):
             from desktop_notifier import DesktopNotifier, Icon
 
             icon = Icon(path=icon_path) if icon_path is not None and icon_path.exists() else None
-            self.notifier = DesktopNotifier(app_name=app_name, app_icon=icon)
+            notifier = DesktopNotifier(app_name=app_name, app_icon=icon)
         except Exception as exc:  # not installed, or no backend for this platform
             log.info("native notifications unavailable (%s); using the tray", exc)
+            return
+        backend = type(getattr(notifier, "_backend", None)).__name__
+        if backend == "DummyNotificationCenter":  # an unsupported platform (or macOS outside an app bundle)
+            log.info("native notifications unavailable on this platform; using the tray")
+            return
+        self.notifier = notifier
 
     @property
     def sending(self) -> bool:
