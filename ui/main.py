@@ -110,6 +110,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     instance.listen(wzp.handle_second_launch)
 
+    def logging_out(_manager: object) -> None:  # the session ends: a hidden-to-tray window must not hold it up
+        wzp.window.allow_close = True
+        wzp.quit_now()
+
+    qt_app.commitDataRequest.connect(logging_out)
+
     signal.signal(signal.SIGINT, lambda *_: wzp.quit_now())
     wake = QTimer()  # lets Python see Ctrl+C while Qt waits
     wake.start(300)

@@ -117,3 +117,21 @@ def test_missed_calls_counted_on_the_history_tab_and_the_tray(
     run(b.shutdown())
     again = make_app("bob", relay)
     assert again.window.home.tabs.tabText(2) == "History"  # seen stays seen
+
+
+def test_clear_history_asks_first(qtbot: Any, relay: Any, make_app: Any) -> None:
+    a, b = make_app("alice", relay), make_app("bob", relay)
+    dial(qtbot, a, b.identity.fingerprint)
+    wait_incoming(qtbot, b)
+    click(qtbot, a.window.call_page.cancel_button)
+    wait_home(qtbot, a, b)
+    home = b.window.home
+    home.tabs.setCurrentIndex(2)
+    click(qtbot, home.history_clear)
+    box = home.clear_question
+    assert box is not None and box.isVisible() and box.text() == "Remove the one call in the history?"
+    click(qtbot, box.defaultButton())  # Cancel
+    assert len(b.history.records) == 1
+    click(qtbot, home.history_clear)
+    click(qtbot, home.clear_confirm_button)
+    assert b.history.records == [] and home.history_list.count() == 0

@@ -336,6 +336,10 @@ GERMAN: dict[str, str] = {
     "{device} (not found)": "{device} (nicht gefunden)",
     "The microphone could not be opened: {error}": "Das Mikrofon konnte nicht geöffnet werden: {error}",
     "The speaker could not be opened: {error}": "Der Lautsprecher konnte nicht geöffnet werden: {error}",
+    "Clear history — WZP": "Verlauf löschen — WZP",
+    "Remove all {count} calls from the history?": "Alle {count} Anrufe aus dem Verlauf entfernen?",
+    "Remove the one call in the history?": "Den einen Anruf aus dem Verlauf entfernen?",
+    "Your contacts stay. This cannot be undone.": "Ihre Kontakte bleiben. Das lässt sich nicht rückgängig machen.",
     # -- accessible names
     "Identicon": "Identicon",
     "A picture drawn from the fingerprint {fingerprint}": "Ein aus dem Fingerabdruck {fingerprint} gezeichnetes Bild",

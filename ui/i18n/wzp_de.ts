@@ -342,6 +342,22 @@
         <translation>Anrufverlauf</translation>
     </message>
     <message>
+        <source>Clear history — WZP</source>
+        <translation>Verlauf löschen — WZP</translation>
+    </message>
+    <message>
+        <source>Remove the one call in the history?</source>
+        <translation>Den einen Anruf aus dem Verlauf entfernen?</translation>
+    </message>
+    <message>
+        <source>Remove all {count} calls from the history?</source>
+        <translation>Alle {count} Anrufe aus dem Verlauf entfernen?</translation>
+    </message>
+    <message>
+        <source>Your contacts stay. This cannot be undone.</source>
+        <translation>Ihre Kontakte bleiben. Das lässt sich nicht rückgängig machen.</translation>
+    </message>
+    <message>
         <source>History ({count} missed)</source>
         <translation>Verlauf ({count} verpasst)</translation>
     </message>

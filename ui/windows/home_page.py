@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMenu,
+    QMessageBox,
     QPushButton,
     QTabWidget,
     QVBoxLayout,
@@ -182,7 +183,8 @@ class HomePage(QWidget):
         self.history_add = QPushButton(self.tr("Add to contacts"))
         self.history_add.clicked.connect(lambda: self._add_item(self.history_list.currentItem()))
         self.history_clear = QPushButton(self.tr("Clear history"))
-        self.history_clear.clicked.connect(history.clear)
+        self.history_clear.clicked.connect(self.ask_clear_history)
+        self.clear_question: QMessageBox | None = None
         history_tab = QWidget()
         hl = QVBoxLayout(history_tab)
         hl.addWidget(self.history_list, 1)
@@ -226,6 +228,26 @@ class HomePage(QWidget):
         self._refresh_history()
 
     # ------------------------------------------------------------------ banner
+
+    def ask_clear_history(self) -> None:
+        """"Clear history" asks first; Cancel is the default."""
+        if not self.history.records:
+            return
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle(self.tr("Clear history — WZP"))
+        count = len(self.history.records)
+        text = self.tr("Remove the one call in the history?") if count == 1 else self.tr(
+            "Remove all {count} calls from the history?"
+        )
+        box.setText(text.format(count=count))
+        box.setInformativeText(self.tr("Your contacts stay. This cannot be undone."))
+        self.clear_confirm_button = box.addButton(self.tr("Clear history"), QMessageBox.ButtonRole.DestructiveRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(cancel)
+        box.buttonClicked.connect(lambda button: self.history.clear() if button is self.clear_confirm_button else None)
+        self.clear_question = box
+        box.open()
 
     def set_missed_count(self, count: int) -> None:
         """Missed calls not seen yet, on the History tab: "History (2 missed)"."""
