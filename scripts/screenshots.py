@@ -69,7 +69,7 @@ async def take(out: Path, tmp: Path) -> None:
         # 1. First run: the welcome, no relay configured yet.
         prepare(tmp / "fresh", "fresh")
         (tmp / "fresh" / IDENTITY_FILENAME).unlink()  # a real first run creates it
-        fresh = WzpApp(tmp / "fresh", no_audio=True, tray=False)
+        fresh = WzpApp(tmp / "fresh", no_audio=True, tray=False, notifications=False)
         apps.append(fresh)
         await fresh.start()
         assert fresh.welcome is not None
@@ -79,7 +79,7 @@ async def take(out: Path, tmp: Path) -> None:
         # 2. Idle, with contacts, history and people online.
         prepare(tmp / "me", "me")
         prepare(tmp / "ada", "ada")
-        options = {"relay": address, "no_audio": True, "tray": False}
+        options = {"relay": address, "no_audio": True, "tray": False, "notifications": False}
         me = WzpApp(tmp / "me", **options, audio_source_factory=lambda: ToneSource(330))
         ada = WzpApp(tmp / "ada", **options, audio_source_factory=lambda: ToneSource(440))
         apps += [me, ada]
@@ -92,6 +92,7 @@ async def take(out: Path, tmp: Path) -> None:
         ada_fp = ada.identity.fingerprint
         bob_fp, carol_fp = seeded("bob").fingerprint, seeded("carol").fingerprint
         me.contacts.save(ada_fp, "Ada", trusted=True)
+        me.contacts.set_verified(ada_fp, True)
         me.contacts.save(bob_fp, "Bob")
         me.contacts.save(carol_fp, "Carol", trusted=True)
         now = time.time()
@@ -110,7 +111,7 @@ async def take(out: Path, tmp: Path) -> None:
                 path="direct" if dur else "",
             )
         me.window.home.contact_list.setCurrentRow(0)
-        await shoot(me.window, out, "idle-contacts")
+        await shoot(me.window, out, "idle-contacts")  # the History tab counts the missed call
         me.window.home.tabs.setCurrentIndex(2)
         await shoot(me.window, out, "idle-history")
         me.window.home.tabs.setCurrentIndex(0)
@@ -140,6 +141,13 @@ async def take(out: Path, tmp: Path) -> None:
         qt_app.setPalette(dark_palette())
         await shoot(me.window, out, "in-call-dark")
         qt_app.setPalette(light_palette())
+        ada.window.resize(*SIZE)
+        ada.window.show()  # Ada has not verified "me" yet: the code, and Verify…
+        await shoot(ada.window, out, "in-call-unverified")
+        ada.window.call_page.ask_verify()
+        assert ada.window.call_page.verify_dialog is not None
+        await shoot(ada.window.call_page.verify_dialog, out, "verify")
+        ada.window.call_page.verify_dialog.reject()
         me.call.hang_up()
         await until(lambda: not me.call.active and not ada.call.active)
 

@@ -12,7 +12,7 @@ APT_PACKAGES=(
   python3 python3-venv python3-dev gcc make debian-archive-keyring
   libportaudio2 libasound2-plugins pulseaudio pulseaudio-utils
   espeak-ng xvfb xauth iproute2 iptables nftables procps binutils miniupnpd-nftables
-  libegl1 libgl1 libglib2.0-0 libfontconfig1 libdbus-1-3 libxkbcommon0 libxkbcommon-x11-0
+  libegl1 libgl1 libglib2.0-0 libfontconfig1 libdbus-1-3 dbus-daemon libxkbcommon0 libxkbcommon-x11-0
   libxcb-cursor0 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
   libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libxcb-xfixes0 libx11-xcb1
 )

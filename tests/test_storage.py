@@ -196,3 +196,27 @@ def test_history_is_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     for i in range(5):
         history.add(call_id=str(i), direction="incoming", peer_fingerprint=FP_A, started_at=float(i))
     assert [r.call_id for r in history.recent()] == ["4", "3", "2"]
+
+
+def test_verified_and_direct_calls_are_separate(tmp_path: Path) -> None:
+    book = ContactBook(open_database(tmp_path))
+    c = book.set_verified(FP_A, True, "Ada")  # verifying someone not saved yet adds them
+    assert c.name == "Ada" and c.verified and c.verified_at > 0 and not c.allow_direct
+    book.set_allow_direct(FP_A, True)
+    c = book.save(FP_A, "Ada L")  # renaming keeps both
+    assert c.verified and c.allow_direct
+    book.set_verified(FP_A, False)
+    c = book.get(FP_A)
+    assert c is not None and not c.verified and c.verified_at == 0 and c.allow_direct
+
+
+def test_upgrade_keeps_direct_calls_and_verifies_nobody(tmp_path: Path) -> None:
+    raw = sqlite3.connect(tmp_path / "wzp.sqlite3")
+    for script in MIGRATIONS[:2]:
+        raw.executescript(script)
+    raw.execute("INSERT INTO contacts (fingerprint, name, trusted, added_at) VALUES (?, 'Ada', 1, 1.0)", (FP_A,))
+    raw.execute("PRAGMA user_version = 2")
+    raw.commit()
+    raw.close()
+    c = ContactBook(open_database(tmp_path)).get(FP_A)
+    assert c is not None and c.allow_direct and not c.verified

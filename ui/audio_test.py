@@ -35,7 +35,7 @@ class MicTester(QObject):
             self._source = MicrophoneSource(device or None)
         except Exception as exc:
             log.info("microphone test failed: %s", exc)
-            self.problem.emit(f"The microphone could not be opened: {exc}")
+            self.problem.emit(self.tr("The microphone could not be opened: {error}").format(error=exc))
             return False
         self._timer.start()
         return True
@@ -85,7 +85,7 @@ class SpeakerTester(QObject):
             self._sink = SpeakerSink(device or None)
         except Exception as exc:
             log.info("speaker test failed: %s", exc)
-            self.problem.emit(f"The speaker could not be opened: {exc}")
+            self.problem.emit(self.tr("The speaker could not be opened: {error}").format(error=exc))
             return False
         self._tone = ToneSource(660.0, amplitude=0.3, duration_s=seconds)
         self._timer.start()

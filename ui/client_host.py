@@ -60,15 +60,19 @@ class ClientHost(QObject):
     def relay(self) -> str:
         return self.client.relay if self.client is not None else ""
 
-    async def connect_to(self, relay: str, alias: str) -> None:
-        """Stop the current client (if any) and start one for `relay` (returns at once; events follow)."""
+    async def connect_to(self, relay: str, alias: str, *, discoverable: bool = True) -> None:
+        """Stop the current client (if any) and start one for `relay` (returns at once; events follow).
+
+        `discoverable=False` keeps us out of the relay's online list (people with our fingerprint can still call)."""
         await self.disconnect()
-        client = WzpClient(self.identity, self.data_dir, relay, alias=alias or None, blocked=self.blocked)
+        client = WzpClient(
+            self.identity, self.data_dir, relay, alias=alias or None, discoverable=discoverable, blocked=self.blocked
+        )
         client.add_listener(self._on_event)
         self.client = client
         self.apply_media_options()
         self.client_changed.emit()
-        log.info("connecting to relay %s as %r", relay, client.alias)
+        log.info("connecting to relay %s as %r (listed=%s)", relay, client.alias, discoverable)
         await client.start()
 
     async def disconnect(self) -> None:

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 
+from PySide6.QtCore import QCoreApplication
 from PySide6.QtWidgets import QComboBox
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LABEL = "System default"
+translate = QCoreApplication.translate
 
 
 def device_names(kind: str) -> tuple[list[str], str]:
@@ -22,7 +23,7 @@ def device_names(kind: str) -> tuple[list[str], str]:
             return [], str(exc)
     except Exception as exc:  # PortAudio missing or broken
         log.info("audio devices unavailable: %s", exc)
-        return [], f"The audio system is not available ({exc})."
+        return [], translate("Devices", "The audio system is not available ({error}).").format(error=exc)
     names = [d.name for d in devices if (d.inputs if kind == "input" else d.outputs) > 0]
     return list(dict.fromkeys(names)), ""
 
@@ -32,11 +33,11 @@ def fill_device_combo(combo: QComboBox, kind: str, current: str) -> str:
     names, problem = device_names(kind)
     combo.blockSignals(True)
     combo.clear()
-    combo.addItem(DEFAULT_LABEL, "")
+    combo.addItem(translate("Devices", "System default"), "")
     for name in names:
         combo.addItem(name, name)
     if current and current not in names:
-        combo.addItem(f"{current} (not found)", current)
+        combo.addItem(translate("Devices", "{device} (not found)").format(device=current), current)
     index = combo.findData(current)
     combo.setCurrentIndex(max(0, index))
     combo.blockSignals(False)

@@ -1,7 +1,10 @@
 """`wzp`: the desktop app (PySide6 on a qasync event loop).
 
-wzp [--data-dir DIR] [--relay HOST:PORT] [--no-audio] [-v]
+wzp [--data-dir DIR] [--relay HOST:PORT] [--no-audio] [--minimized] [-v] [LINK]
 wzp --self-test
+
+A second `wzp` for the same data directory does not start another app: it hands
+LINK (a `wzp:` link) to the running one, which brings its window forward.
 """
 
 from __future__ import annotations
@@ -25,7 +28,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--relay", type=address_arg, default=None, help="use this relay (HOST:PORT) and remember it")
     p.add_argument("--no-audio", action="store_true", help="use no audio devices (silence out, nothing played)")
     p.add_argument("--self-test", action="store_true", help="check the installation offscreen and exit")
+    p.add_argument("--minimized", action="store_true", help="start in the tray (start at login uses it)")
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging on stderr")
+    p.add_argument("link", nargs="?", default=None, help="a wzp: link to open (handed to a running WZP)")
     return p
 
 
@@ -62,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     from app.identity import default_data_dir
     from ui.app import StartupError, WzpApp
     from ui.event_loop import make_event_loop
+    from ui.i18n import install_translators
     from ui.icons import app_icon
     from ui.single_instance import SingleInstance
     from ui.theme import apply_theme
@@ -72,11 +78,16 @@ def main(argv: list[str] | None = None) -> int:
     qt_app.setApplicationDisplayName("WZP")
     qt_app.setWindowIcon(app_icon())
     qt_app.setQuitOnLastWindowClosed(False)
+    translators = install_translators(qt_app)  # the system's language, where WZP has a translation  # noqa: F841
     apply_theme(qt_app)
 
     data_dir: Path = args.data_dir or default_data_dir()
     instance = SingleInstance(data_dir)
     if not instance.acquire():
+        forwarded = [args.link] if args.link else []
+        if instance.send(forwarded):
+            log.info("WZP is already running for %s: brought its window forward", data_dir)
+            return 0
         pid = instance.owner_pid()
         message = (
             f"WZP is already running for {data_dir}"
@@ -97,14 +108,23 @@ def main(argv: list[str] | None = None) -> int:
         QMessageBox.critical(None, "WZP cannot start", str(exc))
         instance.release()
         return 1
+    instance.listen(wzp.handle_second_launch)
 
-    signal.signal(signal.SIGINT, lambda *_: wzp.request_quit())
+    def logging_out(_manager: object) -> None:  # the session ends: a hidden-to-tray window must not hold it up
+        wzp.window.allow_close = True
+        wzp.quit_now()
+
+    qt_app.commitDataRequest.connect(logging_out)
+
+    signal.signal(signal.SIGINT, lambda *_: wzp.quit_now())
     wake = QTimer()  # lets Python see Ctrl+C while Qt waits
     wake.start(300)
     wake.timeout.connect(lambda: None)
 
     async def run() -> None:
-        await wzp.start()
+        await wzp.start(minimized=args.minimized)
+        if args.link:
+            wzp.window.open_link(args.link)
         await wzp.closed.wait()
         await wzp.shutdown()
 

@@ -1,9 +1,17 @@
-"""What the user reads: call end reasons, path badges and durations as sentences (pure functions)."""
+"""What the user reads: call end reasons, path badges and durations as sentences (pure functions, translated).
+
+Every sentence goes through Qt's translator (context "Sentences"); names are
+filled in after translation, with `str.format`, so a translation can move them.
+"""
 
 from __future__ import annotations
 
+from PySide6.QtCore import QCoreApplication
+
 from app.nat.addresses import AddressError, parse_addr, parse_ip
 from app.nat.ranges import is_non_public
+
+translate = QCoreApplication.translate
 
 
 def format_duration(seconds: float) -> str:
@@ -15,7 +23,7 @@ def format_duration(seconds: float) -> str:
 
 
 def path_badge(path: str, remote: str, candidate: str) -> str:
-    """The in-call badge: how the audio travels."""
+    """The in-call badge's key (English; `badge_text` shows it in the user's language): how the audio travels."""
     if path != "direct":
         return "Via relay"
     try:
@@ -29,62 +37,104 @@ def path_badge(path: str, remote: str, candidate: str) -> str:
     return "Direct over internet"
 
 
+def badge_text(badge: str) -> str:
+    return {
+        "Via relay": translate("Sentences", "Via relay"),
+        "Direct": translate("Sentences", "Direct"),
+        "Direct IPv6": translate("Sentences", "Direct IPv6"),
+        "Direct over LAN": translate("Sentences", "Direct over LAN"),
+        "Direct over internet": translate("Sentences", "Direct over internet"),
+    }.get(badge, badge)
+
+
 def path_explanation(badge: str) -> str:
     return {
-        "Via relay": "The audio goes through the relay, still end-to-end encrypted: the relay cannot listen.",
-        "Direct IPv6": "The audio goes straight to the other computer over IPv6.",
-        "Direct over LAN": "The audio goes straight to the other computer on your local network.",
-        "Direct over internet": "The audio goes straight to the other computer across the internet.",
-    }.get(badge, "The audio goes straight to the other computer.")
+        "Via relay": translate(
+            "Sentences", "The audio goes through the relay, still end-to-end encrypted: the relay cannot listen."
+        ),
+        "Direct IPv6": translate("Sentences", "The audio goes straight to the other computer over IPv6."),
+        "Direct over LAN": translate(
+            "Sentences", "The audio goes straight to the other computer on your local network."
+        ),
+        "Direct over internet": translate(
+            "Sentences", "The audio goes straight to the other computer across the internet."
+        ),
+    }.get(badge, translate("Sentences", "The audio goes straight to the other computer."))
 
 
 def outgoing_end_sentence(reason: str, name: str, *, connected: bool, duration_s: float) -> str:
     """Why a call we placed ended, as one sentence."""
+    duration = format_duration(duration_s)
     if connected:
-        return {
-            "Normal": f"Call with {name} ended after {format_duration(duration_s)}.",
-            "Error": f"The call with {name} dropped after {format_duration(duration_s)}: the connection was lost.",
-        }.get(reason, f"Call with {name} ended after {format_duration(duration_s)}.")
-    return {
-        "Offline": f"{name} is offline. Try again when they have WZP open.",
-        "Busy": f"{name} is busy in another call. Try again later.",
-        "Declined": f"{name} declined the call.",
-        "Timeout": f"{name} did not answer.",
-        "Cancelled": f"You cancelled the call to {name}.",
-        "Unavailable": f"{name} cannot be called right now.",
-        "LimitExceeded": "The relay is handling too many calls right now. Try again in a moment.",
-        "Replaced": "This identity signed in from another place, so this call was stopped.",
-        "Error": f"The call to {name} could not be connected. The log in Settings has the details.",
-        "Normal": f"{name} hung up before the call connected.",
-    }.get(reason, f"The call to {name} ended ({reason}).")
+        if reason == "Error":
+            text = translate("Sentences", "The call with {name} dropped after {duration}: the connection was lost.")
+        else:
+            text = translate("Sentences", "Call with {name} ended after {duration}.")
+        return text.format(name=name, duration=duration)
+    texts = {
+        "Offline": translate("Sentences", "{name} is offline. Try again when they have WZP open."),
+        "Busy": translate("Sentences", "{name} is busy in another call. Try again later."),
+        "Declined": translate("Sentences", "{name} declined the call."),
+        "Timeout": translate("Sentences", "{name} did not answer."),
+        "Cancelled": translate("Sentences", "You cancelled the call to {name}."),
+        "Unavailable": translate("Sentences", "{name} cannot be called right now."),
+        "LimitExceeded": translate(
+            "Sentences", "The relay is handling too many calls right now. Try again in a moment."
+        ),
+        "Replaced": translate("Sentences", "This identity signed in from another place, so this call was stopped."),
+        "Error": translate(
+            "Sentences", "The call to {name} could not be connected. The log in Settings has the details."
+        ),
+        "Normal": translate("Sentences", "{name} hung up before the call connected."),
+    }
+    text = texts.get(reason) or translate("Sentences", "The call to {name} ended ({reason}).")
+    return text.format(name=name, reason=reason)
 
 
 def incoming_end_sentence(reason: str, name: str, *, connected: bool, declined: bool, duration_s: float) -> str:
+    duration = format_duration(duration_s)
     if connected:
         if reason == "Error":
-            return f"The call with {name} dropped after {format_duration(duration_s)}: the connection was lost."
-        return f"Call with {name} ended after {format_duration(duration_s)}."
-    if declined:
-        return f"You declined the call from {name}."
-    if reason == "Error":
-        return f"The call from {name} could not be connected. The log in Settings has the details."
-    return f"Missed call from {name}."
+            text = translate("Sentences", "The call with {name} dropped after {duration}: the connection was lost.")
+        else:
+            text = translate("Sentences", "Call with {name} ended after {duration}.")
+    elif declined:
+        text = translate("Sentences", "You declined the call from {name}.")
+    elif reason == "Error":
+        text = translate(
+            "Sentences", "The call from {name} could not be connected. The log in Settings has the details."
+        )
+    else:
+        text = translate("Sentences", "Missed call from {name}.")
+    return text.format(name=name, duration=duration)
 
 
 def blocked_sentence(name: str) -> str:
     """After declining a call with "Block"."""
-    return f"You declined the call from {name} and blocked them: their calls will no longer ring. Unblock in Settings."
+    return translate(
+        "Sentences",
+        "You declined the call from {name} and blocked them: their calls will no longer ring. Unblock in Settings.",
+    ).format(name=name)
 
 
-HISTORY_LABELS = {"outgoing": "Outgoing", "incoming": "Incoming", "missed": "Missed", "declined": "Declined"}
+def history_label(direction: str) -> str:
+    return {
+        "outgoing": translate("Sentences", "Outgoing"),
+        "incoming": translate("Sentences", "Incoming"),
+        "missed": translate("Sentences", "Missed"),
+        "declined": translate("Sentences", "Declined"),
+    }.get(direction, direction)
 
-REASON_LABELS = {
-    "Normal": "",
-    "Offline": "offline",
-    "Busy": "busy",
-    "Declined": "declined",
-    "Timeout": "no answer",
-    "Cancelled": "cancelled",
-    "Error": "failed",
-    "Unavailable": "unavailable",
-}
+
+def reason_label(reason: str) -> str:
+    """A short word for why a call did not happen ("" for a normal end)."""
+    return {
+        "Normal": "",
+        "Offline": translate("Sentences", "offline"),
+        "Busy": translate("Sentences", "busy"),
+        "Declined": translate("Sentences", "declined"),
+        "Timeout": translate("Sentences", "no answer"),
+        "Cancelled": translate("Sentences", "cancelled"),
+        "Error": translate("Sentences", "failed"),
+        "Unavailable": translate("Sentences", "unavailable"),
+    }.get(reason, reason.lower())

@@ -5,8 +5,8 @@ from __future__ import annotations
 import html
 import logging
 
-from PySide6.QtCore import QObject, Signal
-from PySide6.QtGui import QAction, QIcon
+from PySide6.QtCore import QObject, QRectF, Qt, Signal
+from PySide6.QtGui import QAction, QColor, QFont, QIcon, QPainter, QPixmap
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from ui.models.call import IN_CALL, CallModel
@@ -23,20 +23,22 @@ class Tray(QObject):
     def __init__(self, icon: QIcon, relay: RelayStatusModel, call: CallModel, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.relay, self.call = relay, call
+        self.base_icon = icon
+        self.missed = 0
         self.available = QSystemTrayIcon.isSystemTrayAvailable()
         self.menu = QMenu()
         self.status_action = QAction("", self.menu)
         self.status_action.setEnabled(False)
-        self.show_action = QAction("Show WZP", self.menu)
+        self.show_action = QAction(self.tr("Show WZP"), self.menu)
         self.show_action.triggered.connect(self.show_requested.emit)
-        self.mute_action = QAction("Mute", self.menu)
+        self.mute_action = QAction(self.tr("Mute"), self.menu)
         self.mute_action.setCheckable(True)
         self.mute_action.toggled.connect(lambda on: call.set_muted(on) if call.muted != on else None)
-        self.hangup_action = QAction("Hang up", self.menu)
+        self.hangup_action = QAction(self.tr("Hang up"), self.menu)
         self.hangup_action.triggered.connect(call.hang_up)
-        self.settings_action = QAction("Settings…", self.menu)
+        self.settings_action = QAction(self.tr("Settings…"), self.menu)
         self.settings_action.triggered.connect(self.settings_requested.emit)
-        self.quit_action = QAction("Quit WZP", self.menu)
+        self.quit_action = QAction(self.tr("Quit WZP"), self.menu)
         self.quit_action.triggered.connect(self.quit_requested.emit)
         for action in (self.status_action, None, self.show_action, self.mute_action, self.hangup_action,
                        self.settings_action, None, self.quit_action):
@@ -61,13 +63,25 @@ class Tray(QObject):
         else:
             status = self.relay.text
         self.status_action.setText(status.replace("&", "&&"))  # a "&" in a peer's alias is no shortcut
-        self.icon.setToolTip(f"WZP — {status}")
+        missed = ""
+        if self.missed:
+            text = self.tr("1 missed call") if self.missed == 1 else self.tr("{count} missed calls")
+            missed = " · " + text.format(count=self.missed)
+        self.icon.setToolTip(f"WZP — {status}{missed}")
         in_call = self.call.state == IN_CALL
         self.mute_action.setEnabled(in_call)
         self.mute_action.blockSignals(True)
         self.mute_action.setChecked(self.call.muted)
         self.mute_action.blockSignals(False)
         self.hangup_action.setEnabled(self.call.active)
+
+    def set_missed_count(self, count: int) -> None:
+        """Missed calls not seen yet: a number on the tray icon, and in its tooltip."""
+        if count == self.missed:
+            return
+        self.missed = count
+        self.icon.setIcon(badged_icon(self.base_icon, count) if count else self.base_icon)
+        self.refresh()
 
     def notify(self, title: str, text: str) -> None:
         if self.available and QSystemTrayIcon.supportsMessages():
@@ -83,3 +97,25 @@ class Tray(QObject):
 
     def hide(self) -> None:
         self.icon.hide()
+
+
+def badged_icon(icon: QIcon, count: int, size: int = 64) -> QIcon:
+    """`icon` with a red disc holding `count` (9+ above nine) in its top-right corner."""
+    pixmap = icon.pixmap(size, size)
+    if pixmap.isNull():
+        pixmap = QPixmap(size, size)
+        pixmap.fill(Qt.GlobalColor.transparent)
+    painter = QPainter(pixmap)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
+    disc = QRectF(size * 0.46, 0, size * 0.54, size * 0.54)
+    painter.setPen(Qt.PenStyle.NoPen)
+    painter.setBrush(QColor(220, 38, 38))
+    painter.drawEllipse(disc)
+    font = QFont()
+    font.setBold(True)
+    font.setPixelSize(int(size * 0.36))
+    painter.setFont(font)
+    painter.setPen(QColor("white"))
+    painter.drawText(disc, Qt.AlignmentFlag.AlignCenter, str(count) if count < 10 else "9+")
+    painter.end()
+    return QIcon(pixmap)

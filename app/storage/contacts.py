@@ -1,4 +1,10 @@
-"""Contacts: a name the user chose, a fingerprint, and whether calls from them are trusted."""
+"""Contacts: a name the user chose, a fingerprint, and two separate kinds of trust.
+
+* **Allow direct calls** (`allow_direct`, the `trusted` column): calls with them may go straight between
+  the two computers, which shows them our IP address.
+* **Verified** (`verified`): the user compared the safety code (`app.identity.safety_code`) with this person
+  on a call and marked it so: a deliberate act, never implied by anything else.
+"""
 
 from __future__ import annotations
 
@@ -15,8 +21,14 @@ MAX_NAME = 64
 class Contact:
     fingerprint: str
     name: str
-    trusted: bool
+    trusted: bool  # direct calls allowed (reveals our IP address); see `allow_direct`
     added_at: float
+    verified: bool = False
+    verified_at: float = 0.0
+
+    @property
+    def allow_direct(self) -> bool:
+        return self.trusted
 
     @property
     def display_name(self) -> str:
@@ -25,7 +37,12 @@ class Contact:
 
 def _row(row: sqlite3.Row) -> Contact:
     return Contact(
-        fingerprint=row["fingerprint"], name=row["name"], trusted=bool(row["trusted"]), added_at=row["added_at"]
+        fingerprint=row["fingerprint"],
+        name=row["name"],
+        trusted=bool(row["trusted"]),
+        added_at=row["added_at"],
+        verified=bool(row["verified"]),
+        verified_at=float(row["verified_at"]),
     )
 
 
@@ -64,6 +81,26 @@ class ContactBook:
         self.conn.execute(
             "UPDATE contacts SET trusted = ? WHERE fingerprint = ?", (int(trusted), parse_fingerprint(fingerprint))
         )
+
+    def set_allow_direct(self, fingerprint: str, allowed: bool) -> None:
+        self.set_trusted(fingerprint, allowed)
+
+    def set_verified(self, fingerprint: str, verified: bool, name: str = "") -> Contact:
+        """Mark `fingerprint` verified (adding it as a contact named `name` if it is not one) or not verified."""
+        fp = parse_fingerprint(fingerprint)
+        if self.get(fp) is None:
+            self.save(fp, name)
+        self.conn.execute(
+            "UPDATE contacts SET verified = ?, verified_at = ? WHERE fingerprint = ?",
+            (int(verified), time.time() if verified else 0.0, fp),
+        )
+        contact = self.get(fp)
+        assert contact is not None
+        return contact
+
+    def is_verified(self, fingerprint: str) -> bool:
+        contact = self.get(fingerprint)
+        return contact is not None and contact.verified
 
     def remove(self, fingerprint: str) -> None:
         self.conn.execute("DELETE FROM contacts WHERE fingerprint = ?", (parse_fingerprint(fingerprint),))

@@ -46,6 +46,12 @@ MIGRATIONS: tuple[str, ...] = (
         blocked_at REAL NOT NULL
     );
     """,
+    # 2 -> 3: trust split in two. `trusted` keeps meaning "may call directly (sees my IP address)";
+    # `verified` is new: the user compared the safety code with this person (nobody was verified before).
+    """
+    ALTER TABLE contacts ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE contacts ADD COLUMN verified_at REAL NOT NULL DEFAULT 0;
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

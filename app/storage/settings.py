@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import math
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -43,6 +44,9 @@ class Settings:
     privacy_default: str = "ask"  # for callers who are not trusted contacts: "ask" | "private"
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     welcomed: bool = False  # the first-run welcome was shown
+    discoverable: bool = True  # listed in the relay's "Online now" list for everyone on it
+    tray_hint_shown: bool = False  # "WZP keeps running in the tray" was said once
+    missed_seen_at: float = 0.0  # missed calls up to this time (epoch s) were seen in the History tab
 
     def relay_or_none(self) -> str | None:
         if self.selected_relay and self.selected_relay in self.relays:
@@ -66,6 +70,9 @@ def _coerce(name: str, value: Any, default: Any) -> Any:
     """`value` if it has the default's type (lists of str for lists), else the default."""
     if isinstance(default, bool):
         ok = isinstance(value, bool)
+    elif isinstance(default, float):
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value
     elif isinstance(default, int):
         ok = isinstance(value, int) and not isinstance(value, bool)
     elif isinstance(default, list):
@@ -82,6 +89,8 @@ def _validate(settings: Settings) -> Settings:
     if settings.privacy_default not in PRIVACY_CHOICES:
         settings.privacy_default = "ask"
     settings.bitrate = max(MIN_BITRATE, min(MAX_BITRATE, settings.bitrate))
+    if not math.isfinite(settings.missed_seen_at) or settings.missed_seen_at < 0:
+        settings.missed_seen_at = 0.0
     if not 0 < settings.hosted_relay_port < 65536:
         settings.hosted_relay_port = 4433
     settings.relays = list(dict.fromkeys(r.strip() for r in settings.relays if r.strip()))

@@ -18,7 +18,7 @@ done
   fi
 done
 if [ $UNINSTALL = 0 ]; then
-  sed -i "s|^Exec=wzp$|Exec=$PREFIX/bin/wzp|" "$PREFIX/share/applications/wzp.desktop"
+  sed -i "s|^Exec=wzp |Exec=$PREFIX/bin/wzp |" "$PREFIX/share/applications/wzp.desktop"
 fi
 command -v update-desktop-database >/dev/null 2>&1 && update-desktop-database -q "$PREFIX/share/applications" || true
 command -v gtk-update-icon-cache >/dev/null 2>&1 && gtk-update-icon-cache -q -t "$PREFIX/share/icons/hicolor" || true

@@ -508,7 +508,8 @@ def test_tarball_has_the_bundle_desktop_entry_and_icons(build: Build) -> None:
         assert f"{top}/share/icons/hicolor/{size}x{size}/apps/wzp.png" in members
     assert f"{top}/share/icons/hicolor/scalable/apps/wzp.svg" in members
     assert {m.uid for m in members.values()} == {0}
-    assert "\nExec=wzp\n" in entry and "\nIcon=wzp\n" in entry
+    assert "\nExec=wzp %u\n" in entry and "\nIcon=wzp\n" in entry
+    assert "\nMimeType=x-scheme-handler/wzp;\n" in entry  # wzp: links open in WZP
 
 
 @linux_only

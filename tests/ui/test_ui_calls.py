@@ -81,12 +81,12 @@ def test_decline_from_a_trusted_contact(qtbot: Any, relay: Any, make_app: Any) -
     click(qtbot, home.contact_save)
     click(qtbot, home.contact_trusted)
     assert b.contacts.is_trusted(a.identity.fingerprint)
-    assert "Alice" in home.contact_list.item(0).text() and "trusted" in home.contact_list.item(0).text()
+    assert "Alice" in home.contact_list.item(0).text() and "direct calls" in home.contact_list.item(0).text()
 
     dial(qtbot, a, b.identity.fingerprint)
     wait_incoming(qtbot, b)
     assert b.incoming_dialog.name_label.text() == "Alice"
-    assert "trusted contact" in b.incoming_dialog.note.text()
+    assert "Direct calls allowed" in b.incoming_dialog.note.text()
     click(qtbot, b.incoming_dialog.decline_button)
     wait_home(qtbot, a, b)
     assert "declined the call" in banner(a)

@@ -33,7 +33,7 @@ def test_a_strangers_alias_is_marked_as_theirs_everywhere(
     with_alias(tmp_path, "mallory", spoof)
     m, b = make_app("mallory", relay), make_app("bob", relay)
     notes: list[tuple[str, str]] = []
-    b.call.notify.connect(lambda title, text: notes.append((title, text)))
+    b.notifications.fallback = lambda title, text: notes.append((title, text))  # what the tray would show
 
     # Online list.
     qtbot.waitUntil(lambda: len(online_rows(b)) == 1)
@@ -45,7 +45,7 @@ def test_a_strangers_alias_is_marked_as_theirs_everywhere(
     dialog = b.incoming_dialog
     assert dialog.name_label.text() == marked
     assert dialog.name_label.textFormat() == Qt.TextFormat.PlainText
-    assert "their own choice" in dialog.note.text()
+    assert "their own choice" in dialog.trust_label.text()
     assert ("Incoming call", f"{marked} is calling you.") in notes
 
     # In-call page.

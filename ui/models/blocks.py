@@ -53,10 +53,11 @@ class BlocksModel(QObject):
         """Everyone blocked, longest-blocked first."""
         return [BlockedPerson(fp, self.name(fp), self.contacts.get(fp) is not None) for fp in self.blocks.all()]
 
-    @staticmethod
-    def confirmation(name: str) -> str:
+    def confirmation(self, name: str) -> str:
         """The question asked before blocking someone."""
-        return f"Calls from {name} will be declined without ringing. You can unblock them in Settings."
+        return self.tr("Calls from {name} will be declined without ringing. You can unblock them in Settings.").format(
+            name=name
+        )
 
     # ---------------------------------------------------------------- actions
 
@@ -64,20 +65,21 @@ class BlocksModel(QObject):
         try:
             fp = self.blocks.block(fingerprint)
         except FingerprintError as exc:
-            self.message.emit(f"Not blocked: {exc}.")
+            self.message.emit(self.tr("Not blocked: {error}.").format(error=exc))
             return False
         name = self.name(fp, alias)
         log.info("blocked %s", fp)
         self.changed.emit()
-        self.message.emit(f"Blocked {name}. Their calls will be declined without ringing.")
+        self.message.emit(self.tr("Blocked {name}. Their calls will be declined without ringing.").format(name=name))
         return True
 
     def unblock(self, fingerprint: str, alias: str = "") -> None:
         try:
             self.blocks.unblock(fingerprint)
         except FingerprintError as exc:
-            self.message.emit(f"Not unblocked: {exc}.")
+            self.message.emit(self.tr("Not unblocked: {error}.").format(error=exc))
             return
         log.info("unblocked %s", fingerprint)
         self.changed.emit()
-        self.message.emit(f"Unblocked {self.name(fingerprint, alias)}. Their calls ring again.")
+        name = self.name(fingerprint, alias)
+        self.message.emit(self.tr("Unblocked {name}. Their calls ring again.").format(name=name))

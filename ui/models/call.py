@@ -15,6 +15,8 @@ from collections.abc import Callable
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app import events as ev
+from app.identity.alias import display_alias
+from app.identity.safety_code import safety_code
 from app.media.session import MediaSession
 from ui.client_host import ClientHost
 from ui.models.blocks import BlocksModel
@@ -37,6 +39,7 @@ class CallModel(QObject):
     levels = Signal(float, float)  # input dBFS, output dBFS, every 100 ms in a call
     stats_changed = Signal()
     ended = Signal(str)  # the sentence saying how the call ended
+    finished = Signal(str, bool, bool, bool)  # reason, outgoing, connected, declined here (for the end cue)
     message = Signal(str)  # something to show in the status line
     notify = Signal(str, str)  # title, text for a system notification
     device_switched = Signal(str, str)  # "input" | "output", device name ("" = default)
@@ -64,6 +67,7 @@ class CallModel(QObject):
         self._reset()
         self.muted = False
         self.volume_percent = 100
+        self._safety_code: tuple[tuple[str, str], str] = (("", ""), "")
         host.event.connect(self._on_event)
         self._tick_timer = QTimer(self)
         self._tick_timer.setInterval(1000)
@@ -101,11 +105,11 @@ class CallModel(QObject):
     @property
     def status_text(self) -> str:
         return {
-            CALLING: "Calling…",
-            RINGING: "Ringing…",
-            INCOMING: "Incoming call…",
-            CONNECTING: "Connecting…",
-            IN_CALL: "In call",
+            CALLING: self.tr("Calling…"),
+            RINGING: self.tr("Ringing…"),
+            INCOMING: self.tr("Incoming call…"),
+            CONNECTING: self.tr("Connecting…"),
+            IN_CALL: self.tr("In call"),
         }.get(self.state, "")
 
     @property
@@ -119,6 +123,31 @@ class CallModel(QObject):
     @property
     def peer_trusted(self) -> bool:
         return self.contacts.is_trusted(self.peer_fingerprint)
+
+    @property
+    def peer_verified(self) -> bool:
+        return self.contacts.is_verified(self.peer_fingerprint)
+
+    @property
+    def safety_code(self) -> str:
+        """The code both people compare to verify each other ("" without a peer)."""
+        if not self.peer_fingerprint:
+            return ""
+        key = (self.host.identity.fingerprint, self.peer_fingerprint)
+        if self._safety_code[0] != key:
+            try:
+                code = safety_code(*key)
+            except ValueError:  # FingerprintError is one; our own fingerprint: nothing to compare
+                code = ""
+            self._safety_code = (key, code)
+        return self._safety_code[1]
+
+    def mark_verified(self) -> None:
+        """The user compared the safety code with the peer and says it matched (a deliberate act)."""
+        if not self.peer_fingerprint or not self.safety_code:
+            return
+        self.contacts.set_verified(self.peer_fingerprint, True, display_alias(self.peer_alias))
+        self.changed.emit()
 
     @property
     def accept_mode(self) -> str:
@@ -135,11 +164,11 @@ class CallModel(QObject):
 
     def place_call(self, fingerprint: str, alias: str = "") -> None:
         if self.active:
-            self.message.emit("You are already in a call. Hang up first.")
+            self.message.emit(self.tr("You are already in a call. Hang up first."))
             return
         client = self.host.client
         if client is None:
-            self.message.emit("No relay is set up. Open Settings to choose or host one.")
+            self.message.emit(self.tr("No relay is set up. Open Settings to choose or host one."))
             return
         self._reset()
         self.state, self.outgoing = CALLING, True
@@ -238,9 +267,13 @@ class CallModel(QObject):
             switch(device or None)
         except Exception as exc:
             log.warning("switching the %s failed: %s", kind, exc)
-            self.message.emit(f"Could not switch the {'microphone' if kind == 'input' else 'speaker'}: {exc}")
+            text = self.tr("Could not switch the microphone: {error}") if kind == "input" else self.tr(
+                "Could not switch the speaker: {error}"
+            )
+            self.message.emit(text.format(error=exc))
         else:
-            self.message.emit(f"Now using {device or 'the default device'}.")
+            text = self.tr("Now using {device}.") if device else self.tr("Now using the default device.")
+            self.message.emit(text.format(device=device))
 
     # ------------------------------------------------------------------ events
 
@@ -292,7 +325,7 @@ class CallModel(QObject):
             log.info("incoming call waits while another rings call_id=%s", event.call_id)
             self._waiting.append(event)
             name = self.contacts.display_name(event.peer_fingerprint, event.peer_alias)
-            self.notify.emit("Incoming call", f"{name} is also calling you.")
+            self.notify.emit(self.tr("Incoming call"), self.tr("{name} is also calling you.").format(name=name))
             return
         if self.active:
             log.info("incoming call while busy refused call_id=%s", event.call_id)
@@ -310,8 +343,7 @@ class CallModel(QObject):
         self.peer_fingerprint, self.peer_alias = event.peer_fingerprint, event.peer_alias
         self.started_at = time.time()
         self.changed.emit()
-        self.incoming.emit()
-        self.notify.emit("Incoming call", f"{self.peer_name} is calling you.")
+        self.incoming.emit()  # the app rings, shows the dialog and an actionable notification
 
     def _on_ended(self, event: ev.Ended) -> None:
         connected = self.state == IN_CALL or bool(self.path)
@@ -338,6 +370,7 @@ class CallModel(QObject):
             path=self.path,
         )
         log.info("call over: %s", sentence)
+        outgoing, declined_here = self.outgoing, self.declined
         self._tick_timer.stop()
         self._level_timer.stop()
         self._reset()
@@ -345,8 +378,9 @@ class CallModel(QObject):
         self.changed.emit()
         self.levels.emit(-100.0, -100.0)
         self.ended.emit(sentence)
+        self.finished.emit(event.reason, outgoing, connected, declined_here)
         if direction == "missed":
-            self.notify.emit("Missed call", sentence)
+            self.notify.emit(self.tr("Missed call"), sentence)
         if self._waiting:  # the next call that waited rings now
             self._on_incoming(self._waiting.popleft())
 

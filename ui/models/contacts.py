@@ -1,4 +1,4 @@
-"""Contacts (saved, named, trusted or not) and who is online right now (relay presence)."""
+"""Contacts (saved, named, verified or not, direct calls allowed or not) and who is online now (relay presence)."""
 
 from __future__ import annotations
 
@@ -47,6 +47,14 @@ class ContactsModel(QObject):
         contact = self.get(fingerprint)
         return contact is not None and contact.trusted
 
+    def allows_direct(self, fingerprint: str) -> bool:
+        """Calls with them may go direct (they learn our IP address)."""
+        return self.is_trusted(fingerprint)
+
+    def is_verified(self, fingerprint: str) -> bool:
+        contact = self.get(fingerprint)
+        return contact is not None and contact.verified
+
     def is_online(self, fingerprint: str) -> bool:
         return fingerprint in self.online
 
@@ -76,13 +84,26 @@ class ContactsModel(QObject):
         try:
             contact = self.book.save(fingerprint, name, trusted)
         except FingerprintError as exc:
-            self.message.emit(f"Not saved: {exc}.")
+            self.message.emit(self.tr("Not saved: {error}.").format(error=exc))
             return None
         self._reload()
         return contact
 
     def set_trusted(self, fingerprint: str, trusted: bool) -> None:
         self.book.set_trusted(fingerprint, trusted)
+        self._reload()
+
+    def set_allow_direct(self, fingerprint: str, allowed: bool) -> None:
+        self.set_trusted(fingerprint, allowed)
+
+    def set_verified(self, fingerprint: str, verified: bool, name: str = "") -> None:
+        """Mark verified (adding them as a contact named `name` if they are not one yet), or take it back."""
+        try:
+            self.book.set_verified(fingerprint, verified, name)
+        except FingerprintError as exc:
+            self.message.emit(self.tr("Not saved: {error}.").format(error=exc))
+            return
+        log.info("contact %s %s", fingerprint, "verified" if verified else "no longer verified")
         self._reload()
 
     def remove(self, fingerprint: str) -> None:

@@ -40,6 +40,10 @@ class HistoryModel(QObject):
         self.records = self.history.recent()
         self.changed.emit()
 
+    def missed_since(self, seen_at: float) -> int:
+        """Missed calls that started after `seen_at` (when the user last looked at the history)."""
+        return sum(1 for r in self.records if r.direction == "missed" and r.started_at > seen_at)
+
     def clear(self) -> None:
         self.history.clear()
         self.records = []

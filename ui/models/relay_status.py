@@ -46,28 +46,30 @@ class RelayStatusModel(QObject):
     @property
     def text(self) -> str:
         if self.state == "no-relay":
-            return "No relay chosen. Open Settings to add one or host one on this computer."
+            return self.tr("No relay chosen. Open Settings to add one or host one on this computer.")
         if self.state == "connecting":
-            return f"Connecting to the relay {self.relay}…"
+            return self.tr("Connecting to the relay {relay}…").format(relay=self.relay)
         if self.state == "connected":
-            return f"Connected to the relay {self.relay}"
+            return self.tr("Connected to the relay {relay}").format(relay=self.relay)
         if self.state == "reconnecting":
             secs = self.seconds_to_retry
-            when = f"in {secs} s" if secs > 0 else "now"
-            return f"Relay {self.relay} unreachable. Reconnecting {when}…"
+            if secs > 0:
+                text = self.tr("Relay {relay} unreachable. Reconnecting in {secs} s…")
+                return text.format(relay=self.relay, secs=secs)
+            return self.tr("Relay {relay} unreachable. Reconnecting now…").format(relay=self.relay)
         if self.state == "key-changed":
-            return f"The relay {self.relay} presented a different key. Not connected."
+            return self.tr("The relay {relay} presented a different key. Not connected.").format(relay=self.relay)
         if self.state == "replaced":
-            return "You signed in from another place, so the relay closed this connection."
-        return "Offline"
+            return self.tr("You signed in from another place, so the relay closed this connection.")
+        return self.tr("Offline")
 
     @property
     def action_text(self) -> str:
         """The relay line's button, if any."""
         return {
-            "reconnecting": "Reconnect now",
-            "replaced": "Reconnect here",
-            "key-changed": "Review the new key…",
+            "reconnecting": self.tr("Reconnect now"),
+            "replaced": self.tr("Reconnect here"),
+            "key-changed": self.tr("Review the new key…"),
         }.get(self.state, "")
 
     @property
@@ -92,11 +94,21 @@ class RelayStatusModel(QObject):
 
     @property
     def key_text(self) -> str:
-        return {
-            "new": "Relay key pinned (first connection)",
-            "verified": "Relay key verified",
-            "changed": "Relay key CHANGED",
-        }.get(self.key_status, "")
+        """What the header says about the relay's key: only a changed key, where it matters."""
+        return self.tr("Relay key changed") if self.key_status == "changed" else ""
+
+    @property
+    def key_details(self) -> str:
+        """The relay's key in a sentence, for the tooltip (no jargon in the header)."""
+        if not self.relay_fingerprint:
+            return ""
+        text = {
+            "new": self.tr("First connection to this relay: its key {key} is remembered from now on."),
+            "verified": self.tr("The relay's key {key} is the one remembered from the first connection."),
+            "changed": self.tr("The relay presented a different key ({key})."),
+        }.get(self.key_status, self.tr("The relay's key is {key}."))
+        key = self.presented_key if self.key_status == "changed" and self.presented_key else self.relay_fingerprint
+        return text.format(key=key)
 
     # ------------------------------------------------------------------ actions
 

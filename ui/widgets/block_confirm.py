@@ -14,12 +14,12 @@ class BlockConfirm(QMessageBox):
     def __init__(self, fingerprint: str, name: str, question: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.fingerprint = fingerprint
-        self.setWindowTitle("Block — WZP")
+        self.setWindowTitle(self.tr("Block — WZP"))
         self.setTextFormat(Qt.TextFormat.PlainText)  # names other people chose are never markup
         self.setIconPixmap(identicon_pixmap(fingerprint, 48))
-        self.setText(f"Block {name}?")
+        self.setText(self.tr("Block {name}?").format(name=name))
         self.setInformativeText(f"{question}\n\n{fingerprint}")
-        self.block_button = self.addButton("Block", QMessageBox.ButtonRole.DestructiveRole)
+        self.block_button = self.addButton(self.tr("Block"), QMessageBox.ButtonRole.DestructiveRole)
         self.cancel_button = self.addButton(QMessageBox.StandardButton.Cancel)
         self.setDefaultButton(self.cancel_button)
         self.setEscapeButton(self.cancel_button)

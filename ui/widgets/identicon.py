@@ -51,6 +51,7 @@ class IdenticonWidget(QWidget):
         self._icon: Identicon | None = None
         self.fingerprint = ""
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+        self.setAccessibleName(self.tr("Identicon"))
         self.set_fingerprint(fingerprint)
 
     def set_fingerprint(self, fingerprint: str) -> None:
@@ -60,6 +61,10 @@ class IdenticonWidget(QWidget):
         except FingerprintError:
             self._icon = None
         self.setToolTip(fingerprint)
+        self.setAccessibleDescription(
+            self.tr("A picture drawn from the fingerprint {fingerprint}").format(fingerprint=fingerprint)
+            if fingerprint else ""
+        )
         self.update()
 
     def sizeHint(self) -> QSize:

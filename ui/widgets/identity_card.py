@@ -24,9 +24,9 @@ class IdentityCard(QWidget):
         mono.setStyleHint(QFont.StyleHint.Monospace)
         self.fingerprint_label.setFont(mono)
         self.fingerprint_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.fingerprint_label.setToolTip("Your fingerprint: give it to people so they can call you.")
-        self.copy_button = QPushButton("Copy")
-        self.copy_button.setToolTip("Copy your fingerprint to the clipboard")
+        self.fingerprint_label.setToolTip(self.tr("Your fingerprint: give it to people so they can call you."))
+        self.copy_button = QPushButton(self.tr("Copy"))
+        self.copy_button.setToolTip(self.tr("Copy your fingerprint to the clipboard"))
         self.copy_button.clicked.connect(self.copy)
         layout = QGridLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -43,6 +43,6 @@ class IdentityCard(QWidget):
 
     def copy(self) -> None:
         QGuiApplication.clipboard().setText(self.fingerprint)
-        self.copy_button.setText("Copied")
+        self.copy_button.setText(self.tr("Copied"))
         # The button is the context: the timer dies with it if the card is closed first.
-        QTimer.singleShot(1500, self.copy_button, lambda: self.copy_button.setText("Copy"))
+        QTimer.singleShot(1500, self.copy_button, lambda: self.copy_button.setText(self.tr("Copy")))

@@ -16,7 +16,7 @@ class RelayBar(QWidget):
         self.status_label = QLabel()
         self.status_label.setObjectName("relayStatus")
         self.rtt_label = QLabel()
-        self.rtt_label.setToolTip("Round-trip time to the relay")
+        self.rtt_label.setToolTip(self.tr("Round-trip time to the relay"))
         self.key_label = QLabel()
         self.action_button = QPushButton()
         self.action_button.clicked.connect(model.act)
@@ -43,7 +43,8 @@ class RelayBar(QWidget):
             self.key_label.setStyleSheet("color: #d22; font-weight: bold;")
         else:
             self.key_label.setStyleSheet("")
-        self.key_label.setToolTip(f"Relay key {m.relay_fingerprint}" if m.relay_fingerprint else "")
+        self.key_label.setToolTip(m.key_details)
+        self.status_label.setToolTip(m.key_details)
         self.action_button.setText(m.action_text)
         self.action_button.setVisible(bool(m.action_text))
         self.action_button.setEnabled(m.action_enabled)

@@ -22,10 +22,23 @@ class StatusDot(QWidget):
         self.state = state
         self._d = diameter
         self.setFixedSize(diameter + 2, diameter + 2)
+        self._describe()
 
     def set_state(self, state: str) -> None:
         self.state = state
+        self._describe()
         self.update()
+
+    def _describe(self) -> None:
+        # The colour alone says nothing to a screen reader (or to someone who cannot tell green from red).
+        words = {
+            "connected": self.tr("connected"),
+            "connecting": self.tr("connecting"),
+            "reconnecting": self.tr("reconnecting"),
+            "key-changed": self.tr("key changed"),
+            "online": self.tr("online"),
+        }.get(self.state, self.tr("offline"))
+        self.setAccessibleName(self.tr("Status: {state}").format(state=words))
 
     def sizeHint(self) -> QSize:
         return QSize(self._d + 2, self._d + 2)

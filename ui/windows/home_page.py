@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
-from PySide6.QtCore import QPoint, QSize, Qt
+from PySide6.QtCore import QCoreApplication, QDate, QDateTime, QLocale, QPoint, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -14,6 +12,7 @@ from PySide6.QtWidgets import (
     QListWidget,
     QListWidgetItem,
     QMenu,
+    QMessageBox,
     QPushButton,
     QTabWidget,
     QVBoxLayout,
@@ -27,7 +26,7 @@ from ui.models.call import CallModel
 from ui.models.contacts import ContactsModel
 from ui.models.dialer import DialerModel
 from ui.models.history import HistoryModel
-from ui.sentences import HISTORY_LABELS, REASON_LABELS, format_duration
+from ui.sentences import format_duration, history_label, reason_label
 from ui.widgets.block_confirm import BlockConfirm
 from ui.widgets.identicon import IdenticonWidget, identicon_pixmap
 
@@ -36,27 +35,35 @@ ALIAS_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
 def _when(ts: float) -> str:
-    moment = dt.datetime.fromtimestamp(ts)
-    today = dt.date.today()
-    if moment.date() == today:
-        return f"today {moment:%H:%M}"
-    if moment.date() == today - dt.timedelta(days=1):
-        return f"yesterday {moment:%H:%M}"
-    return f"{moment:%Y-%m-%d %H:%M}"
+    """When a call was, in the user's locale: "today 14:05", "yesterday 09:12", or a short date and time."""
+    moment = QDateTime.fromSecsSinceEpoch(int(ts))
+    locale = QLocale()
+    time_text = locale.toString(moment.time(), QLocale.FormatType.ShortFormat)
+    days = moment.date().daysTo(QDate.currentDate())
+    if days == 0:
+        return QCoreApplication.translate("HomePage", "today {time}").format(time=time_text)
+    if days == 1:
+        return QCoreApplication.translate("HomePage", "yesterday {time}").format(time=time_text)
+    return locale.toString(moment, QLocale.FormatType.ShortFormat)
 
 
 def history_text(record: CallRecord, name: str) -> str:
-    parts = [HISTORY_LABELS.get(record.direction, record.direction), name, _when(record.started_at)]
+    parts = [history_label(record.direction), name, _when(record.started_at)]
     if record.duration_s > 0:
         parts.append(format_duration(record.duration_s))
     else:
-        reason = REASON_LABELS.get(record.reason, record.reason.lower())
+        reason = reason_label(record.reason)
         if reason and record.direction == "outgoing":
             parts.append(reason)
     return " · ".join(parts)
 
 
+HISTORY_TAB = 2
+
+
 class HomePage(QWidget):
+    history_viewed = Signal()  # the History tab was brought up: its missed calls are seen
+
     def __init__(
         self,
         dialer: DialerModel,
@@ -85,15 +92,18 @@ class HomePage(QWidget):
 
         # -- dialer
         self.dial_field = QLineEdit()
-        self.dial_field.setPlaceholderText("Paste a fingerprint to call, like 1a2b:3c4d:5e6f:7a8b:9c0d:1e2f:3a4b:5c6d")
+        self.dial_field.setPlaceholderText(self.tr(
+            "Paste a fingerprint to call, like 1a2b:3c4d:5e6f:7a8b:9c0d:1e2f:3a4b:5c6d"
+        ))
         self.dial_field.setClearButtonEnabled(True)
+        self.dial_field.setAccessibleName(self.tr("Fingerprint to call"))
         self.dial_field.textChanged.connect(dialer.set_text)
         self.dial_field.returnPressed.connect(self._call_dialed)
         self.dial_icon = IdenticonWidget("", 28)
-        self.call_button = QPushButton("Call")
+        self.call_button = QPushButton(self.tr("Call"))
         self.call_button.setDefault(True)
         self.call_button.clicked.connect(self._call_dialed)
-        self.save_dialed_button = QPushButton("Add to contacts")
+        self.save_dialed_button = QPushButton(self.tr("Add to contacts"))
         self.save_dialed_button.clicked.connect(self._save_dialed)
         self.dial_error = QLabel()
         self.dial_error.setObjectName("dialError")
@@ -112,18 +122,20 @@ class HomePage(QWidget):
         self.contact_list.itemSelectionChanged.connect(self._contact_selected)
         self.contact_list.itemDoubleClicked.connect(lambda item: self._call_item(item))
         self.contact_name = QLineEdit()
-        self.contact_name.setPlaceholderText("Name")
+        self.contact_name.setPlaceholderText(self.tr("Name"))
         self.contact_name.returnPressed.connect(self._save_contact)
-        self.contact_trusted = QCheckBox("Trusted")
-        self.contact_trusted.setToolTip(
-            "Calls with trusted contacts may go directly between your computers, which shows them your IP address."
-        )
+        self.contact_name.setAccessibleName(self.tr("Contact name"))
+        self.contact_trusted = QCheckBox(self.tr("Allow direct calls"))
+        self.contact_trusted.setToolTip(self.tr(
+            "Calls with this contact may go directly between your computers, which shows them your IP address. "
+            "This is separate from Verified (comparing the safety code during a call)."
+        ))
         self.contact_trusted.toggled.connect(self._trusted_toggled)
-        self.contact_save = QPushButton("Save name")
+        self.contact_save = QPushButton(self.tr("Save name"))
         self.contact_save.clicked.connect(self._save_contact)
-        self.contact_call = QPushButton("Call")
+        self.contact_call = QPushButton(self.tr("Call"))
         self.contact_call.clicked.connect(lambda: self._call_item(self.contact_list.currentItem()))
-        self.contact_remove = QPushButton("Remove")
+        self.contact_remove = QPushButton(self.tr("Remove"))
         self.contact_remove.clicked.connect(self._remove_contact)
         editor = QHBoxLayout()
         editor.addWidget(self.contact_name, 1)
@@ -131,7 +143,9 @@ class HomePage(QWidget):
         editor.addWidget(self.contact_save)
         editor.addWidget(self.contact_call)
         editor.addWidget(self.contact_remove)
-        self.contacts_empty = QLabel("No contacts yet. Call someone or pick a person who is online, then add them.")
+        self.contacts_empty = QLabel(self.tr(
+            "No contacts yet. Call someone or pick a person who is online, then add them."
+        ))
         self.contacts_empty.setWordWrap(True)
         contacts_tab = QWidget()
         cl = QVBoxLayout(contacts_tab)
@@ -144,11 +158,11 @@ class HomePage(QWidget):
         self.online_list.setSpacing(2)
         self.online_list.setIconSize(QSize(28, 28))
         self.online_list.itemDoubleClicked.connect(lambda item: self._call_item(item))
-        self.online_call = QPushButton("Call")
+        self.online_call = QPushButton(self.tr("Call"))
         self.online_call.clicked.connect(lambda: self._call_item(self.online_list.currentItem()))
-        self.online_add = QPushButton("Add to contacts")
+        self.online_add = QPushButton(self.tr("Add to contacts"))
         self.online_add.clicked.connect(lambda: self._add_item(self.online_list.currentItem()))
-        self.online_empty = QLabel("Nobody else is online on this relay right now.")
+        self.online_empty = QLabel(self.tr("Nobody else is online on this relay right now."))
         online_tab = QWidget()
         ol = QVBoxLayout(online_tab)
         ol.addWidget(self.online_empty)
@@ -164,12 +178,13 @@ class HomePage(QWidget):
         self.history_list.setSpacing(2)
         self.history_list.setIconSize(QSize(28, 28))
         self.history_list.itemDoubleClicked.connect(lambda item: self._call_item(item))
-        self.redial_button = QPushButton("Call back")
+        self.redial_button = QPushButton(self.tr("Call back"))
         self.redial_button.clicked.connect(lambda: self._call_item(self.history_list.currentItem()))
-        self.history_add = QPushButton("Add to contacts")
+        self.history_add = QPushButton(self.tr("Add to contacts"))
         self.history_add.clicked.connect(lambda: self._add_item(self.history_list.currentItem()))
-        self.history_clear = QPushButton("Clear history")
-        self.history_clear.clicked.connect(history.clear)
+        self.history_clear = QPushButton(self.tr("Clear history"))
+        self.history_clear.clicked.connect(self.ask_clear_history)
+        self.clear_question: QMessageBox | None = None
         history_tab = QWidget()
         hl = QVBoxLayout(history_tab)
         hl.addWidget(self.history_list, 1)
@@ -181,10 +196,14 @@ class HomePage(QWidget):
         hl.addLayout(row)
 
         self.tabs = QTabWidget()
-        self.tabs.addTab(contacts_tab, "Contacts")
-        self.tabs.addTab(online_tab, "Online now")
-        self.tabs.addTab(history_tab, "History")
+        self.tabs.addTab(contacts_tab, self.tr("Contacts"))
+        self.tabs.addTab(online_tab, self.tr("Online now"))
+        self.tabs.addTab(history_tab, self.tr("History"))
+        self.tabs.currentChanged.connect(lambda index: self.history_viewed.emit() if index == HISTORY_TAB else None)
 
+        self.contact_list.setAccessibleName(self.tr("Contacts"))
+        self.online_list.setAccessibleName(self.tr("People online"))
+        self.history_list.setAccessibleName(self.tr("Call history"))
         for lst in (self.contact_list, self.online_list, self.history_list):
             lst.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
             lst.customContextMenuRequested.connect(lambda pos, lst=lst: self._show_item_menu(lst, pos))
@@ -209,6 +228,34 @@ class HomePage(QWidget):
         self._refresh_history()
 
     # ------------------------------------------------------------------ banner
+
+    def ask_clear_history(self) -> None:
+        """"Clear history" asks first; Cancel is the default."""
+        if not self.history.records:
+            return
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle(self.tr("Clear history — WZP"))
+        count = len(self.history.records)
+        text = self.tr("Remove the one call in the history?") if count == 1 else self.tr(
+            "Remove all {count} calls from the history?"
+        )
+        box.setText(text.format(count=count))
+        box.setInformativeText(self.tr("Your contacts stay. This cannot be undone."))
+        self.clear_confirm_button = box.addButton(self.tr("Clear history"), QMessageBox.ButtonRole.DestructiveRole)
+        cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+        box.setDefaultButton(cancel)
+        box.buttonClicked.connect(lambda button: self.history.clear() if button is self.clear_confirm_button else None)
+        self.clear_question = box
+        box.open()
+
+    def set_missed_count(self, count: int) -> None:
+        """Missed calls not seen yet, on the History tab: "History (2 missed)"."""
+        text = self.tr("History ({count} missed)").format(count=count) if count else self.tr("History")
+        self.tabs.setTabText(HISTORY_TAB, text)
+        self.tabs.setTabToolTip(
+            HISTORY_TAB, self.tr("{count} missed calls you have not seen").format(count=count) if count else ""
+        )
 
     def show_banner(self, text: str) -> None:
         self.banner.setText(text)
@@ -253,7 +300,7 @@ class HomePage(QWidget):
         self.contact_list.clear()
         for c in self.contacts.contacts:
             state = "online" if self.contacts.is_online(c.fingerprint) else "offline"
-            tags = [state] + (["trusted"] if c.trusted else [])
+            tags = [state, "verified" if c.verified else "not verified"] + (["direct calls"] if c.allow_direct else [])
             if self.blocks.is_blocked(c.fingerprint):
                 tags.append("blocked")
             text = f"{self.contacts.display_name(c.fingerprint)}\n{c.fingerprint}  ·  {', '.join(tags)}"
@@ -316,7 +363,9 @@ class HomePage(QWidget):
                 item.setForeground(self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
             self.online_list.addItem(item)
         self.online_empty.setVisible(not users)
-        self.tabs.setTabText(1, f"Online now ({len(users)})" if users else "Online now")
+        self.tabs.setTabText(
+            1, self.tr("Online now ({count})").format(count=len(users)) if users else self.tr("Online now")
+        )
 
     # ----------------------------------------------------------------- history
 
@@ -353,18 +402,28 @@ class HomePage(QWidget):
         """The right-click menu of a person in any of the lists: Call, Add to contacts, Block… / Unblock."""
         fp, alias = str(item.data(FP_ROLE)), str(item.data(ALIAS_ROLE) or "")  # the item may go on a refresh
         menu = QMenu(self)
-        call = menu.addAction("Call")
+        call = menu.addAction(self.tr("Call"))
         call.setEnabled(not self.call.active)
         call.triggered.connect(lambda _checked=False: self.call.place_call(fp, alias))
-        if self.contacts.get(fp) is None:
-            add = menu.addAction("Add to contacts")
+        contact = self.contacts.get(fp)
+        if contact is None:
+            add = menu.addAction(self.tr("Add to contacts"))
             add.triggered.connect(lambda _checked=False: self._add(fp, alias))
+        else:
+            direct = menu.addAction(self.tr("Allow direct calls"))
+            direct.setCheckable(True)
+            direct.setChecked(contact.allow_direct)
+            direct.setToolTip(self.tr("Direct calls show this contact your IP address."))
+            direct.toggled.connect(lambda on: self.contacts.set_allow_direct(fp, on))
+            if contact.verified:
+                unverify = menu.addAction(self.tr("Mark as not verified"))
+                unverify.triggered.connect(lambda _checked=False: self.contacts.set_verified(fp, False))
         menu.addSeparator()
         if self.blocks.is_blocked(fp):
-            unblock = menu.addAction("Unblock")
+            unblock = menu.addAction(self.tr("Unblock"))
             unblock.triggered.connect(lambda _checked=False: self.blocks.unblock(fp, alias))
         else:
-            block = menu.addAction("Block…")
+            block = menu.addAction(self.tr("Block…"))
             block.triggered.connect(lambda _checked=False: self.ask_block(fp, alias))
         return menu
 

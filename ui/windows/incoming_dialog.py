@@ -21,7 +21,7 @@ class IncomingDialog(QDialog):
         self.call = call
         self.blocks = blocks
         self.block_confirm: BlockConfirm | None = None
-        self.setWindowTitle("Incoming call — WZP")
+        self.setWindowTitle(self.tr("Incoming call — WZP"))
         self.setWindowFlag(Qt.WindowType.WindowStaysOnTopHint, True)
         self.setModal(False)
         self.icon = IdenticonWidget("", 80)
@@ -31,23 +31,28 @@ class IncomingDialog(QDialog):
         font.setBold(True)
         self.name_label.setFont(font)
         self.name_label.setTextFormat(Qt.TextFormat.PlainText)  # a caller's alias is never markup
-        self.caption = QLabel("is calling you")
+        self.caption = QLabel(self.tr("is calling you"))
+        self.trust_label = QLabel()  # "✓ Verified" or "Not verified": in words, not only a colour
+        self.trust_label.setObjectName("trust")
         self.fingerprint_label = QLabel()
         self.fingerprint_label.setFont(QFont("DejaVu Sans Mono"))
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.note.setMinimumWidth(440)
-        self.accept_button = QPushButton("Accept")
+        self.accept_button = QPushButton(self.tr("Accept"))
         self.accept_button.setStyleSheet(GREEN)
-        self.private_button = QPushButton("Accept privately")
+        self.private_button = QPushButton(self.tr("Accept privately"))
         self.private_button.setToolTip(
-            "The call goes through the relay: your IP address stays hidden from the caller."
+            self.tr("The call goes through the relay: your IP address stays hidden from the caller.")
         )
-        self.decline_button = QPushButton("Decline")
+        self.accept_button.setToolTip(self.tr(
+            "The call may go directly between your computers, which shows them your IP."
+        ))
+        self.decline_button = QPushButton(self.tr("Decline"))
         self.decline_button.setStyleSheet(RED)
-        self.block_button = QPushButton("Block…")
+        self.block_button = QPushButton(self.tr("Block…"))
         self.block_button.setFlat(True)
-        self.block_button.setToolTip("Decline this call, and never ring for calls from this person again.")
+        self.block_button.setToolTip(self.tr("Decline this call, and never ring for calls from this person again."))
         self.block_button.clicked.connect(self._ask_block)
         self.accept_button.clicked.connect(self._accept)
         self.private_button.clicked.connect(self._accept_privately)
@@ -55,10 +60,11 @@ class IncomingDialog(QDialog):
 
         top = QGridLayout()
         top.setHorizontalSpacing(16)
-        top.addWidget(self.icon, 0, 0, 3, 1, Qt.AlignmentFlag.AlignTop)
+        top.addWidget(self.icon, 0, 0, 4, 1, Qt.AlignmentFlag.AlignTop)
         top.addWidget(self.name_label, 0, 1)
         top.addWidget(self.caption, 1, 1)
-        top.addWidget(self.fingerprint_label, 2, 1)
+        top.addWidget(self.trust_label, 2, 1)
+        top.addWidget(self.fingerprint_label, 3, 1)
         buttons = QHBoxLayout()
         buttons.addWidget(self.decline_button)
         buttons.addWidget(self.block_button)
@@ -80,27 +86,37 @@ class IncomingDialog(QDialog):
         self.icon.set_fingerprint(c.peer_fingerprint)
         self.name_label.setText(c.peer_name)
         self.fingerprint_label.setText(c.peer_fingerprint)
-        if c.peer_trusted:
-            self.note.setText("A trusted contact: the call may go directly between your computers.")
-            self.private_button.setVisible(True)
-        elif c.accept_mode == "generic":
-            self.note.setText(
-                "Not a trusted contact. Accepting routes the call through the relay so they do not learn "
-                "your IP address (your privacy setting)."
-            )
-            self.private_button.setVisible(False)
+        contact = c.contacts.get(c.peer_fingerprint)
+        if c.peer_verified:
+            self.trust_label.setText(self.tr("✓ Verified"))
+        elif contact is not None:
+            self.trust_label.setText(self.tr("In your contacts · not verified"))
         else:
-            alias_hint = " (the name is their own choice)" if c.contacts.get(c.peer_fingerprint) is None else ""
-            self.note.setText(
-                f"Not a trusted contact{alias_hint}. Accept lets the call go directly between your computers, "
-                "which shows them your IP address; Accept privately goes through the relay and keeps it hidden."
-            )
+            self.trust_label.setText(self.tr("Not in your contacts · the name is their own choice"))
+        # Short enough to read while it rings; the default is the button that keeps the IP address hidden
+        # unless this contact may call directly.
+        if c.peer_trusted:
+            self.note.setText(self.tr("Direct calls allowed: the call may go straight between your computers."))
             self.private_button.setVisible(True)
+            default = self.accept_button
+        elif c.accept_mode == "generic":
+            self.note.setText(self.tr("Through the relay: your IP address stays hidden (your privacy setting)."))
+            self.private_button.setVisible(False)
+            default = self.accept_button
+        else:
+            self.note.setText(self.tr(
+                "Accept privately hides your IP address. Accept may go direct, which shows it to them."
+            ))
+            self.private_button.setVisible(True)
+            default = self.private_button
         self.adjustSize()
         self.show()
         self.raise_()
         self.activateWindow()
-        self.accept_button.setFocus()
+        for button in (self.accept_button, self.private_button):
+            button.setDefault(button is default)
+            button.setAutoDefault(button is default)
+        default.setFocus()
 
     def _accept(self) -> None:
         self.hide()
@@ -122,7 +138,7 @@ class IncomingDialog(QDialog):
             self.block_confirm.deleteLater()
         name = c.peer_name
         self.block_confirm = BlockConfirm(c.peer_fingerprint, name, self.blocks.confirmation(name), self)
-        self.block_confirm.block_button.setText("Decline and block")
+        self.block_confirm.block_button.setText(self.tr("Decline and block"))
         self.block_confirm.confirmed.connect(self._block)
         self.block_confirm.open()
 
@@ -136,7 +152,7 @@ class IncomingDialog(QDialog):
                 self.hide()
             if self.block_confirm is not None and self.block_confirm.isVisible():
                 # The caller gave up while the user was deciding: the question stays, for blocking only.
-                self.block_confirm.block_button.setText("Block")
+                self.block_confirm.block_button.setText(self.tr("Block"))
 
     def closeEvent(self, event: QCloseEvent) -> None:
         if self.call.state == INCOMING:

@@ -1,9 +1,13 @@
-"""The main window: you, the relay line, then the home page or the call page; a status line at the bottom."""
+"""The main window: a menu, you, the relay line, then the home page or the call page; a status line at the bottom.
+
+Closing the window does not quit by itself: it asks the app (`close_requested`),
+which hides it to the tray where there is one. Quit is explicit (menu, Ctrl+Q, tray).
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QCloseEvent, QIcon, QKeyEvent
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtGui import QAction, QCloseEvent, QIcon, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFrame,
     QHBoxLayout,
@@ -32,7 +36,9 @@ STATUS_MS = 8000
 
 class MainWindow(QMainWindow):
     settings_requested = Signal()
-    close_requested = Signal()
+    close_requested = Signal()  # the window's close button: the app hides or quits
+    quit_requested = Signal()  # Quit in the menu, Ctrl+Q
+    activated = Signal()  # the window became the active one
 
     def __init__(
         self,
@@ -51,14 +57,15 @@ class MainWindow(QMainWindow):
     ) -> None:
         super().__init__()
         self.call = call
-        self.setWindowTitle("WZP" + (f" — {title_suffix}" if title_suffix else ""))
+        self.allow_close = False  # set by the app when it quits: then closing really closes
+        self.setWindowTitle(self.tr("WZP") + (f" — {title_suffix}" if title_suffix else ""))
         self.setWindowIcon(icon)
         self.identity = IdentityCard(fingerprint, alias, icon_size=44)
-        self.settings_button = QPushButton("Settings")
+        self.settings_button = QPushButton(self.tr("Settings"))
         self.settings_button.clicked.connect(self.settings_requested.emit)
         top = QHBoxLayout()
         top.addWidget(self.identity, 1)
-        self.about_button = QPushButton("About")
+        self.about_button = QPushButton(self.tr("About"))
         self.about_button.clicked.connect(self.show_about)
         top.addWidget(self.settings_button, 0, Qt.AlignmentFlag.AlignTop)
         top.addWidget(self.about_button, 0, Qt.AlignmentFlag.AlignTop)
@@ -82,20 +89,64 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.statusBar().setSizeGripEnabled(True)
         self.resize(760, 620)
+        self._build_menu()
 
         call.changed.connect(self._on_call_changed)
         call.ended.connect(self.home.show_banner)
         call.message.connect(self.show_message)
         self._on_call_changed()
 
+    def _build_menu(self) -> None:
+        menu = self.menuBar().addMenu(self.tr("&WZP"))
+        self.new_call_action = QAction(self.tr("&New call"), self)
+        self.new_call_action.setShortcut(QKeySequence("Ctrl+N"))
+        self.new_call_action.triggered.connect(self.focus_dialer)
+        self.settings_action = QAction(self.tr("&Settings…"), self)
+        self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        self.settings_action.setMenuRole(QAction.MenuRole.PreferencesRole)
+        self.settings_action.triggered.connect(self.settings_requested.emit)
+        self.quit_action = QAction(self.tr("&Quit WZP"), self)
+        self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
+        self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
+        self.quit_action.triggered.connect(self.quit_requested.emit)
+        menu.addAction(self.new_call_action)
+        menu.addAction(self.settings_action)
+        menu.addSeparator()
+        menu.addAction(self.quit_action)
+        help_menu = self.menuBar().addMenu(self.tr("&Help"))
+        self.about_action = QAction(self.tr("&About WZP"), self)
+        self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
+        self.about_action.triggered.connect(self.show_about)
+        help_menu.addAction(self.about_action)
+        for action in (self.new_call_action, self.settings_action, self.quit_action):
+            action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
+
+    def focus_dialer(self) -> None:
+        if self.call.active:
+            self.show_message(self.tr("You are in a call. Hang up first."))
+            return
+        self.home.tabs.setCurrentIndex(0)
+        self.home.dial_field.setFocus()
+        self.home.dial_field.selectAll()
+
+    def open_link(self, text: str) -> None:
+        """Open a link handed to the app (a second launch, the command line): for now it goes into the dialer.
+
+        The `wzp:` invite parser will take it from here; until then the text is shown as it came, for the user
+        to see (the dialer validates it like anything typed).
+        """
+        self.home.dial_field.setText(text.strip()[:1000])
+        if not self.call.active:
+            self.home.dial_field.setFocus()
+
     def about_text(self) -> str:
-        return (
-            f"<b>WZP Desktop {app.__version__}</b><br>End-to-end encrypted voice calls, "
+        return self.tr(
+            "<b>WZP Desktop {version}</b><br>End-to-end encrypted voice calls, "
             "peer to peer over QUIC when possible, via a relay when not."
-        )
+        ).format(version=app.__version__)
 
     def show_about(self) -> None:
-        QMessageBox.about(self, "About WZP", self.about_text())
+        QMessageBox.about(self, self.tr("About WZP"), self.about_text())
 
     @property
     def on_call_page(self) -> bool:
@@ -133,6 +184,14 @@ class MainWindow(QMainWindow):
                 return
         super().keyPressEvent(event)
 
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.ActivationChange and self.isActiveWindow():
+            self.activated.emit()
+
     def closeEvent(self, event: QCloseEvent) -> None:
+        if self.allow_close:
+            super().closeEvent(event)
+            return
+        event.ignore()
         self.close_requested.emit()
-        super().closeEvent(event)

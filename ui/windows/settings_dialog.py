@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from typing import Any
 
-from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QSize, Qt, Signal
 from PySide6.QtGui import QFont, QGuiApplication, QIcon, QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -41,32 +41,43 @@ from ui.widgets.level_meter import LevelMeter
 log = logging.getLogger(__name__)
 
 BITRATES = (16_000, 24_000, 32_000, 48_000, 64_000)
-PRIVACY = (
-    ("ask", "Ask each time (Accept shows them your IP address, Accept privately does not)"),
-    ("private", "Always keep my IP address private (calls go through the relay)"),
-)
+translate = QCoreApplication.translate
+
+
+def privacy_choices() -> tuple[tuple[str, str], ...]:
+    return (
+        (
+            "ask",
+            translate("SettingsDialog", "Ask each time (Accept shows them your IP address, Accept privately does not)"),
+        ),
+        ("private", translate("SettingsDialog", "Always keep my IP address private (calls go through the relay)")),
+    )
 
 
 def nat_report_text(report: NatReport) -> str:
+    """The NAT check's result (the explanation and notes come from app.nat, in English)."""
     title = {
-        "cone": "Cone NAT (or no NAT)",
-        "symmetric": "Symmetric NAT",
-        "multiple": "Several public addresses",
-        "unknown": "Unknown",
+        "cone": translate("SettingsDialog", "Cone NAT (or no NAT)"),
+        "symmetric": translate("SettingsDialog", "Symmetric NAT"),
+        "multiple": translate("SettingsDialog", "Several public addresses"),
+        "unknown": translate("SettingsDialog", "Unknown"),
     }.get(report.nat_type, report.nat_type)
-    lines = [title, "", report.explanation, "", "Probes:"]
+    lines = [title, "", report.explanation, "", translate("SettingsDialog", "Probes:")]
     for probe in report.probes:
         if probe.error:
-            lines.append(f"  {probe.server}: failed — {probe.error}")
+            text = translate("SettingsDialog", "{server}: failed — {error}")
+            lines.append("  " + text.format(server=probe.server, error=probe.error))
         else:
-            lines.append(f"  {probe.server}: saw us as {probe.observed}")
+            text = translate("SettingsDialog", "{server}: saw us as {address}")
+            lines.append("  " + text.format(server=probe.server, address=probe.observed))
     if report.notes:
-        lines += ["", "Notes:", *(f"  {n}" for n in report.notes)]
+        lines += ["", translate("SettingsDialog", "Notes:"), *(f"  {n}" for n in report.notes)]
     return "\n".join(lines)
 
 
 class SettingsDialog(QDialog):
     saved = Signal(object)  # Settings
+    autostart_changed = Signal(bool)  # the "Start WZP when I log in" switch was flipped (and saved)
 
     def __init__(
         self,
@@ -79,10 +90,13 @@ class SettingsDialog(QDialog):
         hosted_relay_info: str,
         audio_enabled: bool,
         blocks: BlocksModel | None = None,
+        autostart: bool | None = None,
         parent: QWidget | None = None,
     ) -> None:
+        """`autostart`: whether WZP starts at login now (None: this system has no way to, the switch is hidden)."""
         super().__init__(parent)
-        self.setWindowTitle("Settings — WZP")
+        self.autostart = autostart
+        self.setWindowTitle(self.tr("Settings — WZP"))
         self.blocks = blocks
         self.setModal(False)
         self.settings = copy.deepcopy(settings)
@@ -90,13 +104,13 @@ class SettingsDialog(QDialog):
         self.detect_nat = detect_nat
         self.log_buffer = log_buffer
         self.tabs = QTabWidget()
-        self.tabs.addTab(self._general_tab(identity_alias), "General")
-        self.tabs.addTab(self._relays_tab(hosted_relay_info), "Relays")
-        self.tabs.addTab(self._audio_tab(audio_enabled), "Audio")
-        self.tabs.addTab(self._network_tab(), "Network")
+        self.tabs.addTab(self._general_tab(identity_alias), self.tr("General"))
+        self.tabs.addTab(self._relays_tab(hosted_relay_info), self.tr("Relays"))
+        self.tabs.addTab(self._audio_tab(audio_enabled), self.tr("Audio"))
+        self.tabs.addTab(self._network_tab(), self.tr("Network"))
         if blocks is not None:
-            self.tabs.addTab(self._blocked_tab(blocks), "Blocked")
-        self.tabs.addTab(self._log_tab(), "Log")
+            self.tabs.addTab(self._blocked_tab(blocks), self.tr("Blocked"))
+        self.tabs.addTab(self._log_tab(), self.tr("Log"))
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self._save)
         self.buttons.rejected.connect(self.reject)
@@ -114,15 +128,29 @@ class SettingsDialog(QDialog):
         self.alias_field = QLineEdit(self.settings.alias)
         self.alias_field.setPlaceholderText(identity_alias)
         self.alias_field.setMaxLength(64)
-        form.addRow("Your name", self.alias_field)
-        hint = QLabel("Shown to people you call and to others on the relay. Leave empty to use your generated name.")
+        form.addRow(self.tr("Your name"), self.alias_field)
+        hint = QLabel(
+            self.tr("Shown to people you call and to others on the relay. Leave empty to use your generated name.")
+        )
         hint.setWordWrap(True)
         form.addRow("", hint)
         self.privacy_combo = QComboBox()
-        for value, text in PRIVACY:
+        for value, text in privacy_choices():
             self.privacy_combo.addItem(text, value)
         self.privacy_combo.setCurrentIndex(max(0, self.privacy_combo.findData(self.settings.privacy_default)))
-        form.addRow("Callers who are not\ntrusted contacts", self.privacy_combo)
+        form.addRow(self.tr("Callers without\ndirect calls allowed"), self.privacy_combo)
+        self.discoverable_check = QCheckBox(self.tr("Show me in the relay's “Online now” list"))
+        self.discoverable_check.setChecked(self.settings.discoverable)
+        self.discoverable_check.setToolTip(self.tr(
+            "When this is off, people on the relay do not see you online; those who have your fingerprint "
+            "can still call you."
+        ))
+        form.addRow(self.tr("Visibility"), self.discoverable_check)
+        self.autostart_check = QCheckBox(self.tr("Start WZP when I log in (in the tray)"))
+        self.autostart_check.setChecked(bool(self.autostart))
+        self.autostart_check.setVisible(self.autostart is not None)
+        if self.autostart is not None:
+            form.addRow(self.tr("Start"), self.autostart_check)
         return tab
 
     # ------------------------------------------------------------------ relays
@@ -130,21 +158,21 @@ class SettingsDialog(QDialog):
     def _relays_tab(self, hosted_relay_info: str) -> QWidget:
         tab = QWidget()
         layout = QVBoxLayout(tab)
-        self.host_check = QCheckBox("Host a relay on this computer and use it")
+        self.host_check = QCheckBox(self.tr("Host a relay on this computer and use it"))
         self.host_check.setChecked(self.settings.host_relay)
         self.host_check.toggled.connect(self._refresh_relays)
         self.host_info = QLabel(hosted_relay_info)
         self.host_info.setWordWrap(True)
         self.relay_list = QListWidget()
         self.relay_field = QLineEdit()
-        self.relay_field.setPlaceholderText("host:port, e.g. 192.168.1.20:4433")
+        self.relay_field.setPlaceholderText(self.tr("host:port, e.g. 192.168.1.20:4433"))
         self.relay_field.textChanged.connect(self._validate_relay)
         self.relay_field.returnPressed.connect(self._add_relay)
-        self.relay_add = QPushButton("Add")
+        self.relay_add = QPushButton(self.tr("Add"))
         self.relay_add.clicked.connect(self._add_relay)
-        self.relay_remove = QPushButton("Remove")
+        self.relay_remove = QPushButton(self.tr("Remove"))
         self.relay_remove.clicked.connect(self._remove_relay)
-        self.relay_use = QPushButton("Use this relay")
+        self.relay_use = QPushButton(self.tr("Use this relay"))
         self.relay_use.clicked.connect(self._use_relay)
         self.relay_error = QLabel()
         self.relay_error.setStyleSheet("color: #d33;")
@@ -157,7 +185,7 @@ class SettingsDialog(QDialog):
         row.addWidget(self.relay_use)
         layout.addWidget(self.host_check)
         layout.addWidget(self.host_info)
-        layout.addWidget(QLabel("Relays you use:"))
+        layout.addWidget(QLabel(self.tr("Relays you use:")))
         layout.addWidget(self.relay_list, 1)
         layout.addLayout(row)
         layout.addLayout(add_row)
@@ -287,17 +315,19 @@ class SettingsDialog(QDialog):
     def _network_tab(self) -> QWidget:
         tab = QWidget()
         layout = QVBoxLayout(tab)
-        intro = QLabel(
+        intro = QLabel(self.tr(
             "Checks how your router maps connections, from what two relay addresses see. "
             "Cone NAT: direct calls usually work. Symmetric NAT: calls usually go through the relay."
-        )
+        ))
         intro.setWordWrap(True)
-        self.nat_button = QPushButton("Detect NAT type")
+        self.nat_button = QPushButton(self.tr("Detect NAT type"))
         self.nat_button.clicked.connect(self._detect_nat)
         self.nat_button.setEnabled(self.detect_nat is not None)
         self.nat_result = QPlainTextEdit()
         self.nat_result.setReadOnly(True)
-        self.nat_result.setPlaceholderText("Not checked yet." if self.detect_nat else "Connect to a relay first.")
+        self.nat_result.setPlaceholderText(
+            self.tr("Not checked yet.") if self.detect_nat else self.tr("Connect to a relay first.")
+        )
         row = QHBoxLayout()
         row.addWidget(self.nat_button)
         row.addStretch(1)
@@ -310,7 +340,7 @@ class SettingsDialog(QDialog):
         if self.detect_nat is None:
             return
         self.nat_button.setEnabled(False)
-        self.nat_result.setPlainText("Probing…")
+        self.nat_result.setPlainText(self.tr("Probing…"))
         detect = self.detect_nat
 
         async def run() -> None:
@@ -319,7 +349,7 @@ class SettingsDialog(QDialog):
                 self.nat_result.setPlainText(nat_report_text(report))
             except Exception as exc:
                 log.warning("NAT detection failed: %s", exc)
-                self.nat_result.setPlainText(f"The check could not run: {exc}")
+                self.nat_result.setPlainText(self.tr("The check could not run: {error}").format(error=exc))
             finally:
                 self.nat_button.setEnabled(True)
 
@@ -330,21 +360,21 @@ class SettingsDialog(QDialog):
     def _blocked_tab(self, blocks: BlocksModel) -> QWidget:
         tab = QWidget()
         layout = QVBoxLayout(tab)
-        intro = QLabel(
+        intro = QLabel(self.tr(
             "Calls from these people are declined without ringing; they only see that you declined. "
             "Unblocking takes effect at once."
-        )
+        ))
         intro.setWordWrap(True)
         self.blocked_list = QListWidget()
         self.blocked_list.setSpacing(2)
         self.blocked_list.setIconSize(QSize(28, 28))
         self.blocked_list.itemSelectionChanged.connect(self._blocked_selected)
-        self.blocked_empty = QLabel(
+        self.blocked_empty = QLabel(self.tr(
             "Nobody is blocked. To block someone, right-click them in your contacts, the online list or "
             "the history, or press Block… when they call."
-        )
+        ))
         self.blocked_empty.setWordWrap(True)
-        self.unblock_button = QPushButton("Unblock")
+        self.unblock_button = QPushButton(self.tr("Unblock"))
         self.unblock_button.clicked.connect(self._unblock)
         row = QHBoxLayout()
         row.addStretch(1)
@@ -410,7 +440,7 @@ class SettingsDialog(QDialog):
         self.log_view.setPlainText(self.log_buffer.text())
         self.log_view.moveCursor(QTextCursor.MoveOperation.End)
         self.log_buffer.emitter.line.connect(self._append_log)
-        self.log_copy = QPushButton("Copy")
+        self.log_copy = QPushButton(self.tr("Copy"))
         self.log_copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.log_view.toPlainText()))
         row = QHBoxLayout()
         row.addStretch(1)
@@ -438,9 +468,13 @@ class SettingsDialog(QDialog):
         s = self.settings
         s.alias = " ".join(self.alias_field.text().split())
         s.privacy_default = str(self.privacy_combo.currentData())
+        s.discoverable = self.discoverable_check.isChecked()
         s.host_relay = self.host_check.isChecked()
         s.input_device = str(self.input_combo.currentData() or "")
         s.output_device = str(self.output_combo.currentData() or "")
         s.bitrate = int(self.bitrate_combo.currentData())
         self.saved.emit(copy.deepcopy(s))
+        if self.autostart is not None and self.autostart_check.isChecked() != self.autostart:
+            self.autostart = self.autostart_check.isChecked()
+            self.autostart_changed.emit(self.autostart)
         self.accept()

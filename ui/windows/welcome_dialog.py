@@ -24,26 +24,26 @@ class WelcomeDialog(QDialog):
 
     def __init__(self, fingerprint: str, alias: str, *, need_relay: bool, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle("Welcome to WZP")
+        self.setWindowTitle(self.tr("Welcome to WZP"))
         self.setModal(False)
         self.need_relay = need_relay
-        title = QLabel("Welcome to WZP")
+        title = QLabel(self.tr("Welcome to WZP"))
         font = title.font()
         font.setPointSizeF(font.pointSizeF() * 1.6)
         font.setBold(True)
         title.setFont(font)
-        intro = QLabel(
+        intro = QLabel(self.tr(
             "Your identity was created on this computer. People call you with your fingerprint; "
             "send it to them however you like, and check it together on your first call. "
             "Calls are end-to-end encrypted."
-        )
+        ))
         intro.setWordWrap(True)
         self.card = IdentityCard(fingerprint, alias, icon_size=72)
 
-        self.host_radio = QRadioButton("Host a relay on this computer (simplest to get started)")
-        self.relay_radio = QRadioButton("Use a relay:")
+        self.host_radio = QRadioButton(self.tr("Host a relay on this computer (simplest to get started)"))
+        self.relay_radio = QRadioButton(self.tr("Use a relay:"))
         self.relay_field = QLineEdit()
-        self.relay_field.setPlaceholderText("host:port, e.g. 192.168.1.20:4433")
+        self.relay_field.setPlaceholderText(self.tr("host:port, e.g. 192.168.1.20:4433"))
         self.relay_error = QLabel()
         self.relay_error.setStyleSheet("color: #d33;")
         group = QButtonGroup(self)
@@ -59,7 +59,9 @@ class WelcomeDialog(QDialog):
         relay_box = QWidget()
         rb = QVBoxLayout(relay_box)
         rb.setContentsMargins(0, 8, 0, 0)
-        question = QLabel("WZP needs a relay to find the people you call (the audio goes directly when it can).")
+        question = QLabel(self.tr(
+            "WZP needs a relay to find the people you call (the audio goes directly when it can)."
+        ))
         question.setWordWrap(True)
         rb.addWidget(question)
         rb.addWidget(self.host_radio)
@@ -67,7 +69,7 @@ class WelcomeDialog(QDialog):
         rb.addWidget(self.relay_error)
         relay_box.setVisible(need_relay)
 
-        self.continue_button = QPushButton("Start" if need_relay else "Continue")
+        self.continue_button = QPushButton(self.tr("Start") if need_relay else "Continue")
         self.continue_button.setDefault(True)
         self.continue_button.clicked.connect(self._continue)
         buttons = QHBoxLayout()
