@@ -150,7 +150,8 @@ async def test_call_to_an_offline_fingerprint_fails(relay_proc: RelayProc, tmp_p
         rc = await caller.finish(30)
         assert rc != 0, caller.describe()
         reason = last_line(caller.stderr)
-        assert reason.startswith("wzp-cli: ") and f"not online at the relay {relay_proc.addr}" in reason, caller.describe()
+        assert reason.startswith("wzp-cli: "), caller.describe()
+        assert f"not online at the relay {relay_proc.addr}" in reason, caller.describe()
         assert [e["reason"] for e in caller.named("ended")] == ["Offline"]
         assert not caller.named("path")
     finally:

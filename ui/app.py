@@ -18,7 +18,11 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 from app import events as ev
 from app.identity import IdentityFileError, default_data_dir, load_or_create_identity
 from app.identity.store import IDENTITY_FILENAME
+from app.invite import MAX_RELAYS, Invite, format_invite
+from app.lan.nearby import Nearby
 from app.media.sources import AudioSource
+from app.nat.addresses import parse_ip
+from app.nat.relay_address import is_literal, parse_relay_address, split_relay_address
 from app.relay.hosted import RelayHost, RelayHostError
 from app.storage import BlockList, CallHistory, ContactBook, DatabaseError, Settings, SettingsStore, open_database
 from ui import autostart
@@ -60,11 +64,14 @@ class WzpApp(QObject):
         title_suffix: str = "",
         sound_sink: SinkFactory | None = None,
         notifications: bool = True,
+        lan: bool = True,
+        lan_interfaces: list[str] | None = None,
     ) -> None:
         """`relay` overrides (and is saved as) the selected relay; `no_audio` uses no devices at all;
         `audio_source_factory` replaces the microphone in calls (a tone, for demos and tests); `sound_sink`
         replaces the speaker the ringtone, ringback and cues play on (tests record them); `notifications=False`
-        shows messages in the tray only (no native desktop notifications)."""
+        shows messages in the tray only (no native desktop notifications); `lan=False` neither announces nor
+        looks for people on the local network (Nearby), `lan_interfaces` limits it to those IPv4 addresses."""
         super().__init__()
         self.data_dir = Path(data_dir)
         self.no_audio = no_audio
@@ -96,6 +103,8 @@ class WzpApp(QObject):
             self.identity, self.data_dir, media, audio_source_factory=audio_source_factory, blocked=self.block_list
         )
         self.relay_host = RelayHost(self.data_dir)
+        self.lan, self.lan_interfaces = lan, lan_interfaces
+        self.nearby: Nearby | None = None
         self.relay_status = RelayStatusModel(self.host, self)
         self.contacts = ContactsModel(ContactBook(self.db), self.host, self.tasks, self)
         self.history = HistoryModel(CallHistory(self.db), self)
@@ -105,6 +114,7 @@ class WzpApp(QObject):
             self.host, self.contacts, self.history, self.tasks,
             privacy_default=lambda: self.settings.privacy_default, blocks=self.blocks, parent=self,
         )
+        self.call.route_for = self.relays_of
         self.sounds = Sounds(enabled=not no_audio or sound_sink is not None, sink_factory=sound_sink, parent=self)
         self.icon = app_icon()
         self.window = MainWindow(
@@ -121,6 +131,7 @@ class WzpApp(QObject):
             title_suffix=title_suffix,
         )
         self.incoming_dialog = IncomingDialog(self.call, self.blocks, self.window)
+        self.window.identity.set_invite_provider(self.invite_link)
         self.tray = Tray(self.icon, self.relay_status, self.call, self) if tray else None
         self.notifications = Notifications(
             app_name="WZP", icon_path=RESOURCES / "icon-256.png", fallback=self._tray_message,
@@ -196,7 +207,66 @@ class WzpApp(QObject):
                 self.relay_status.set_no_relay()
                 return
             address = relay
+        self.relay_status.hosted_addresses = self.invite_relays if self.relay_host.running else None
         await self.host.connect_to(address, self.settings.alias, discoverable=self.settings.discoverable)
+        await self._update_nearby()
+
+    # ------------------------------------------------------------- reaching people
+
+    def invite_relays(self) -> list[str]:
+        """Where others reach us: the hosted relay's public (mapped) and LAN addresses, or our relay.
+        Never a loopback or wildcard address: those mean nothing on another computer."""
+        usable: list[str] = []
+        for relay in self._reach_relays():
+            try:
+                host, _ = split_relay_address(relay)
+                if host != "localhost" and not (is_literal(relay) and parse_ip(host).is_loopback):
+                    usable.append(parse_relay_address(relay))
+            except ValueError:
+                continue
+        return list(dict.fromkeys(usable))[:MAX_RELAYS]
+
+    def _reach_relays(self) -> list[str]:
+        if self.relay_host.running:
+            public = self.relay_host.public_address
+            return [*([public] if public else []), *self.relay_host.lan_addresses()]
+        relay = self.settings.relay_or_none()
+        return [relay] if relay else []
+
+    def invite_link(self) -> str:
+        return format_invite(Invite(self.identity.fingerprint, tuple(self.invite_relays()), self.alias))
+
+    def relays_of(self, fingerprint: str) -> list[str]:
+        """Where to look for someone besides our relay: where we reached them before, and Nearby."""
+        contact = self.contacts.get(fingerprint)
+        relays = list(contact.relays) if contact is not None else []
+        peer = self.nearby.find(fingerprint) if self.nearby is not None else None
+        if peer is not None:
+            relays += [r for r in peer.relays if r not in relays]
+        return relays
+
+    async def _update_nearby(self) -> None:
+        """Announce (when the user is discoverable) and look for people on the local network."""
+        if not self.lan:
+            return
+        relays = self._reach_relays()  # Nearby itself leaves out loopback unless it runs on loopback only
+        if self.nearby is None:
+            self.nearby = Nearby(
+                self.identity.fingerprint,
+                self.alias,
+                relays,
+                announce=self.settings.discoverable,
+                on_change=self.window.home.set_nearby,
+                interfaces=self.lan_interfaces,
+            )
+            try:
+                await self.nearby.start()
+            except OSError as exc:  # no multicast here: Nearby is a convenience, say so and go on
+                log.warning("nearby unavailable: %s", exc)
+                self.nearby = None
+            return
+        self.nearby.announce = self.settings.discoverable
+        await self.nearby.update(alias=self.alias, relays=relays)
 
     @property
     def keeps_running_in_tray(self) -> bool:
@@ -292,6 +362,9 @@ class WzpApp(QObject):
         await self.tasks.cancel_all()
         await self.notifications.close()
         await self.host.disconnect()
+        if self.nearby is not None:
+            await self.nearby.stop()
+            self.nearby = None
         await self.relay_host.stop()
         self.db.close()
         if self.tray is not None:
@@ -511,6 +584,10 @@ class WzpApp(QObject):
         self.store.save(self.settings)
 
     def _on_event(self, event: ev.ClientEvent) -> None:
+        if isinstance(event, ev.Setup) and self.host.client is not None:
+            placed = self.host.client.calls.get(event.call_id)
+            if placed is not None and placed.outgoing and placed.via:  # reached on their relay: remember it
+                self.contacts.remember_relays(placed.peer_fingerprint, [placed.via])
         if isinstance(event, ev.Notice):
             if event.level in ("error", "warning") and not isinstance(event, ev.RelayKeyChanged):
                 self.window.show_message(event.message)

@@ -1,6 +1,6 @@
 """`wzp`: the desktop app (PySide6 on a qasync event loop).
 
-wzp [--data-dir DIR] [--relay HOST:PORT] [--no-audio] [--minimized] [-v] [LINK]
+wzp [--data-dir DIR] [--relay HOST[:PORT]] [--no-audio] [--minimized] [-v] [LINK]
 wzp --self-test
 
 A second `wzp` for the same data directory does not start another app: it hands
@@ -17,7 +17,7 @@ import signal
 import sys
 from pathlib import Path
 
-from app.nat.addresses import address_arg
+from app.nat.relay_address import relay_address_arg
 
 log = logging.getLogger("wzp.ui")
 
@@ -25,7 +25,7 @@ log = logging.getLogger("wzp.ui")
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="wzp", description="WZP: end-to-end encrypted voice calls.")
     p.add_argument("--data-dir", type=Path, default=None, help="identity, settings, contacts and history folder")
-    p.add_argument("--relay", type=address_arg, default=None, help="use this relay (HOST:PORT) and remember it")
+    p.add_argument("--relay", type=relay_address_arg, default=None, help="use this relay (HOST[:PORT]) and remember it")
     p.add_argument("--no-audio", action="store_true", help="use no audio devices (silence out, nothing played)")
     p.add_argument("--self-test", action="store_true", help="check the installation offscreen and exit")
     p.add_argument("--minimized", action="store_true", help="start in the tray (start at login uses it)")

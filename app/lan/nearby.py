@@ -45,9 +45,13 @@ class NearbyPeer:
         return {"fingerprint": self.fingerprint, "alias": self.alias, "addresses": list(self.relays)}
 
 
-def announcement_properties(fingerprint: str, alias: str, relays: Sequence[str]) -> dict[str, str]:
-    """The TXT properties we announce (relays cut to what fits, loopback never announced)."""
-    usable = [r for r in (parse_relay_address(r) for r in relays) if not _is_loopback_relay(r)][:MAX_RELAYS]
+def announcement_properties(
+    fingerprint: str, alias: str, relays: Sequence[str], *, loopback: bool = False
+) -> dict[str, str]:
+    """The TXT properties we announce (relays cut to what fits). Loopback relays are announced only
+    when the announcement itself stays on this machine (`loopback`: Nearby on the loopback interface)."""
+    canonical = [parse_relay_address(r) for r in relays]
+    usable = [r for r in canonical if loopback or not _is_loopback_relay(r)][:MAX_RELAYS]
     return {
         "v": "1",
         "fp": parse_fingerprint(fingerprint).replace(":", ""),
@@ -56,7 +60,9 @@ def announcement_properties(fingerprint: str, alias: str, relays: Sequence[str])
     }
 
 
-def parse_announcement(properties: dict[bytes, bytes | None] | dict[str, str | None]) -> NearbyPeer | None:
+def parse_announcement(
+    properties: dict[bytes, bytes | None] | dict[str, str | None], *, loopback: bool = False
+) -> NearbyPeer | None:
     """A peer from someone's TXT properties, or None when they are not usable (logged)."""
     props: dict[str, str] = {}
     for key, value in properties.items():
@@ -78,7 +84,7 @@ def parse_announcement(properties: dict[bytes, bytes | None] | dict[str, str | N
             relay = parse_relay_address(text)
         except RelayAddressError:
             continue
-        if relay not in relays and not _is_loopback_relay(relay):
+        if relay not in relays and (loopback or not _is_loopback_relay(relay)):
             relays.append(relay)
     if not relays:
         log.debug("nearby announcement with no usable relay ignored fingerprint=%s", fingerprint)
@@ -111,6 +117,8 @@ class Nearby:
     relays: list[str]
     announce: bool = True
     on_change: Callable[[list[NearbyPeer]], None] | None = None
+    #: IPv4 addresses of the interfaces to use; None: all of them (tests use ["127.0.0.1"]).
+    interfaces: list[str] | None = None
     _zc: object | None = None
     _info: object | None = None
     _browser: object | None = None
@@ -121,10 +129,13 @@ class Nearby:
     _instance: str = field(default_factory=lambda: secrets.token_hex(3))
 
     async def start(self) -> None:
-        from zeroconf import IPVersion
+        from zeroconf import InterfaceChoice, IPVersion
         from zeroconf.asyncio import AsyncServiceBrowser, AsyncZeroconf
 
-        self._zc = AsyncZeroconf(ip_version=IPVersion.V4Only)
+        self._zc = AsyncZeroconf(
+            interfaces=self.interfaces if self.interfaces is not None else InterfaceChoice.All,
+            ip_version=IPVersion.V4Only,
+        )
         if self.announce and self.relays:
             await self._register()
         self._browser = AsyncServiceBrowser(
@@ -134,13 +145,17 @@ class Nearby:
         )
         log.info("nearby started announce=%s relays=%s", self.announce, self.relays)
 
+    @property
+    def _loopback_only(self) -> bool:
+        return self.interfaces is not None and all(_is_loopback_relay(f"{i}:1") for i in self.interfaces)
+
     def _service_name(self) -> str:
         return f"wzp-{self.fingerprint.replace(':', '')[:16]}-{self._instance}.{SERVICE_TYPE}"
 
     async def _register(self) -> None:
         from zeroconf.asyncio import AsyncServiceInfo
 
-        props = announcement_properties(self.fingerprint, self.alias, self.relays)
+        props = announcement_properties(self.fingerprint, self.alias, self.relays, loopback=self._loopback_only)
         if not props["relay"]:
             log.info("nearby: nothing to announce (no relay address others can use)")
             return
@@ -168,12 +183,13 @@ class Nearby:
             self.alias = alias
         if relays is not None:
             self.relays = relays
-        if self._zc is None or not self.announce:
+        if self._zc is None:
             return
         if self._info is not None:
             await self._zc.async_unregister_service(self._info)  # type: ignore[attr-defined]
             self._info = None
-        await self._register()
+        if self.announce and self.relays:
+            await self._register()
 
     def _on_service_state_change(self, zeroconf: object, service_type: str, name: str, state_change: object) -> None:
         from zeroconf import ServiceStateChange
@@ -199,7 +215,7 @@ class Nearby:
             return
         if not found:
             return
-        peer = parse_announcement(info.properties or {})
+        peer = parse_announcement(info.properties or {}, loopback=self._loopback_only)
         if peer is None or peer.fingerprint == self.fingerprint:
             return
         if name not in self._seen and len(self._seen) >= MAX_PEERS:

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from app.identity import parse_fingerprint
+from app.nat.relay_address import parse_relay_address
 
 MAX_NAME = 64
 
@@ -25,6 +27,7 @@ class Contact:
     added_at: float
     verified: bool = False
     verified_at: float = 0.0
+    relays: tuple[str, ...] = ()  # where this person was reached (relay addresses), most recent first
 
     @property
     def allow_direct(self) -> bool:
@@ -43,7 +46,24 @@ def _row(row: sqlite3.Row) -> Contact:
         added_at=row["added_at"],
         verified=bool(row["verified"]),
         verified_at=float(row["verified_at"]),
+        relays=_relays(row["relays"]),
     )
+
+
+MAX_CONTACT_RELAYS = 4
+
+
+def _relays(text: str) -> tuple[str, ...]:
+    """The stored relay list, each re-validated (the file is input too); bad entries are dropped."""
+    out: list[str] = []
+    for part in (text or "").split(","):
+        try:
+            relay = parse_relay_address(part)
+        except ValueError:
+            continue
+        if relay not in out:
+            out.append(relay)
+    return tuple(out[:MAX_CONTACT_RELAYS])
 
 
 class ContactBook:
@@ -97,6 +117,16 @@ class ContactBook:
         contact = self.get(fp)
         assert contact is not None
         return contact
+
+    def remember_relays(self, fingerprint: str, relays: Sequence[str]) -> None:
+        """A contact was reached on `relays` (most recent first): keep them ahead of older ones."""
+        contact = self.get(fingerprint)
+        if contact is None:
+            return
+        merged = _relays(",".join([*relays, *contact.relays]))
+        self.conn.execute(
+            "UPDATE contacts SET relays = ? WHERE fingerprint = ?", (",".join(merged), contact.fingerprint)
+        )
 
     def is_verified(self, fingerprint: str) -> bool:
         contact = self.get(fingerprint)

@@ -52,6 +52,10 @@ MIGRATIONS: tuple[str, ...] = (
     ALTER TABLE contacts ADD COLUMN verified INTEGER NOT NULL DEFAULT 0;
     ALTER TABLE contacts ADD COLUMN verified_at REAL NOT NULL DEFAULT 0;
     """,
+    # 3 -> 4: the relays a contact was reached on (comma-separated relay addresses, in the order to try).
+    """
+    ALTER TABLE contacts ADD COLUMN relays TEXT NOT NULL DEFAULT '';
+    """,
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 

@@ -137,6 +137,7 @@ def make_app(qtbot: Any, run: Runner, tmp_path: Path) -> Iterator[AppFactory]:
         kwargs.setdefault("no_audio", True)
         kwargs.setdefault("tray", False)
         kwargs.setdefault("notifications", False)  # no desktop notifications from tests (test_ui_notifications)
+        kwargs.setdefault("lan", False)  # no mDNS on the machine's network (test_ui_reach uses loopback)
         kwargs.setdefault("audio_source_factory", tone)
         address = f"127.0.0.1:{relay.port}" if relay is not None else None
         app = WzpApp(tmp_path / name, relay=address, title_suffix=name, **kwargs)

@@ -20,7 +20,7 @@ def click(qtbot: Any, widget: QWidget) -> None:
 
 
 def wait_connected(qtbot: Any, app: WzpApp, timeout: int = WAIT_MS) -> None:
-    qtbot.waitUntil(lambda: relay_text(app).startswith("Connected"), timeout=timeout)
+    qtbot.waitUntil(lambda: app.relay_status.state == "connected", timeout=timeout)
 
 
 def relay_text(app: WzpApp) -> str:

@@ -90,6 +90,21 @@ GERMAN: dict[str, str] = {
     "Contacts": "Kontakte",
     "Online now": "Jetzt online",
     "Online now ({count})": "Jetzt online ({count})",
+    # -- reaching people (invite links, Nearby)
+    "in your contacts": "in Ihren Kontakten",
+    "nearby, on this network": "in der Nähe, in diesem Netzwerk",
+    "Copy invite link": "Einladungslink kopieren",
+    "Copy a wzp: link that says who you are and where to reach you, for people who will call you":
+        "Einen wzp:-Link kopieren, der sagt, wer Sie sind und wo man Sie erreicht, für Leute, die Sie anrufen sollen",
+    "QR code": "QR-Code",
+    "Show your invite link as a QR code": "Ihren Einladungslink als QR-Code zeigen",
+    "Your invite link": "Ihr Einladungslink",
+    "QR code of your invite link": "QR-Code Ihres Einladungslinks",
+    "e.g. relay.example.org or 192.168.1.20:4433": "z. B. relay.example.org oder 192.168.1.20:4433",
+    "Hosting a relay on this computer (no network address others can reach)":
+        "Relay auf diesem Computer (keine Netzwerkadresse, die andere erreichen)",
+    "Hosting a relay on this computer, reached by others at {addresses}":
+        "Relay auf diesem Computer, für andere erreichbar unter {addresses}",
     "History": "Verlauf",
     "History ({count} missed)": "Verlauf ({count} verpasst)",
     "{count} missed calls you have not seen": "{count} verpasste Anrufe, die Sie noch nicht gesehen haben",

@@ -63,6 +63,7 @@
     </message>
     <message>
         <source>You are already in a call. Hang up first.</source>
+        <extracomment>Where else to look for someone (the relays a contact was reached on, Nearby); set by the app.</extracomment>
         <translation>Sie telefonieren bereits. Legen Sie zuerst auf.</translation>
     </message>
     <message>
@@ -366,6 +367,14 @@
         <translation>{count} verpasste Anrufe, die Sie noch nicht gesehen haben</translation>
     </message>
     <message>
+        <source>nearby, on this network</source>
+        <translation>in der Nähe, in diesem Netzwerk</translation>
+    </message>
+    <message>
+        <source>in your contacts</source>
+        <translation>in Ihren Kontakten</translation>
+    </message>
+    <message>
         <source>Online now ({count})</source>
         <translation>Jetzt online ({count})</translation>
     </message>
@@ -412,8 +421,28 @@
         <translation>Ihren Fingerabdruck in die Zwischenablage kopieren</translation>
     </message>
     <message>
+        <source>Copy invite link</source>
+        <translation>Einladungslink kopieren</translation>
+    </message>
+    <message>
+        <source>Copy a wzp: link that says who you are and where to reach you, for people who will call you</source>
+        <translation>Einen wzp:-Link kopieren, der sagt, wer Sie sind und wo man Sie erreicht, für Leute, die Sie anrufen sollen</translation>
+    </message>
+    <message>
+        <source>QR code</source>
+        <translation>QR-Code</translation>
+    </message>
+    <message>
+        <source>Show your invite link as a QR code</source>
+        <translation>Ihren Einladungslink als QR-Code zeigen</translation>
+    </message>
+    <message>
         <source>Copied</source>
         <translation>Kopiert</translation>
+    </message>
+    <message>
+        <source>Your invite link</source>
+        <translation>Ihr Einladungslink</translation>
     </message>
 </context>
 <context>
@@ -569,6 +598,13 @@
     </message>
 </context>
 <context>
+    <name>QrCode</name>
+    <message>
+        <source>QR code of your invite link</source>
+        <translation>QR-Code Ihres Einladungslinks</translation>
+    </message>
+</context>
+<context>
     <name>Quality</name>
     <message>
         <source>excellent</source>
@@ -618,11 +654,20 @@
     <name>RelayStatusModel</name>
     <message>
         <source>No relay chosen. Open Settings to add one or host one on this computer.</source>
+        <extracomment>Set by the app while it hosts the relay: the addresses other computers reach it at.</extracomment>
         <translation>Kein Relay gewählt. Fügen Sie in den Einstellungen eines hinzu oder betreiben Sie eines auf diesem Computer.</translation>
     </message>
     <message>
         <source>Connecting to the relay {relay}…</source>
         <translation>Verbindung zum Relay {relay}…</translation>
+    </message>
+    <message>
+        <source>Hosting a relay on this computer (no network address others can reach)</source>
+        <translation>Relay auf diesem Computer (keine Netzwerkadresse, die andere erreichen)</translation>
+    </message>
+    <message>
+        <source>Hosting a relay on this computer, reached by others at {addresses}</source>
+        <translation>Relay auf diesem Computer, für andere erreichbar unter {addresses}</translation>
     </message>
     <message>
         <source>Connected to the relay {relay}</source>
@@ -945,8 +990,8 @@ direkte Anrufe</translation>
         <translation>Ein Relay auf diesem Computer betreiben und verwenden</translation>
     </message>
     <message>
-        <source>host:port, e.g. 192.168.1.20:4433</source>
-        <translation>Host:Port, z. B. 192.168.1.20:4433</translation>
+        <source>e.g. relay.example.org or 192.168.1.20:4433</source>
+        <translation>z. B. relay.example.org oder 192.168.1.20:4433</translation>
     </message>
     <message>
         <source>Add</source>
@@ -1108,8 +1153,8 @@ direkte Anrufe</translation>
         <translation>Ein Relay verwenden:</translation>
     </message>
     <message>
-        <source>host:port, e.g. 192.168.1.20:4433</source>
-        <translation>Host:Port, z. B. 192.168.1.20:4433</translation>
+        <source>e.g. relay.example.org or 192.168.1.20:4433</source>
+        <translation>z. B. relay.example.org oder 192.168.1.20:4433</translation>
     </message>
     <message>
         <source>WZP needs a relay to find the people you call (the audio goes directly when it can).</source>

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -162,7 +162,10 @@ class CallModel(QObject):
 
     # ------------------------------------------------------------------ actions
 
-    def place_call(self, fingerprint: str, alias: str = "") -> None:
+    #: Where else to look for someone (the relays a contact was reached on, Nearby); set by the app.
+    route_for: Callable[[str], list[str]] = staticmethod(lambda fingerprint: [])  # type: ignore[assignment]
+
+    def place_call(self, fingerprint: str, alias: str = "", relays: Sequence[str] = ()) -> None:
         if self.active:
             self.message.emit(self.tr("You are already in a call. Hang up first."))
             return
@@ -178,7 +181,8 @@ class CallModel(QObject):
 
         async def place() -> None:
             try:
-                call_id = await client.place_call(fingerprint)
+                route = list(dict.fromkeys([*relays, *self.route_for(fingerprint)]))
+                call_id = await client.place_call(fingerprint, route)
             except Exception:
                 self._reset()
                 self.changed.emit()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from PySide6.QtCore import QObject, Signal
@@ -104,6 +105,10 @@ class ContactsModel(QObject):
             self.message.emit(self.tr("Not saved: {error}.").format(error=exc))
             return
         log.info("contact %s %s", fingerprint, "verified" if verified else "no longer verified")
+        self._reload()
+
+    def remember_relays(self, fingerprint: str, relays: Sequence[str]) -> None:
+        self.book.remember_relays(fingerprint, relays)
         self._reload()
 
     def remove(self, fingerprint: str) -> None:

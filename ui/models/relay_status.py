@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
@@ -20,6 +21,8 @@ class RelayStatusModel(QObject):
 
     def __init__(self, host: ClientHost, parent: QObject | None = None) -> None:
         super().__init__(parent)
+        #: Set by the app while it hosts the relay: the addresses other computers reach it at.
+        self.hosted_addresses: Callable[[], list[str]] | None = None
         self.host = host
         self.state = "offline"  # offline | connecting | connected | reconnecting | key-changed | replaced | no-relay
         self.relay = ""
@@ -50,6 +53,13 @@ class RelayStatusModel(QObject):
         if self.state == "connecting":
             return self.tr("Connecting to the relay {relay}…").format(relay=self.relay)
         if self.state == "connected":
+            hosted = self.hosted_addresses() if self.hosted_addresses is not None else None
+            if hosted is not None:  # our own relay: say how others reach it, not a loopback address
+                if not hosted:
+                    return self.tr("Hosting a relay on this computer (no network address others can reach)")
+                return self.tr("Hosting a relay on this computer, reached by others at {addresses}").format(
+                    addresses=", ".join(hosted[:2])
+                )
             return self.tr("Connected to the relay {relay}").format(relay=self.relay)
         if self.state == "reconnecting":
             secs = self.seconds_to_retry

@@ -1,12 +1,24 @@
-"""Who you are: identicon, alias and fingerprint, with a one-click Copy button."""
+"""Who you are: identicon, alias and fingerprint, with one-click Copy, and your invite link (copy or QR)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QFont, QGuiApplication
-from PySide6.QtWidgets import QGridLayout, QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from ui.widgets.identicon import IdenticonWidget
+from ui.widgets.qr_code import QrCode
 
 
 class IdentityCard(QWidget):
@@ -36,7 +48,58 @@ class IdentityCard(QWidget):
         layout.addWidget(self.alias_label, 0, 1, 1, 2)
         layout.addWidget(self.fingerprint_label, 1, 1)
         layout.addWidget(self.copy_button, 1, 2, Qt.AlignmentFlag.AlignLeft)
+        self.invite_button = QPushButton(self.tr("Copy invite link"))
+        self.invite_button.setToolTip(
+            self.tr("Copy a wzp: link that says who you are and where to reach you, for people who will call you")
+        )
+        self.invite_button.clicked.connect(self.copy_invite)
+        self.qr_button = QPushButton(self.tr("QR code"))
+        self.qr_button.setToolTip(self.tr("Show your invite link as a QR code"))
+        self.qr_button.clicked.connect(self.show_qr)
+        invite_row = QHBoxLayout()
+        invite_row.setContentsMargins(0, 0, 0, 0)
+        invite_row.addWidget(self.invite_button)
+        invite_row.addWidget(self.qr_button)
+        invite_row.addStretch(1)
+        layout.addLayout(invite_row, 2, 1, 1, 2)
         layout.setColumnStretch(3, 1)
+        self.invite_provider: Callable[[], str] | None = None
+        self.invite_button.hide()
+        self.qr_button.hide()
+        self.qr_dialog: QDialog | None = None
+
+    def set_invite_provider(self, provider: Callable[[], str]) -> None:
+        """Where the invite link comes from (it changes with the relay); shows the invite buttons."""
+        self.invite_provider = provider
+        self.invite_button.show()
+        self.qr_button.show()
+
+    def copy_invite(self) -> None:
+        if self.invite_provider is None:
+            return
+        QGuiApplication.clipboard().setText(self.invite_provider())
+        self.invite_button.setText(self.tr("Copied"))
+        QTimer.singleShot(1500, self.invite_button, lambda: self.invite_button.setText(self.tr("Copy invite link")))
+
+    def show_qr(self) -> None:
+        if self.invite_provider is None:
+            return
+        link = self.invite_provider()
+        dialog = QDialog(self)
+        dialog.setWindowTitle(self.tr("Your invite link"))
+        layout = QVBoxLayout(dialog)
+        code = QrCode(link)
+        layout.addWidget(code, 1)
+        text = QLabel(link)
+        text.setWordWrap(True)
+        text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(text)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dialog.reject)
+        layout.addWidget(buttons)
+        dialog.resize(360, 440)
+        self.qr_dialog = dialog
+        dialog.show()
 
     def set_alias(self, alias: str) -> None:
         self.alias_label.setText(alias)

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.identity.alias import display_alias
+from app.lan.nearby import NearbyPeer
 from app.storage import CallRecord
 from ui.models.blocks import BlocksModel
 from ui.models.call import CallModel
@@ -274,12 +275,14 @@ class HomePage(QWidget):
 
     def _call_dialed(self) -> None:
         if self.dialer.fingerprint and not self.call.active:
-            self.call.place_call(self.dialer.fingerprint)
+            self.call.place_call(self.dialer.fingerprint, self.dialer.name, self.dialer.relays)
 
     def _save_dialed(self) -> None:
         fp = self.dialer.fingerprint
         if fp:
-            self.contacts.save(fp, "")
+            self.contacts.save(fp, self.dialer.name)
+            if self.dialer.relays:
+                self.contacts.remember_relays(fp, self.dialer.relays)
             self.tabs.setCurrentIndex(0)
             self._select_contact(fp)
             self.contact_name.setFocus()
@@ -348,9 +351,22 @@ class HomePage(QWidget):
 
     # ------------------------------------------------------------------ online
 
+    def set_nearby(self, peers: list[NearbyPeer]) -> None:
+        """People announcing themselves on this network (Nearby): listed with the relay's online users."""
+        self.nearby_peers = list(peers)
+        self._refresh_online()
+
     def _refresh_online(self) -> None:
         self.online_list.clear()
         users = self.contacts.online_users()
+        online = {u.fingerprint for u in users}
+        nearby = [p for p in getattr(self, "nearby_peers", []) if p.fingerprint not in online]
+        for peer in nearby:
+            contact = self.contacts.get(peer.fingerprint)
+            name = self.contacts.display_name(peer.fingerprint, peer.alias) if (contact or peer.alias) else "(no name)"
+            tags = [self.tr("nearby, on this network")] + ([self.tr("in your contacts")] if contact else [])
+            text = f"{name}\n{peer.fingerprint}" + "".join(f"  ·  {t}" for t in tags)
+            self.online_list.addItem(self._item(peer.fingerprint, text, peer.alias))
         for u in users:
             contact = self.contacts.get(u.fingerprint)
             known = contact is not None or display_alias(u.alias)
@@ -362,9 +378,10 @@ class HomePage(QWidget):
             if blocked:  # shown (so they can be unblocked here), greyed out
                 item.setForeground(self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
             self.online_list.addItem(item)
-        self.online_empty.setVisible(not users)
+        count = len(users) + len(nearby)
+        self.online_empty.setVisible(not count)
         self.tabs.setTabText(
-            1, self.tr("Online now ({count})").format(count=len(users)) if users else self.tr("Online now")
+            1, self.tr("Online now ({count})").format(count=count) if count else self.tr("Online now")
         )
 
     # ----------------------------------------------------------------- history

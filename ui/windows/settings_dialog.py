@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.nat.addresses import AddressError, parse_addr
 from app.nat.nat_type import NatReport
+from app.nat.relay_address import RelayAddressError, parse_relay_address
 from app.storage import Settings
 from ui.audio_test import MicTester, SpeakerTester
 from ui.devices import fill_device_combo
@@ -165,7 +165,7 @@ class SettingsDialog(QDialog):
         self.host_info.setWordWrap(True)
         self.relay_list = QListWidget()
         self.relay_field = QLineEdit()
-        self.relay_field.setPlaceholderText(self.tr("host:port, e.g. 192.168.1.20:4433"))
+        self.relay_field.setPlaceholderText(self.tr("e.g. relay.example.org or 192.168.1.20:4433"))
         self.relay_field.textChanged.connect(self._validate_relay)
         self.relay_field.returnPressed.connect(self._add_relay)
         self.relay_add = QPushButton(self.tr("Add"))
@@ -215,8 +215,8 @@ class SettingsDialog(QDialog):
         error = ""
         if text:
             try:
-                parse_addr(text)
-            except AddressError as exc:
+                parse_relay_address(text)
+            except RelayAddressError as exc:
                 error = f"{str(exc)[:1].upper()}{str(exc)[1:]}."
         self.relay_error.setText(error)
         self.relay_add.setEnabled(bool(text) and not error)

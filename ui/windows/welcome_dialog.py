@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.nat.addresses import AddressError, parse_addr
+from app.nat.relay_address import RelayAddressError, parse_relay_address
 from ui.widgets.identity_card import IdentityCard
 
 
@@ -43,7 +43,7 @@ class WelcomeDialog(QDialog):
         self.host_radio = QRadioButton(self.tr("Host a relay on this computer (simplest to get started)"))
         self.relay_radio = QRadioButton(self.tr("Use a relay:"))
         self.relay_field = QLineEdit()
-        self.relay_field.setPlaceholderText(self.tr("host:port, e.g. 192.168.1.20:4433"))
+        self.relay_field.setPlaceholderText(self.tr("e.g. relay.example.org or 192.168.1.20:4433"))
         self.relay_error = QLabel()
         self.relay_error.setStyleSheet("color: #d33;")
         group = QButtonGroup(self)
@@ -91,11 +91,11 @@ class WelcomeDialog(QDialog):
         if self.relay_radio.isChecked():
             text = self.relay_field.text().strip()
             if not text:
-                error = "Enter the relay's address as host:port."
+                error = "Enter the relay's host name or address."
             else:
                 try:
-                    parse_addr(text)
-                except AddressError as exc:
+                    parse_relay_address(text)
+                except RelayAddressError as exc:
                     error = f"{str(exc)[:1].upper()}{str(exc)[1:]}."
         self.relay_error.setText(error)
         self.relay_error.setVisible(bool(error) and bool(self.relay_field.text().strip()))
