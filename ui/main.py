@@ -109,6 +109,10 @@ def main(argv: list[str] | None = None) -> int:
         instance.release()
         return 1
     instance.listen(wzp.handle_second_launch)
+    from ui.url_open import UrlOpenFilter
+
+    url_opener = UrlOpenFilter(lambda url: wzp.handle_second_launch([url]))  # macOS hands wzp: links over this way
+    qt_app.installEventFilter(url_opener)
 
     def logging_out(_manager: object) -> None:  # the session ends: a hidden-to-tray window must not hold it up
         wzp.window.allow_close = True
@@ -138,3 +142,4 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
+

@@ -56,6 +56,13 @@ Type: filesandordirs; Name: "{app}\_internal"
 [Files]
 Source: "{#BundleDir}\*"; DestDir: "{app}"; Flags: ignoreversion recursesubdirs createallsubdirs
 
+[Registry]
+; wzp: invite links open in WZP (a second launch hands the link to the running app)
+Root: HKCU; Subkey: "Software\Classes\wzp"; ValueType: string; ValueName: ""; ValueData: "URL:WZP invite link"; Flags: uninsdeletekey
+Root: HKCU; Subkey: "Software\Classes\wzp"; ValueType: string; ValueName: "URL Protocol"; ValueData: ""
+Root: HKCU; Subkey: "Software\Classes\wzp\DefaultIcon"; ValueType: string; ValueName: ""; ValueData: "{app}\wzp.exe,0"
+Root: HKCU; Subkey: "Software\Classes\wzp\shell\open\command"; ValueType: string; ValueName: ""; ValueData: """{app}\wzp.exe"" ""%1"""
+
 [Icons]
 Name: "{group}\WZP"; Filename: "{app}\wzp.exe"; Comment: "End-to-end encrypted voice calls"
 Name: "{group}\{cm:UninstallProgram,WZP}"; Filename: "{uninstallexe}"

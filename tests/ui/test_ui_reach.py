@@ -86,3 +86,25 @@ def test_bob_turning_discoverable_off_leaves_nearby(qtbot: Any, relays: Any, mak
     b.settings.discoverable = False
     run(b._update_nearby())
     qtbot.waitUntil(lambda: a.nearby.find(b.identity.fingerprint) is None, timeout=10_000)
+
+
+def test_a_link_the_system_opens_reaches_the_dialer(qtbot: Any, relay: Any, make_app: Any) -> None:
+    """macOS delivers wzp: links as a QFileOpenEvent (CFBundleURLTypes): the filter hands them to the app."""
+    from PySide6.QtCore import QUrl
+    from PySide6.QtGui import QFileOpenEvent
+    from PySide6.QtWidgets import QApplication
+
+    from app.identity import Identity
+    from ui.url_open import UrlOpenFilter
+
+    a = make_app("alice", relay)
+    other = Identity.generate().fingerprint
+    link = format_invite(Invite(other, ("relay.example.org:4433",), "Zoe"))
+    opener = UrlOpenFilter(lambda url: a.handle_second_launch([url]))
+    app = QApplication.instance()
+    app.installEventFilter(opener)
+    try:
+        QApplication.sendEvent(app, QFileOpenEvent(QUrl(link)))
+    finally:
+        app.removeEventFilter(opener)
+    assert a.dialer.fingerprint == other and a.dialer.relays == ("relay.example.org:4433",)

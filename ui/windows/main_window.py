@@ -130,11 +130,8 @@ class MainWindow(QMainWindow):
         self.home.dial_field.selectAll()
 
     def open_link(self, text: str) -> None:
-        """Open a link handed to the app (a second launch, the command line): for now it goes into the dialer.
-
-        The `wzp:` invite parser will take it from here; until then the text is shown as it came, for the user
-        to see (the dialer validates it like anything typed).
-        """
+        """Open a link handed to the app (a second launch, the command line, the OS URL handler): it goes into
+        the dialer, which reads the `wzp:` invite (who, where, their name) and offers Call and Save as contact."""
         self.home.dial_field.setText(text.strip()[:1000])
         if not self.call.active:
             self.home.dial_field.setFocus()
