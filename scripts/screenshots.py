@@ -69,7 +69,7 @@ async def take(out: Path, tmp: Path) -> None:
         # 1. First run: the welcome, no relay configured yet.
         prepare(tmp / "fresh", "fresh")
         (tmp / "fresh" / IDENTITY_FILENAME).unlink()  # a real first run creates it
-        fresh = WzpApp(tmp / "fresh", no_audio=True, tray=False, notifications=False)
+        fresh = WzpApp(tmp / "fresh", no_audio=True, tray=False, notifications=False, lan=False)
         apps.append(fresh)
         await fresh.start()
         assert fresh.welcome is not None
@@ -79,7 +79,7 @@ async def take(out: Path, tmp: Path) -> None:
         # 2. Idle, with contacts, history and people online.
         prepare(tmp / "me", "me")
         prepare(tmp / "ada", "ada")
-        options = {"relay": address, "no_audio": True, "tray": False, "notifications": False}
+        options = {"relay": address, "no_audio": True, "tray": False, "notifications": False, "lan": False}
         me = WzpApp(tmp / "me", **options, audio_source_factory=lambda: ToneSource(330))
         ada = WzpApp(tmp / "ada", **options, audio_source_factory=lambda: ToneSource(440))
         apps += [me, ada]

@@ -110,7 +110,7 @@ async def _run_checks(test: SelfTest, tmp: Path) -> None:
         async def main_window() -> None:
             from ui.app import WzpApp
 
-            app = WzpApp(tmp / "app", relay=address, no_audio=True, tray=False)
+            app = WzpApp(tmp / "app", relay=address, no_audio=True, tray=False, lan=False)
             try:
                 await app.start()
                 deadline = time.monotonic() + TIMEOUT

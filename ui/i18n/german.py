@@ -69,8 +69,8 @@ GERMAN: dict[str, str] = {
     # -- home page
     "today {time}": "heute {time}",
     "yesterday {time}": "gestern {time}",
-    "Paste a fingerprint to call, like 1a2b:3c4d:5e6f:7a8b:9c0d:1e2f:3a4b:5c6d":
-        "Fingerabdruck zum Anrufen einfügen, z. B. 1a2b:3c4d:5e6f:7a8b:9c0d:1e2f:3a4b:5c6d",
+    "Paste a fingerprint or a wzp: invite link to call":
+        "Fingerabdruck oder wzp:-Einladungslink zum Anrufen einfügen",
     "Call": "Anrufen",
     "Add to contacts": "Zu Kontakten hinzufügen",
     "Name": "Name",

@@ -267,8 +267,8 @@
         <translation>gestern {time}</translation>
     </message>
     <message>
-        <source>Paste a fingerprint to call, like 1a2b:3c4d:5e6f:7a8b:9c0d:1e2f:3a4b:5c6d</source>
-        <translation>Fingerabdruck zum Anrufen einfügen, z. B. 1a2b:3c4d:5e6f:7a8b:9c0d:1e2f:3a4b:5c6d</translation>
+        <source>Paste a fingerprint or a wzp: invite link to call</source>
+        <translation>Fingerabdruck oder wzp:-Einladungslink zum Anrufen einfügen</translation>
     </message>
     <message>
         <source>Fingerprint to call</source>

@@ -94,7 +94,7 @@ class HomePage(QWidget):
         # -- dialer
         self.dial_field = QLineEdit()
         self.dial_field.setPlaceholderText(self.tr(
-            "Paste a fingerprint to call, like 1a2b:3c4d:5e6f:7a8b:9c0d:1e2f:3a4b:5c6d"
+            "Paste a fingerprint or a wzp: invite link to call"
         ))
         self.dial_field.setClearButtonEnabled(True)
         self.dial_field.setAccessibleName(self.tr("Fingerprint to call"))
