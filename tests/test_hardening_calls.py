@@ -287,6 +287,11 @@ def test_the_client_never_sends_media_to_loopback_when_its_relay_is_elsewhere(tm
     assert named.relay == "relay.example.org:4433"
     assert named._media_relay_addr("127.0.0.1:4433", named.relay) == "relay.example.org:4433"
     assert named._media_relay_addr("[::1]:4433", named.relay) == "relay.example.org:4433"
+    # A relay hosted at home advertises its LAN address: from outside, media goes where we reached it.
+    assert client._media_relay_addr("192.168.1.20:4433", "11.0.13.2:4433") == "11.0.13.2:4433"
+    assert client._media_relay_addr("192.168.1.20:4433", "home.example.org:4433") == "home.example.org:4433"
+    assert client._media_relay_addr("192.168.1.20:4433", "192.168.1.20:4433") == "192.168.1.20:4433"
+    assert client._media_relay_addr("[fd00::5]:4433", "10.0.0.2:4433") == "[fd00::5]:4433"  # both private: a LAN
     # A call on a visited relay takes that relay's address, not the home one.
     assert named._media_relay_addr("", "192.168.7.2:4433") == "192.168.7.2:4433"
 

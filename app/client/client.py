@@ -838,8 +838,8 @@ class WzpClient:
 
     def _media_relay_addr(self, advertised: str, signal_relay: str) -> str:
         """Where to send relayed media: the relay's advertised media address, unless it is empty
-        (the relay listens on a wildcard) or loopback while the relay we signal on is not: then the
-        address we reached that relay at."""
+        (the relay listens on a wildcard), or loopback / private while the relay we signal on is not:
+        then the address we reached that relay at."""
         if not advertised:
             return signal_relay
         try:
@@ -847,6 +847,11 @@ class WzpClient:
             relay_host, _ = split_relay_address(signal_relay)
             if _is_loopback(host) and not _is_loopback(relay_host):
                 log.warning("relay advertised a loopback media address %s; using %s", advertised, signal_relay)
+                return signal_relay
+            if _is_private(host) and not (_is_private(relay_host) or _is_loopback(relay_host)):
+                # A relay hosted at home tells everyone its LAN address; from outside, that address is
+                # someone else's network. Media goes where we reached the relay (its mapped/public address).
+                log.info("relay advertised a private media address %s; reached it at %s", advertised, signal_relay)
                 return signal_relay
             return parse_relay_address(advertised)
         except ValueError:
@@ -1076,6 +1081,15 @@ class WzpClient:
             except RelayError as exc:
                 results.append(NatProbe(server=server, observed=None, error=str(exc)))
         return classify_nat(results)
+
+
+def _is_private(host: str) -> bool:
+    """An IP literal of a private network (RFC 1918, ULA, link-local): meaningful only on its own LAN."""
+    try:
+        ip = parse_ip(host)
+    except ValueError:
+        return False
+    return ip.is_private and not ip.is_loopback
 
 
 def _is_loopback(host: str) -> bool:
