@@ -1,0 +1,268 @@
+"""Echo cancellation, noise suppression and automatic gain control for the device path.
+
+One small interface, `AudioProcessor`: feed it a block of captured PCM (`near`) and the block
+of PCM the speaker played *at the same time* (`far`, same length, or None when nothing is
+played), get the cleaned capture back. Both are 48 kHz mono int16 LE bytes, any multiple of
+10 ms. Lining `far` up with `near` is the device layer's job (`app/media/echo_reference.py`);
+what is left (the acoustic path and the sound server's buffers, tens of ms) is found by the
+canceller's own delay estimator (WebRTC AEC3).
+
+Two backends, both the WebRTC audio processing module (AEC3, NS, AGC2):
+
+* `WebRtcAudioProcessor` (pywebrtc-audio): the default. Small (~1 MB), no threads, releases
+  the GIL, any block length. Measured against livekit with `bench/bench_apm_libraries.py`.
+* `LivekitAudioProcessor` (livekit `rtc.AudioProcessingModule`): newer WebRTC, 28 MB, starts
+  threads, 10 ms frames only, on/off switches only. Not a dependency: install livekit to use it
+  (`WZP_AUDIO_PROCESSING=livekit`).
+
+Neither library reports the canceller's delay estimate or ERLE, so `ProcessingStats` carries
+what we measure ourselves: the reference alignment from the device clocks and the energy ratio
+of capture in to capture out while only the far end plays (our ERLE estimate).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+    Int16Array = npt.NDArray[np.int16]
+else:
+    Int16Array = Any
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 48_000
+BLOCK_SAMPLES = SAMPLE_RATE // 100  # the processing module works in 10 ms blocks
+BACKEND_ENV = "WZP_AUDIO_PROCESSING"
+
+
+class AudioProcessingUnavailable(RuntimeError):
+    """The processing library is missing or refused to start; the message is a sentence for the user."""
+
+
+@dataclass(frozen=True)
+class ProcessingConfig:
+    """What the user switched on (Settings > Audio, `wzp-cli --no-aec/--no-ns/--no-agc`)."""
+
+    echo_cancellation: bool = True
+    noise_suppression: bool = True
+    gain_control: bool = True
+
+    @property
+    def any(self) -> bool:
+        return self.echo_cancellation or self.noise_suppression or self.gain_control
+
+    def describe(self) -> str:
+        on = [n for n, v in (("aec", self.echo_cancellation), ("ns", self.noise_suppression),
+                             ("agc", self.gain_control)) if v]
+        return "+".join(on) or "off"
+
+
+class AudioProcessor(Protocol):
+    """The one interface a processing backend implements."""
+
+    name: str
+    config: ProcessingConfig
+
+    def process(self, near: bytes, far: bytes | None) -> bytes:
+        """Clean one captured block; `far` is what played meanwhile (same length) or None."""
+        ...
+
+    def set_delay_hint(self, delay_ms: int) -> None:
+        """What the device clocks say is left between a far sample and its echo (0: unknown)."""
+        ...
+
+
+def _np() -> Any:
+    import numpy
+
+    return numpy
+
+
+class WebRtcAudioProcessor:
+    """pywebrtc-audio's `AudioProcessor` (HPF -> AEC3 -> NS -> AGC2 in one pass)."""
+
+    name = "pywebrtc-audio"
+
+    def __init__(self, config: ProcessingConfig, *, ns_level: int = 2) -> None:
+        try:
+            from pywebrtc_audio import AudioProcessor as _Apm
+        except ImportError as exc:
+            raise AudioProcessingUnavailable(f"echo cancellation needs pywebrtc-audio ({exc})") from exc
+        self.config = config
+        self._apm = _Apm(
+            sample_rate=SAMPLE_RATE,
+            num_channels=1,
+            echo_cancellation=config.echo_cancellation,
+            noise_suppression=config.noise_suppression,
+            high_pass_filter=config.any,
+            auto_gain_control=config.gain_control,
+            ns_level=ns_level,
+            agc_max_gain_db=30.0,
+        )
+        self._silence: bytes = b""
+
+    def process(self, near: bytes, far: bytes | None) -> bytes:
+        np = _np()
+        x = np.frombuffer(near, dtype="<i2")
+        if self.config.echo_cancellation:
+            if far is None or len(far) != len(near):
+                if len(self._silence) != len(near):
+                    self._silence = bytes(len(near))
+                far = self._silence  # the canceller must see time pass on the far side too
+            out = self._apm.process(x, np.frombuffer(far, dtype="<i2"))
+        else:
+            out = self._apm.process(x)
+        return out.astype("<i2", copy=False).tobytes()
+
+    def set_delay_hint(self, delay_ms: int) -> None:
+        self._apm.stream_delay_ms = max(0, int(delay_ms))
+
+
+class LivekitAudioProcessor:
+    """livekit's `rtc.AudioProcessingModule`: 10 ms frames, reverse stream first, then capture."""
+
+    name = "livekit"
+
+    def __init__(self, config: ProcessingConfig) -> None:
+        try:
+            from livekit import rtc
+        except ImportError as exc:
+            raise AudioProcessingUnavailable(f"the livekit audio processing is not installed ({exc})") from exc
+        self.config = config
+        self._rtc = rtc
+        self._apm = rtc.AudioProcessingModule(
+            echo_cancellation=config.echo_cancellation,
+            noise_suppression=config.noise_suppression,
+            high_pass_filter=config.any,
+            auto_gain_control=config.gain_control,
+        )
+        self._delay_ms = 0
+
+    def _frame(self, pcm: bytes | bytearray) -> Any:
+        return self._rtc.AudioFrame(bytearray(pcm), SAMPLE_RATE, 1, len(pcm) // 2)
+
+    def process(self, near: bytes, far: bytes | None) -> bytes:
+        step = BLOCK_SAMPLES * 2
+        out = bytearray()
+        for i in range(0, len(near) - step + 1, step):
+            if self.config.echo_cancellation:
+                chunk = far[i : i + step] if far is not None and len(far) == len(near) else bytes(step)
+                self._apm.process_reverse_stream(self._frame(chunk))
+                self._apm.set_stream_delay_ms(self._delay_ms)
+            frame = self._frame(near[i : i + step])
+            self._apm.process_stream(frame)
+            out += bytes(frame.data.cast("B")) if isinstance(frame.data, memoryview) else bytes(frame.data)
+        return bytes(out) + near[len(out) :]  # a trailing part-block (never from the device path) passes
+
+    def set_delay_hint(self, delay_ms: int) -> None:
+        self._delay_ms = max(0, int(delay_ms))
+
+
+BACKENDS = {"pywebrtc": WebRtcAudioProcessor, "livekit": LivekitAudioProcessor}
+
+
+def make_processor(config: ProcessingConfig, backend: str | None = None) -> AudioProcessor | None:
+    """The configured backend, or None when everything is switched off."""
+    if not config.any:
+        return None
+    name = backend or os.environ.get(BACKEND_ENV, "") or "pywebrtc"
+    cls = BACKENDS.get(name)
+    if cls is None:
+        raise AudioProcessingUnavailable(f"unknown audio processing backend {name!r} (one of {', '.join(BACKENDS)})")
+    processor: AudioProcessor = cls(config)
+    log.info("audio processing backend=%s %s", processor.name, config.describe())
+    return processor
+
+
+def energy_db(pcm: bytes) -> float:
+    """Mean square of int16 PCM in dB full scale (-120 for digital silence)."""
+    np = _np()
+    x = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    if not len(x):
+        return -120.0
+    ms = float(np.mean(x * x)) / (32768.0 * 32768.0)
+    return 10 * math.log10(ms) if ms > 1e-12 else -120.0
+
+
+@dataclass(frozen=True)
+class ProcessingStats:
+    """What the `stats` event shows about the processing (None: not measured yet / not on)."""
+
+    backend: str
+    erle_db: float | None  # capture energy in / out while the far end plays (our estimate)
+    reference_offset_ms: float | None  # drift the reference aligner is following
+    reference_resyncs: int
+    frames: int
+    failures: int
+
+
+FAR_ACTIVE_DB = -50.0
+ERLE_WINDOW_BLOCKS = 100  # 2 s of 20 ms blocks
+
+
+class CaptureProcessing:
+    """The microphone callback's processing: the aligned reference, the backend, its figures.
+
+    Used from one thread (the capture callback); `stats()` may be read from any thread.
+    A failure inside the backend passes the raw capture through (the call goes on) and is counted.
+    """
+
+    def __init__(self, processor: AudioProcessor, reference: Any | None) -> None:
+        from app.media.echo_reference import ReferenceAligner, RenderReference
+
+        self.processor = processor
+        self.reference: RenderReference | None = reference
+        self.aligner = ReferenceAligner(reference) if reference is not None else None
+        self.frames = 0
+        self.failures = 0
+        self._erle_in: list[float] = []
+        self._erle_out: list[float] = []
+        self._stats = ProcessingStats(processor.name, None, None, 0, 0, 0)
+
+    def process(self, near: bytes, adc_time: float) -> bytes:
+        far = None
+        if self.aligner is not None and self.processor.config.echo_cancellation:
+            block = self.aligner.far_for(len(near) // 2, adc_time)
+            far = block.tobytes() if block is not None else None
+        try:
+            out = self.processor.process(near, far)
+        except Exception:
+            self.failures += 1
+            if self.failures == 1:
+                log.exception("audio processing failed; the capture passes unprocessed")
+            return near
+        self.frames += 1
+        if far is not None and energy_db(far) > FAR_ACTIVE_DB:
+            self._erle_in.append(energy_db(near))
+            self._erle_out.append(energy_db(out))
+        if self.frames % 50 == 0:
+            self._publish()
+        return out
+
+    def _publish(self) -> None:
+        erle = None
+        if len(self._erle_in) >= 10:
+            ins = [10 ** (d / 10) for d in self._erle_in[-ERLE_WINDOW_BLOCKS:]]
+            outs = [10 ** (d / 10) for d in self._erle_out[-ERLE_WINDOW_BLOCKS:]]
+            erle = round(10 * math.log10(max(sum(ins), 1e-12) / max(sum(outs), 1e-12)), 1)
+        del self._erle_in[:-ERLE_WINDOW_BLOCKS], self._erle_out[:-ERLE_WINDOW_BLOCKS]
+        aligner = self.aligner
+        self._stats = ProcessingStats(
+            backend=self.processor.name,
+            erle_db=erle if self.processor.config.echo_cancellation else None,
+            reference_offset_ms=round(aligner.offset_ms, 2) if aligner is not None else None,
+            reference_resyncs=aligner.resyncs if aligner is not None else 0,
+            frames=self.frames,
+            failures=self.failures,
+        )
+
+    def stats(self) -> ProcessingStats:
+        return self._stats
