@@ -14,7 +14,7 @@ import pytest
 
 from app.media.sources import resample
 from tests.tools.audio_quality import score
-from tests.tools.echo_path import FS, echo_call, level_db, voice, window
+from tests.tools.echo_path import FS, echo_call, fan_noise, level_db, voice, window, write_wav
 
 pytestmark = [pytest.mark.audio, pytest.mark.slow]
 
@@ -57,3 +57,62 @@ async def test_echo_is_cancelled_within_two_seconds(tmp_path: Path, voices) -> N
     )
     assert level_off > -40, "the echo path carried nothing back: the test set-up is broken"
     assert level_off - level_on >= 25.0
+
+
+def _lag(clean: np.ndarray, received: np.ndarray) -> int:
+    """Where `clean` starts in `received` (48 kHz samples), by cross-correlation at 8 kHz."""
+    c, r = clean[::6], received[::6]
+    corr = np.correlate(r, c[: min(len(c), 8000 * 3)], mode="valid")
+    return int(np.argmax(np.abs(corr))) * 6
+
+
+async def test_near_end_speech_single_talk_and_double_talk(tmp_path: Path, voices) -> None:
+    far_wav, far = voices["far"]
+    near_wav, near = voices["near"]
+    seconds = len(near) / FS + 2
+    single = await echo_call(tmp_path / "single", far_wav=None, near_wav=near_wav, duration=seconds)
+    single_off = await echo_call(
+        tmp_path / "single_off", far_wav=None, near_wav=near_wav, near_flags=("--no-aec", "--no-ns", "--no-agc"),
+        duration=seconds,
+    )
+    # double talk: the far end talks alone for 4 s (the canceller converges), then the near end talks over it
+    late_wav = write_wav(tmp_path / "near_late.wav", np.concatenate([np.zeros(4 * FS), near]))
+    double = await echo_call(tmp_path / "double", far_wav=far_wav, near_wav=late_wav, duration=seconds + 4)
+    scores = {name: _pesq(near, run.received) for name, run in
+              (("single", single), ("single_off", single_off), ("double", double))}
+    print(
+        f"near-end PESQ-WB at the far end: single talk {scores['single']:.2f} (processing off "
+        f"{scores['single_off']:.2f}), double talk {scores['double']:.2f}"
+    )
+    assert scores["single"] >= 3.2  # nearly untouched (NS and AGC do change it a little)
+    assert scores["double"] >= 1.8  # still intelligible while the far end talks over it
+
+
+async def test_noise_is_suppressed_and_speech_kept(tmp_path: Path, voices) -> None:
+    _, near = voices["near"]
+    lead = 6.0  # noise alone: the suppressor learns it
+    noise = fan_noise(lead + len(near) / FS + 0.5, rms=0.03)
+    noisy = noise.copy()
+    start = int(lead * FS)
+    noisy[start : start + len(near)] += near
+    noisy_wav = write_wav(tmp_path / "noisy.wav", noisy)
+    seconds = len(noisy) / FS + 1.5
+    runs = {
+        "on": await echo_call(tmp_path / "on", far_wav=None, near_wav=noisy_wav, duration=seconds),
+        "off": await echo_call(
+            tmp_path / "off", far_wav=None, near_wav=noisy_wav, near_flags=("--no-ns", "--no-agc"), duration=seconds
+        ),
+    }
+    figures = {}
+    for name, run in runs.items():
+        lag = _lag(near, run.received)  # where the voice starts in the far end's recording
+        noise_level = level_db(run.received[lag - int(2.5 * FS) : lag - int(0.5 * FS)])
+        speech_level = level_db(run.received[lag : lag + len(near)])
+        figures[name] = (noise_level, speech_level, _pesq(near, run.received[lag - FS :]))
+    on, off = figures["on"], figures["off"]
+    print(
+        f"noisy near end: noise {off[0]:.1f} -> {on[0]:.1f} dBFS, speech {off[1]:.1f} -> {on[1]:.1f} dBFS, "
+        f"speech-to-noise {off[1] - off[0]:.1f} -> {on[1] - on[0]:.1f} dB, PESQ-WB {off[2]:.2f} -> {on[2]:.2f}"
+    )
+    assert (on[1] - on[0]) - (off[1] - off[0]) >= 10.0  # the noise goes down by far more than the speech
+    assert on[2] >= off[2]  # and the speech is no worse for it

@@ -41,6 +41,11 @@ log = logging.getLogger(__name__)
 SAMPLE_RATE = 48_000
 BLOCK_SAMPLES = SAMPLE_RATE // 100  # the processing module works in 10 ms blocks
 BACKEND_ENV = "WZP_AUDIO_PROCESSING"
+#: 12 dB suppression. 18 dB (level 2) cost espeak speech 0.3 more PESQ-WB for little more noise gone.
+NS_LEVEL = 1
+#: The adaptive gain's ceiling. With NS on, +10 dB on speech that is already at a normal level cost
+#: 0.9 PESQ-WB (3.3 against 4.2, offline); at 9 dB the same speech scores 4.0.
+AGC_MAX_GAIN_DB = 9.0
 
 
 class AudioProcessingUnavailable(RuntimeError):
@@ -91,7 +96,7 @@ class WebRtcAudioProcessor:
 
     name = "pywebrtc-audio"
 
-    def __init__(self, config: ProcessingConfig, *, ns_level: int = 2) -> None:
+    def __init__(self, config: ProcessingConfig, *, ns_level: int = NS_LEVEL, agc_max_gain_db: float = AGC_MAX_GAIN_DB) -> None:
         try:
             from pywebrtc_audio import AudioProcessor as _Apm
         except ImportError as exc:
@@ -105,7 +110,7 @@ class WebRtcAudioProcessor:
             high_pass_filter=config.any,
             auto_gain_control=config.gain_control,
             ns_level=ns_level,
-            agc_max_gain_db=30.0,
+            agc_max_gain_db=agc_max_gain_db,
         )
         self._silence: bytes = b""
 

@@ -19,9 +19,15 @@ difference between where they say the cursor should be and where it is is smooth
 ~2 s, and the cursor slips one sample every `SLEW_EVERY` blocks towards it while that is more
 than `SLEW_THRESHOLD_S` off: it follows the clock drift between two devices (up to 300 ppm;
 real devices are within ~100 ppm), slowly enough for the canceller to follow, and a
-one-sample slip is nothing to it. A difference beyond `RESYNC_S` that lasts `RESYNC_BLOCKS`
-blocks (the streams' start-up, the output stream restarted, a device switch, a stall) moves
-the cursor at once; a single late timestamp never does.
+one-sample slip is nothing to it.
+
+Jumps: for the first `SETTLE_S` of capture the timestamps settle (by 60-400 ms through
+PulseAudio), and the cursor follows any step of more than `SETTLE_RESYNC_S` that lasts
+`SETTLE_BLOCKS` blocks: a reference that starts out later than the echo can never be cancelled.
+After that only a step beyond `RESYNC_S` that lasts `RESYNC_BLOCKS` blocks (the output stream
+restarted, a device switch, a stall) moves the cursor at once; smaller ones are left to the
+canceller's delay estimator (it covers ~500 ms), because each jump of the reference costs it a
+second or more of reconvergence (measured on the PulseAudio echo path).
 """
 
 from __future__ import annotations
@@ -44,11 +50,14 @@ SAMPLE_RATE = 48_000
 RING_SECONDS = 2.0
 #: The reference is taken this much later than the capture block: a timestamp that is a few ms
 #: off must not make the echo arrive before its reference (the canceller cannot look ahead).
-REFERENCE_LEAD_S = 0.010
+REFERENCE_LEAD_S = 0.030
 SLEW_THRESHOLD_S = 0.004
 SLEW_EVERY = 3
-RESYNC_S = 0.020
-RESYNC_BLOCKS = 25
+RESYNC_S = 0.150
+RESYNC_BLOCKS = 50
+SETTLE_S = 3.0
+SETTLE_RESYNC_S = 0.020
+SETTLE_BLOCKS = 5
 SMOOTHING = 0.01
 
 
@@ -127,6 +136,7 @@ class ReferenceAligner:
         self._cursor: int | None = None
         self._error = 0.0  # smoothed (where the clocks say) - (cursor), in samples
         self._blocks = 0
+        self._captured = 0  # samples
         self._far_off = 0  # consecutive blocks the clocks put the cursor more than RESYNC_S away
         self.resyncs = 0
         self.slewed = 0  # samples the cursor slipped to follow drift
@@ -140,11 +150,14 @@ class ReferenceAligner:
             return None
         target = target_f + self.lead
         cursor = self._cursor
-        if cursor is not None and abs(target - cursor) > RESYNC_S * SAMPLE_RATE:
+        settling = self._captured < SETTLE_S * SAMPLE_RATE
+        self._captured += n
+        limit, blocks = (SETTLE_RESYNC_S, SETTLE_BLOCKS) if settling else (RESYNC_S, RESYNC_BLOCKS)
+        if cursor is not None and abs(target - cursor) > limit * SAMPLE_RATE:
             self._far_off += 1
         else:
             self._far_off = 0
-        if cursor is None or self._far_off >= RESYNC_BLOCKS:
+        if cursor is None or self._far_off >= blocks:
             if cursor is not None:
                 self.resyncs += 1
                 log.info("echo reference resync off_by_ms=%.1f", (target - cursor) / SAMPLE_RATE * 1000)
