@@ -116,12 +116,15 @@ def main() -> None:
     noisy_mic = mic + fan_noise(n, rng, 0.01)
 
     print(f"signal: {n / FS:.1f} s, far-end only {far_only_end / FS:.1f} s, then double talk {dt_len / FS:.1f} s")
-    print("backend        | AEC: echo red. all / >=2s | AEC+NS: all / >=2s | near PESQ-WB single / double talk | us per 20 ms (all 3)")
+    print(
+        "backend        | AEC: echo red. all / >=2s | AEC+NS: all / >=2s | near PESQ-WB single / double talk"
+        " | us per 20 ms (all 3)"
+    )
     for backend in BACKENDS:
         try:
             aec, _ = run(backend, ProcessingConfig(True, False, False), mic, far_voice)
             aec_ns, _ = run(backend, ProcessingConfig(True, True, False), noisy_mic, far_voice)
-            full, cost = run(backend, ProcessingConfig(True, True, True), mic, far_voice)
+            _, cost = run(backend, ProcessingConfig(True, True, True), mic, far_voice)
         except Exception as exc:  # livekit not installed
             print(f"{backend:14s} | unavailable: {exc}")
             continue
@@ -134,7 +137,8 @@ def main() -> None:
         raw_dt = score(ref16, resample(mic[seg], FS, 16_000).astype(np.float32))
         print(
             f"{backend:14s} | {reduction_db(mic, aec, far_only):10.1f} / {reduction_db(mic, aec, after_2s):5.1f} dB"
-            f"      | {reduction_db(noisy_mic, aec_ns, far_only):6.1f} / {reduction_db(noisy_mic, aec_ns, after_2s):5.1f} dB"
+            f"      | {reduction_db(noisy_mic, aec_ns, far_only):6.1f} /"
+            f" {reduction_db(noisy_mic, aec_ns, after_2s):5.1f} dB"
             f"   | {pesq_st:.2f} / {pesq_dt:.2f} (raw {raw_dt:.2f}) | {cost:8.0f}"
         )
 

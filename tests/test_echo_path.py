@@ -40,8 +40,9 @@ def _pesq(clean: np.ndarray, received: np.ndarray) -> float:
 async def test_echo_is_cancelled_within_two_seconds(tmp_path: Path, voices) -> None:
     far_wav, far = voices["far"]
     seconds = len(far) / FS
-    off = await echo_call(tmp_path / "off", far_wav=far_wav, near_flags=("--no-aec", "--no-ns", "--no-agc"),
-                          duration=seconds + 1)
+    off = await echo_call(
+        tmp_path / "off", far_wav=far_wav, near_flags=("--no-aec", "--no-ns", "--no-agc"), duration=seconds + 1
+    )
     on = await echo_call(tmp_path / "on", far_wav=far_wav, duration=seconds + 1)
     # far-end-only speech: from 2 s after the call's start to the end of the far voice
     level_off = level_db(window(off.received, 2.0, seconds))
@@ -67,19 +68,23 @@ def _lag(clean: np.ndarray, received: np.ndarray) -> int:
 
 
 async def test_near_end_speech_single_talk_and_double_talk(tmp_path: Path, voices) -> None:
-    far_wav, far = voices["far"]
+    far_wav, _ = voices["far"]
     near_wav, near = voices["near"]
     seconds = len(near) / FS + 2
     single = await echo_call(tmp_path / "single", far_wav=None, near_wav=near_wav, duration=seconds)
     single_off = await echo_call(
-        tmp_path / "single_off", far_wav=None, near_wav=near_wav, near_flags=("--no-aec", "--no-ns", "--no-agc"),
+        tmp_path / "single_off",
+        far_wav=None,
+        near_wav=near_wav,
+        near_flags=("--no-aec", "--no-ns", "--no-agc"),
         duration=seconds,
     )
     # double talk: the far end talks alone for 4 s (the canceller converges), then the near end talks over it
     late_wav = write_wav(tmp_path / "near_late.wav", np.concatenate([np.zeros(4 * FS), near]))
     double = await echo_call(tmp_path / "double", far_wav=far_wav, near_wav=late_wav, duration=seconds + 4)
     scores = {
-        name: _pesq(near, run.received) for name, run in (("single", single), ("single_off", single_off), ("double", double))
+        name: _pesq(near, run.received)
+        for name, run in (("single", single), ("single_off", single_off), ("double", double))
     }
     # The near voice's level at the far end, alone and while the far end talks over it (its echo cancelled).
     levels = {}

@@ -65,8 +65,11 @@ class ProcessingConfig:
         return self.echo_cancellation or self.noise_suppression or self.gain_control
 
     def describe(self) -> str:
-        on = [n for n, v in (("aec", self.echo_cancellation), ("ns", self.noise_suppression),
-                             ("agc", self.gain_control)) if v]
+        on = [
+            n
+            for n, v in (("aec", self.echo_cancellation), ("ns", self.noise_suppression), ("agc", self.gain_control))
+            if v
+        ]
         return "+".join(on) or "off"
 
 
@@ -96,7 +99,9 @@ class WebRtcAudioProcessor:
 
     name = "pywebrtc-audio"
 
-    def __init__(self, config: ProcessingConfig, *, ns_level: int = NS_LEVEL, agc_max_gain_db: float = AGC_MAX_GAIN_DB) -> None:
+    def __init__(
+        self, config: ProcessingConfig, *, ns_level: int = NS_LEVEL, agc_max_gain_db: float = AGC_MAX_GAIN_DB
+    ) -> None:
         try:
             from pywebrtc_audio import AudioProcessor as _Apm
         except ImportError as exc:

@@ -51,8 +51,10 @@ def make_media_factory(
         def notice(message: str) -> None:
             emit(ev.AudioNotice(call_id=call_id, message=message))
 
-        capture, reference = _make_processing(
-            processing or ProcessingConfig(), devices=play is None and not no_audio, to_speaker=record is None, notice=notice
+        capture, reference = (
+            make_device_processing(processing or ProcessingConfig(), to_speaker=record is None, notice=notice)
+            if play is None and not no_audio
+            else (None, None)
         )
         source = _make_source(play, no_audio, input_device, notice, capture)
         try:
@@ -68,11 +70,12 @@ def make_media_factory(
     return factory
 
 
-def _make_processing(
-    config: ProcessingConfig, *, devices: bool, to_speaker: bool, notice: Callable[[str], None]
+def make_device_processing(
+    config: ProcessingConfig, *, to_speaker: bool, notice: Callable[[str], None]
 ) -> tuple[CaptureProcessing | None, RenderReference | None]:
-    """The microphone's processing and the speaker's reference (None, None off the device path)."""
-    if not devices or not config.any:
+    """The microphone's processing and, when the speaker is a device too, its echo reference.
+    (None, None) when everything is off or the library is missing (the user is told)."""
+    if not config.any:
         return None, None
     try:
         processor = make_processor(config)

@@ -132,7 +132,9 @@ async def echo_call(
                 "far",
                 tmp,
                 "wzp-cli",
-                *P.cli(tmp / "far", addr, "call", near_fp, "--duration", f"{duration:.1f}", *far_args, "--record", str(out)),
+                *P.cli(
+                    tmp / "far", addr, "call", near_fp, "--duration", f"{duration:.1f}", *far_args, "--record", str(out)
+                ),
             )
             procs.append(far)
             await near.wait_event("path", 30)
