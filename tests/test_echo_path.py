@@ -49,15 +49,21 @@ async def test_echo_is_cancelled_within_two_seconds(tmp_path: Path, voices) -> N
     level_on = level_db(window(on.received, 2.0, seconds))
     first_off = level_db(window(off.received, 0.0, 2.0))
     first_on = level_db(window(on.received, 0.0, 2.0))
-    erle = [s.get("echo_erle_db") for s in on.near_stats]
+    erle = [(s.get("echo_erle_db"), s.get("echo_delay_ms")) for s in on.near_stats]
     print(
         f"echo at the far end: off {level_off:.1f} dBFS, on {level_on:.1f} dBFS "
         f"(reduction {level_off - level_on:.1f} dB; first 2 s {first_off:.1f} -> {first_on:.1f}); "
         f"near CPU {on.near_cpu_s / on.call_s * 100:.1f} % on, {off.near_cpu_s / off.call_s * 100:.1f} % off; "
-        f"ERLE in stats {erle}"
+        f"(ERLE, echo delay) in stats {erle}"
     )
     assert level_off > -40, "the echo path carried nothing back: the test set-up is broken"
     assert level_off - level_on >= 25.0
+    # the stats event carries the processing figures once the far end has talked for a while
+    late = [s for s in on.near_stats[3:] if s.get("echo_erle_db") is not None]
+    assert late and max(s["echo_erle_db"] for s in late) >= 20.0, on.near_stats
+    delays = [s["echo_delay_ms"] for s in late if s.get("echo_delay_ms") is not None]
+    assert delays and all(40 <= d <= 400 for d in delays), delays  # ~50 ms loopback plus the sound server
+    assert all(s.get("echo_erle_db") is None for s in off.near_stats)
 
 
 def _lag(clean: np.ndarray, received: np.ndarray) -> int:

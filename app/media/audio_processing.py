@@ -208,13 +208,65 @@ class ProcessingStats:
 
     backend: str
     erle_db: float | None  # capture energy in / out while the far end plays (our estimate)
-    reference_offset_ms: float | None  # drift the reference aligner is following
+    echo_delay_ms: float | None  # reference -> its echo in the raw capture (our estimate, see EchoDelayEstimator)
+    reference_slewed_ms: float | None  # how far the reference aligner has slipped to follow clock drift
     reference_resyncs: int
     frames: int
     failures: int
 
 
 FAR_ACTIVE_DB = -50.0
+
+
+class EchoDelayEstimator:
+    """How long after the reference its echo shows up in the raw capture, from 1 ms energy envelopes.
+
+    Neither backend reports its canceller's delay estimate, so this is ours: the lag (0-500 ms)
+    at which the far envelope best matches the capture envelope over the last 3 s, when the match
+    is clear (normalised correlation >= 0.5); None otherwise (no far speech, a headset, no echo).
+    """
+
+    STEP = 48  # 1 ms
+    HISTORY = 3000  # ms
+    MAX_LAG = 500  # ms
+
+    def __init__(self) -> None:
+        self._near: list[Any] = []
+        self._far: list[Any] = []
+        self._blocks = 0
+        self._estimate: float | None = None
+
+    def add(self, near: bytes, far: bytes) -> None:
+        np = _np()
+        n = len(near) // 2 // self.STEP * self.STEP
+        for store, pcm in ((self._near, near), (self._far, far)):
+            x = np.frombuffer(pcm, dtype="<i2")[:n].astype(np.float32)
+            store.append(np.log10(np.mean((x * x).reshape(-1, self.STEP), axis=1) + 1.0))
+        keep = self.HISTORY * self.STEP // max(n, 1)
+        del self._near[:-keep], self._far[:-keep]
+        self._blocks += 1
+        if self._blocks % 50 == 0:
+            self._update()
+
+    def _update(self) -> None:
+        np = _np()
+        near, far = np.concatenate(self._near), np.concatenate(self._far)
+        if len(near) < self.MAX_LAG * 3 or float(np.std(far)) < 0.3:
+            self._estimate = None
+            return
+        near, far = near - near.mean(), far - far.mean()
+        span = len(far) - self.MAX_LAG
+        ref = far[:span]
+        corr = np.correlate(near, ref, mode="valid")[: self.MAX_LAG + 1]
+        lag = int(np.argmax(corr))
+        seg = near[lag : lag + span]
+        norm = float(np.sqrt(np.dot(ref, ref) * np.dot(seg, seg)))
+        self._estimate = float(lag) if norm > 0 and corr[lag] / norm >= 0.5 else None
+
+    def estimate(self) -> float | None:
+        return self._estimate
+
+
 ERLE_WINDOW_BLOCKS = 100  # 2 s of 20 ms blocks
 
 
@@ -235,7 +287,8 @@ class CaptureProcessing:
         self.failures = 0
         self._erle_in: list[float] = []
         self._erle_out: list[float] = []
-        self._stats = ProcessingStats(processor.name, None, None, 0, 0, 0)
+        self.delay = EchoDelayEstimator()
+        self._stats = ProcessingStats(processor.name, None, None, None, 0, 0, 0)
 
     def process(self, near: bytes, adc_time: float) -> bytes:
         far = None
@@ -250,6 +303,8 @@ class CaptureProcessing:
                 log.exception("audio processing failed; the capture passes unprocessed")
             return near
         self.frames += 1
+        if far is not None:
+            self.delay.add(near, far)
         if far is not None and energy_db(far) > FAR_ACTIVE_DB:
             self._erle_in.append(energy_db(near))
             self._erle_out.append(energy_db(out))
@@ -268,7 +323,8 @@ class CaptureProcessing:
         self._stats = ProcessingStats(
             backend=self.processor.name,
             erle_db=erle if self.processor.config.echo_cancellation else None,
-            reference_offset_ms=round(aligner.offset_ms, 2) if aligner is not None else None,
+            echo_delay_ms=self.delay.estimate(),
+            reference_slewed_ms=round(aligner.slewed / 48, 2) if aligner is not None else None,
             reference_resyncs=aligner.resyncs if aligner is not None else 0,
             frames=self.frames,
             failures=self.failures,
