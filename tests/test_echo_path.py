@@ -138,3 +138,53 @@ async def test_noise_is_suppressed_and_speech_kept(tmp_path: Path, voices) -> No
     # WebRTC NS takes 6-7 dB off this fan noise (offline too); livekit's newer NS ~13 dB (bench_apm_libraries.py)
     assert (on[1] - on[0]) - (off[1] - off[0]) >= 4.0  # the noise goes down, the speech does not
     assert on[2] >= off[2]  # and the speech is no worse for it
+
+
+def test_settings_microphone_test_plays_back_through_the_processing(qtbot, monkeypatch, tmp_path: Path, voices) -> None:
+    """Settings' microphone test: the near voice comes out of the chosen speaker, through the same processing
+    (with its echo reference) as a call; the echo of that playback is cancelled in what the meter shows."""
+    import subprocess
+
+    from app.media.audio_processing import ProcessingConfig
+    from tests.tools.audio_probe import listen
+    from tests.tools.pulse import null_sinks
+    from ui.audio_test import MicTester
+
+    near_wav, _ = voices["near"]
+    with null_sinks("spk", "mic") as s:
+        loopback = subprocess.run(
+            [
+                "pactl",
+                "load-module",
+                "module-loopback",
+                f"source={s['spk']}.monitor",
+                f"sink={s['mic']}",
+                "latency_msec=50",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        monkeypatch.setenv("PULSE_SINK", s["spk"])
+        monkeypatch.setenv("PULSE_SOURCE", s["mic"] + ".monitor")
+        tester = MicTester()
+        levels: list[float] = []
+        tester.level.connect(levels.append)
+        talker = None
+        try:
+            assert tester.start("", output_device="", processing=ProcessingConfig())
+            source = tester._source
+            assert source is not None and source.processing is not None and source.processing.reference is not None
+            talker = subprocess.Popen(["paplay", f"--device={s['mic']}", str(near_wav)])
+            qtbot.waitUntil(lambda: max(levels, default=-100.0) > -40, timeout=5000)
+            _, played = listen(f"{s['spk']}.monitor", seconds=1.0)  # the voice, played back on the speaker
+            assert played > 0.01, "the microphone test played nothing back"
+            qtbot.waitUntil(lambda: source.processing.stats().frames > 100, timeout=5000)
+        finally:
+            if talker is not None:
+                talker.terminate()
+                talker.wait(5)
+            tester.stop()
+            subprocess.run(["pactl", "unload-module", loopback], capture_output=True, timeout=10)
+    assert source.processing.reference.blocks > 50  # the playback fed the echo reference
