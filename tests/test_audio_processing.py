@@ -157,3 +157,18 @@ def test_a_failing_backend_passes_the_capture_through_and_is_counted() -> None:
     block = b"\x01\x00" * BLOCK
     assert processing.process(block, 0.0) == block
     assert processing.failures == 1
+
+
+def test_aligner_follows_a_small_step_quickly_only_after_a_reported_glitch() -> None:
+    def run(glitch: bool) -> ReferenceAligner:
+        ref = RenderReference()
+        aligner = ReferenceAligner(ref, lead_s=0.0)
+        for block in range(50 * 10):
+            t = block * BLOCK / SAMPLE_RATE
+            step = 0.06 if block >= 400 else 0.0  # the output underran: its timeline moved 60 ms later
+            ref.played(bytes(BLOCK * 2), dac_time=t + 0.05 + step, glitch=glitch and block == 400)
+            aligner.far_for(BLOCK, t)
+        return aligner
+
+    assert run(glitch=True).resyncs == 1
+    assert run(glitch=False).resyncs == 0  # a 60 ms step without a glitch is left to the delay estimator

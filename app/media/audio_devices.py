@@ -216,7 +216,7 @@ class _DeviceStream:
         if processing is not None and frames % 480 == 0:  # whole 10 ms blocks (always, with our blocksize)
             try:
                 adc = time.inputBufferAdcTime or (_now(time) - self._latency - frames / SAMPLE_RATE)
-                data = processing.process(data, adc)
+                data = processing.process(data, adc, glitch=bool(getattr(status, "input_overflow", False)))
             except Exception:  # never out of a PortAudio callback: the raw capture goes on
                 log.exception("audio processing failed in the capture callback")
         if len(data) == FRAME_BYTES:
@@ -237,7 +237,11 @@ class _DeviceStream:
         reference = self.reference
         if reference is not None:
             try:
-                reference.played(outdata, time.outputBufferDacTime or (_now(time) + self._latency))
+                reference.played(
+                    outdata,
+                    time.outputBufferDacTime or (_now(time) + self._latency),
+                    glitch=bool(getattr(status, "output_underflow", False)),
+                )
             except Exception:  # never out of a PortAudio callback
                 log.exception("echo reference failed in the playback callback")
 

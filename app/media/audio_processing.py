@@ -290,10 +290,11 @@ class CaptureProcessing:
         self.delay = EchoDelayEstimator()
         self._stats = ProcessingStats(processor.name, None, None, None, 0, 0, 0)
 
-    def process(self, near: bytes, adc_time: float) -> bytes:
+    def process(self, near: bytes, adc_time: float, *, glitch: bool = False) -> bytes:
+        """Clean one captured block (its first sample at the ADC at `adc_time`; `glitch`: input overflow)."""
         far = None
         if self.aligner is not None and self.processor.config.echo_cancellation:
-            block = self.aligner.far_for(len(near) // 2, adc_time)
+            block = self.aligner.far_for(len(near) // 2, adc_time, glitch=glitch)
             far = block.tobytes() if block is not None else None
         try:
             out = self.processor.process(near, far)

@@ -24,10 +24,12 @@ one-sample slip is nothing to it.
 Jumps: for the first `SETTLE_S` of capture the timestamps settle (by 60-400 ms through
 PulseAudio), and the cursor follows any step of more than `SETTLE_RESYNC_S` that lasts
 `SETTLE_BLOCKS` blocks: a reference that starts out later than the echo can never be cancelled.
-After that only a step beyond `RESYNC_S` that lasts `RESYNC_BLOCKS` blocks (the output stream
-restarted, a device switch, a stall) moves the cursor at once; smaller ones are left to the
-canceller's delay estimator (it covers ~500 ms), because each jump of the reference costs it a
-second or more of reconvergence (measured on the PulseAudio echo path).
+The same quick rule holds for `SETTLE_S` after a glitch either stream reports (PortAudio's
+output underflow or input overflow: the device played silence we never wrote, or samples were
+lost; on a busy machine this happens mid-call, and the step is tens of ms). Otherwise only a
+step beyond `RESYNC_S` that lasts `RESYNC_BLOCKS` blocks (a device switch, a stall) moves it;
+smaller ones are left to the canceller's delay estimator (it covers ~500 ms), because each jump
+of the reference costs it a second or more of reconvergence (measured on the PulseAudio echo path).
 """
 
 from __future__ import annotations
@@ -79,9 +81,13 @@ class RenderReference:
         self._ring = np.zeros(self.capacity, dtype=np.int16)
         self._anchor: _Anchor | None = None
         self.blocks = 0
+        self.glitches = 0  # output underflows reported with a block
 
-    def played(self, pcm: bytes | memoryview, dac_time: float) -> None:
-        """The output callback wrote `pcm` (int16 mono); its first sample reaches the DAC at `dac_time`."""
+    def played(self, pcm: bytes | memoryview, dac_time: float, *, glitch: bool = False) -> None:
+        """The output callback wrote `pcm` (int16 mono); its first sample reaches the DAC at `dac_time`.
+        `glitch`: the stream reported an underflow before this block (the timeline may have stepped)."""
+        if glitch:
+            self.glitches += 1
         np = self._np
         samples = np.frombuffer(pcm, dtype="<i2")
         n = len(samples)
@@ -137,20 +143,27 @@ class ReferenceAligner:
         self._error = 0.0  # smoothed (where the clocks say) - (cursor), in samples
         self._blocks = 0
         self._captured = 0  # samples
+        self._quick_until = 0  # follow steps quickly until this many samples were captured (after a glitch)
+        self._glitches_seen = 0
+        self.glitches = 0
         self._far_off = 0  # consecutive blocks the clocks put the cursor more than RESYNC_S away
         self.resyncs = 0
         self.slewed = 0  # samples the cursor slipped to follow drift
 
-    def far_for(self, n: int, adc_time: float) -> Int16Array | None:
+    def far_for(self, n: int, adc_time: float, *, glitch: bool = False) -> Int16Array | None:
         """The reference for `n` captured samples whose first was at the ADC at `adc_time`;
-        None while the speaker has played nothing."""
+        None while the speaker has played nothing. `glitch`: the input reported an overflow."""
+        if glitch or self.reference.glitches != self._glitches_seen:
+            self._glitches_seen = self.reference.glitches
+            self.glitches += 1
+            self._quick_until = self._captured + int(SETTLE_S * SAMPLE_RATE)
         target_f = self.reference.position_at(adc_time)
         if target_f is None:
             self._cursor = None
             return None
         target = target_f + self.lead
         cursor = self._cursor
-        settling = self._captured < SETTLE_S * SAMPLE_RATE
+        settling = self._captured < max(SETTLE_S * SAMPLE_RATE, self._quick_until)
         self._captured += n
         limit, blocks = (SETTLE_RESYNC_S, SETTLE_BLOCKS) if settling else (RESYNC_S, RESYNC_BLOCKS)
         if cursor is not None and abs(target - cursor) > limit * SAMPLE_RATE:
