@@ -142,7 +142,7 @@ async def echo_call(
             if near_wav is not None:
                 talker = await P.spawn("talker", tmp, "/usr/bin/paplay", f"--device={s['mic']}", str(near_wav))
                 procs.append(talker)
-            assert await far.finish(60) == 0, far.stderr[-2000:]
+            assert await far.finish(duration + 60) == 0, far.stderr[-2000:]
             assert await near.finish(60) == 0, near.stderr[-2000:]
         finally:
             if sampler is not None:
