@@ -74,7 +74,6 @@ def from_pcm(b: bytes) -> np.ndarray:
 
 def run(backend: str, config: ProcessingConfig, near: np.ndarray, far: np.ndarray) -> tuple[np.ndarray, float]:
     proc = BACKENDS[backend](config)
-    proc.set_delay_hint(0)
     n = len(near) // (2 * BLOCK) * 2 * BLOCK
     near_b, far_b = to_pcm(near[:n]), to_pcm(far[:n])
     step = 2 * BLOCK * 2  # 20 ms, as the device path hands them

@@ -150,9 +150,6 @@ def test_a_failing_backend_passes_the_capture_through_and_is_counted() -> None:
         def process(self, near: bytes, far: bytes | None) -> bytes:
             raise RuntimeError("boom")
 
-        def set_delay_hint(self, delay_ms: int) -> None:
-            pass
-
     processing = CaptureProcessing(Broken(), None)
     block = b"\x01\x00" * BLOCK
     assert processing.process(block, 0.0) == block

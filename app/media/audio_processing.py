@@ -83,10 +83,6 @@ class AudioProcessor(Protocol):
         """Clean one captured block; `far` is what played meanwhile (same length) or None."""
         ...
 
-    def set_delay_hint(self, delay_ms: int) -> None:
-        """What the device clocks say is left between a far sample and its echo (0: unknown)."""
-        ...
-
 
 def _np() -> Any:
     import numpy
@@ -132,9 +128,6 @@ class WebRtcAudioProcessor:
             out = self._apm.process(x)
         return out.astype("<i2", copy=False).tobytes()
 
-    def set_delay_hint(self, delay_ms: int) -> None:
-        self._apm.stream_delay_ms = max(0, int(delay_ms))
-
 
 class LivekitAudioProcessor:
     """livekit's `rtc.AudioProcessingModule`: 10 ms frames, reverse stream first, then capture."""
@@ -154,7 +147,6 @@ class LivekitAudioProcessor:
             high_pass_filter=config.any,
             auto_gain_control=config.gain_control,
         )
-        self._delay_ms = 0
 
     def _frame(self, pcm: bytes | bytearray) -> Any:
         return self._rtc.AudioFrame(bytearray(pcm), SAMPLE_RATE, 1, len(pcm) // 2)
@@ -166,14 +158,11 @@ class LivekitAudioProcessor:
             if self.config.echo_cancellation:
                 chunk = far[i : i + step] if far is not None and len(far) == len(near) else bytes(step)
                 self._apm.process_reverse_stream(self._frame(chunk))
-                self._apm.set_stream_delay_ms(self._delay_ms)
+                self._apm.set_stream_delay_ms(0)  # required with AEC on; AEC3 estimates the delay itself
             frame = self._frame(near[i : i + step])
             self._apm.process_stream(frame)
             out += bytes(frame.data.cast("B")) if isinstance(frame.data, memoryview) else bytes(frame.data)
         return bytes(out) + near[len(out) :]  # a trailing part-block (never from the device path) passes
-
-    def set_delay_hint(self, delay_ms: int) -> None:
-        self._delay_ms = max(0, int(delay_ms))
 
 
 BACKENDS = {"pywebrtc": WebRtcAudioProcessor, "livekit": LivekitAudioProcessor}
