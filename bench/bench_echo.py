@@ -52,7 +52,7 @@ async def main() -> None:
         seconds = len(far) / FS
 
         lag, cost = added_latency_and_cost(near)
-        print(f"processing (AEC+NS+AGC): added latency {lag / FS * 1000:.1f} ms (cross-correlation), {cost:.0f} us/20 ms")
+        print(f"processing (AEC+NS+AGC): added latency {lag / FS * 1000:.1f} ms, {cost:.0f} us per 20 ms")
 
         off = await echo_call(tmp / "echo_off", far_wav=tmp / "far.wav", near_flags=OFF, duration=seconds + 1)
         on = await echo_call(tmp / "echo_on", far_wav=tmp / "far.wav", duration=seconds + 1)
