@@ -205,6 +205,7 @@ class ProcessingStats:
 
 
 FAR_ACTIVE_DB = -50.0
+NEAR_FLOOR_DB = -70.0  # a quieter capture has no echo worth measuring (a headset, a muted microphone)
 
 
 class EchoDelayEstimator:
@@ -295,8 +296,9 @@ class CaptureProcessing:
         self.frames += 1
         if far is not None:
             self.delay.add(near, far)
-        if far is not None and energy_db(far) > FAR_ACTIVE_DB:
-            self._erle_in.append(energy_db(near))
+        near_db = energy_db(near)
+        if far is not None and near_db > NEAR_FLOOR_DB and energy_db(far) > FAR_ACTIVE_DB:
+            self._erle_in.append(near_db)
             self._erle_out.append(energy_db(out))
         if self.frames % 50 == 0:
             self._publish()
