@@ -66,6 +66,7 @@ async def test_echo_is_cancelled_within_two_seconds(tmp_path: Path, voices) -> N
     delays = [s["echo_delay_ms"] for s in late if s.get("echo_delay_ms") is not None]
     assert delays and all(40 <= d <= 400 for d in delays), delays  # ~50 ms loopback plus the sound server
     assert all(s.get("echo_erle_db") is None for s in off.near_stats)
+    assert not any("echo path absent" in line for line in on.near_stderr.splitlines())  # never bypassed here
 
 
 def _lag(clean: np.ndarray, received: np.ndarray) -> int:
@@ -104,11 +105,31 @@ async def test_near_end_speech_single_talk_and_double_talk(tmp_path: Path, voice
         f"{scores['single_off']:.2f}), double talk {scores['double']:.2f}; near voice level single "
         f"{levels['single']:.1f} dBFS, double talk {levels['double']:.1f} dBFS"
     )
-    assert scores["single"] >= 3.0  # nearly untouched (NS and AGC do change it a little)
-    assert scores["single"] >= scores["single_off"] - 0.7
+    # Nearly untouched: the canceller takes nothing in single talk (AEC alone: PESQ-WB 4.57 offline, as the
+    # input); NS at 12 dB and AGC up to 9 dB cost ~0.6 offline (3.99), 0.3-0.9 here through Opus (3.2-3.5 vs 3.8-4.1).
+    assert scores["single"] >= 3.0
+    assert scores["single"] >= scores["single_off"] - 1.0
     # Double talk: PESQ cannot judge a voice with another one under it (a clean mix scores ~1.1 too);
     # what must hold is that the canceller does not suppress the near talker while the far end talks.
     assert levels["double"] >= levels["single"] - 6.0
+
+
+async def test_a_headset_is_not_harmed_by_the_echo_canceller(tmp_path: Path, voices) -> None:
+    """No echo path (a headset) and both ends talking: the near voice passes as with processing off."""
+    far_wav, _ = voices["far"]
+    _, near = voices["near"]
+    # The near end talks over the far end from 5 s on. The first 3 s of capture are AEC3's whatever the path
+    # (the reference's alignment settles; EchoCoupling waits): double talk in them is attenuated with a headset.
+    late_wav = write_wav(tmp_path / "near_late.wav", np.concatenate([np.zeros(5 * FS), near]))
+    seconds = len(near) / FS + 7
+    on = await echo_call(tmp_path / "on", far_wav=far_wav, near_wav=late_wav, duration=seconds, echo=False)
+    off = await echo_call(
+        tmp_path / "off", far_wav=far_wav, near_wav=late_wav, duration=seconds, echo=False, near_flags=("--no-aec",)
+    )
+    on_score, off_score = _pesq(near, on.received), _pesq(near, off.received)
+    print(f"headset, both talking: near PESQ-WB with AEC {on_score:.2f}, without {off_score:.2f} (NS and AGC on)")
+    assert any("echo path absent" in line for line in on.near_stderr.splitlines()), on.near_stderr[-3000:]
+    assert on_score >= off_score - 0.3
 
 
 async def test_noise_is_suppressed_and_speech_kept(tmp_path: Path, voices) -> None:

@@ -86,7 +86,25 @@ def make_device_processing(
     if processor is None:
         return None, None
     reference = RenderReference() if to_speaker and config.echo_cancellation else None
-    return CaptureProcessing(processor, reference), reference
+    bypass = None
+    if reference is not None and (config.noise_suppression or config.gain_control):
+        # the same NS/AGC without the canceller, for when there is no echo path (a headset)
+        bypass = make_processor(ProcessingConfig(False, config.noise_suppression, config.gain_control))
+    elif reference is not None:
+        bypass = _Passthrough(config)
+    return CaptureProcessing(processor, reference, bypass), reference
+
+
+class _Passthrough:
+    """What the microphone gives without processing (the bypass when only the canceller is on)."""
+
+    name = "none"
+
+    def __init__(self, config: ProcessingConfig) -> None:
+        self.config = config
+
+    def process(self, near: bytes, far: bytes | None) -> bytes:
+        return near
 
 
 def _make_source(

@@ -90,17 +90,23 @@ async def echo_call(
     near_wav: Path | None = None,
     near_flags: tuple[str, ...] = (),
     duration: float = 10.0,
+    echo: bool = True,
 ) -> EchoRun:
-    """One call across the echo path; `near_wav` is paplayed into the near microphone once the call is up."""
+    """One call across the echo path; `near_wav` is paplayed into the near microphone once the call is up.
+    `echo=False`: no loopback, as with a headset."""
     tmp.mkdir(parents=True, exist_ok=True)
     with null_sinks("spk", "mic") as s:
-        loopback = _pactl(
-            "load-module",
-            "module-loopback",
-            f"source={s['spk']}.monitor",
-            f"sink={s['mic']}",
-            f"latency_msec={LOOPBACK_MS}",
-        ).strip()
+        loopback = (
+            _pactl(
+                "load-module",
+                "module-loopback",
+                f"source={s['spk']}.monitor",
+                f"sink={s['mic']}",
+                f"latency_msec={LOOPBACK_MS}",
+            ).strip()
+            if echo
+            else ""
+        )
         relay, port, _ = await P.start_relay(tmp / "relay")
         procs = [relay]
         cpu: dict[str, float] = {}
@@ -151,7 +157,8 @@ async def echo_call(
                     await sampler
             for proc in procs:
                 await proc.stop()
-            subprocess.run(["pactl", "unload-module", loopback], capture_output=True, timeout=10)
+            if loopback:
+                subprocess.run(["pactl", "unload-module", loopback], capture_output=True, timeout=10)
     received, rate = read_wav(out)
     assert rate == FS
     return EchoRun(
