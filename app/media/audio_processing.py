@@ -205,6 +205,7 @@ class ProcessingStats:
 
 
 FAR_ACTIVE_DB = -50.0
+CONVERGED_DB = 10.0
 NEAR_FLOOR_DB = -70.0  # a quieter capture has no echo worth measuring (a headset, a muted microphone)
 
 
@@ -338,6 +339,10 @@ class CaptureProcessing:
         self.bypass = bypass
         self.coupling = EchoCoupling()
         self.bypassed = 0  # blocks that took the bypass's output
+        self.capped = 0  # blocks held at the raw capture's level before the canceller converged
+        self._far_heard = False
+        self._converged = False
+        self._recent: list[tuple[float, float]] = []  # (in, out) dB of far-speech blocks
         self._no_echo = False
         self.reference: RenderReference | None = reference
         self.aligner = ReferenceAligner(reference) if reference is not None else None
@@ -364,9 +369,10 @@ class CaptureProcessing:
             return near
         self.frames += 1
         near_db = energy_db(near)
+        far_db = energy_db(far) if far is not None else -120.0
         if far is not None:
             self.delay.add(near, far)
-            no_echo = self.coupling.add(near_db, energy_db(far), self.delay.estimate() is not None)
+            no_echo = self.coupling.add(near_db, far_db, self.delay.estimate() is not None)
             if no_echo != self._no_echo:
                 self._no_echo = no_echo
                 log.info(
@@ -377,12 +383,37 @@ class CaptureProcessing:
             if plain is not None and no_echo:
                 out = plain
                 self.bypassed += 1
-        if far is not None and near_db > NEAR_FLOOR_DB and energy_db(far) > FAR_ACTIVE_DB:
+            else:
+                out = self._not_louder(near_db, far_db, out)
+        if far is not None and near_db > NEAR_FLOOR_DB and far_db > FAR_ACTIVE_DB:
             self._erle_in.append(near_db)
             self._erle_out.append(energy_db(out))
+            self._recent.append((near_db, self._erle_out[-1]))
         if self.frames % 50 == 0:
             self._publish()
         return out
+
+    def _not_louder(self, near_db: float, far_db: float, out: bytes) -> bytes:
+        """Once the far end has played something, and until the canceller has converged (the last half
+        second of far speech came out `CONVERGED_DB` below what went in), the output is never louder than
+        the raw capture: the gain control would otherwise lift the echo not learnt yet (measured: the
+        first 2 s of a speakerphone call came back up to 8 dB louder than with no processing)."""
+        if far_db > FAR_ACTIVE_DB:
+            self._far_heard = True
+            recent = self._recent[-25:]
+            if len(recent) >= 25:
+                gone = sum(10 ** (i / 10) for i, _ in recent) / max(sum(10 ** (o / 10) for _, o in recent), 1e-12)
+                self._converged = 10 * math.log10(max(gone, 1e-12)) >= CONVERGED_DB
+        if not self._far_heard or self._converged:
+            return out
+        out_db = energy_db(out)
+        if out_db <= near_db:
+            return out
+        np = _np()
+        scale = 10 ** ((near_db - out_db) / 20)
+        y = np.frombuffer(out, dtype="<i2").astype(np.float32) * scale
+        self.capped += 1
+        return np.clip(np.rint(y), -32768, 32767).astype("<i2").tobytes()
 
     def _publish(self) -> None:
         erle = None
@@ -390,7 +421,7 @@ class CaptureProcessing:
             ins = [10 ** (d / 10) for d in self._erle_in[-ERLE_WINDOW_BLOCKS:]]
             outs = [10 ** (d / 10) for d in self._erle_out[-ERLE_WINDOW_BLOCKS:]]
             erle = round(10 * math.log10(max(sum(ins), 1e-12) / max(sum(outs), 1e-12)), 1)
-        del self._erle_in[:-ERLE_WINDOW_BLOCKS], self._erle_out[:-ERLE_WINDOW_BLOCKS]
+        del self._erle_in[:-ERLE_WINDOW_BLOCKS], self._erle_out[:-ERLE_WINDOW_BLOCKS], self._recent[:-25]
         aligner = self.aligner
         self._stats = ProcessingStats(
             backend=self.processor.name,
