@@ -21,9 +21,12 @@ than `SLEW_THRESHOLD_S` off: it follows the clock drift between two devices (up 
 real devices are within ~100 ppm), slowly enough for the canceller to follow, and a
 one-sample slip is nothing to it.
 
-Jumps: for the first `SETTLE_S` of capture the timestamps settle (by 60-400 ms through
-PulseAudio), and the cursor follows any step of more than `SETTLE_RESYNC_S` that lasts
-`SETTLE_BLOCKS` blocks: a reference that starts out later than the echo can never be cancelled.
+Jumps: for the first `SETTLE_S` of capture the timestamps settle (by 20-400 ms through
+PulseAudio), and the cursor follows a step that lasts `SETTLE_BLOCKS` blocks when it says the
+reference is more than `SETTLE_RESYNC_S` too late (a reference that comes after its echo can
+never be cancelled) or more than `SETTLE_LATE_S` too early (beyond the canceller's reach); a
+reference somewhat early only makes the echo's delay longer, which the canceller finds by itself,
+while every jump costs it a second of reconvergence (a 75 ms jump at 1.4 s cost the first 3.5 s).
 The same quick rule holds for `SETTLE_S` after a glitch either stream reports (PortAudio's
 output underflow or input overflow: the device played silence we never wrote, or samples were
 lost; on a busy machine this happens mid-call, and the step is tens of ms). Otherwise only a
@@ -59,6 +62,7 @@ RESYNC_S = 0.150
 RESYNC_BLOCKS = 50
 SETTLE_S = 3.0
 SETTLE_RESYNC_S = 0.020
+SETTLE_LATE_S = 0.250
 SETTLE_BLOCKS = 5
 SMOOTHING = 0.01
 
@@ -165,8 +169,11 @@ class ReferenceAligner:
         cursor = self._cursor
         settling = self._captured < max(SETTLE_S * SAMPLE_RATE, self._quick_until)
         self._captured += n
-        limit, blocks = (SETTLE_RESYNC_S, SETTLE_BLOCKS) if settling else (RESYNC_S, RESYNC_BLOCKS)
-        if cursor is not None and abs(target - cursor) > limit * SAMPLE_RATE:
+        if settling:  # a reference later than the echo is urgent; an earlier one only past the canceller's reach
+            low, high, blocks = -SETTLE_RESYNC_S, SETTLE_LATE_S, SETTLE_BLOCKS
+        else:
+            low, high, blocks = -RESYNC_S, RESYNC_S, RESYNC_BLOCKS
+        if cursor is not None and not low * SAMPLE_RATE <= target - cursor <= high * SAMPLE_RATE:
             self._far_off += 1
         else:
             self._far_off = 0
