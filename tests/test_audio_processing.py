@@ -157,15 +157,18 @@ def test_a_failing_backend_passes_the_capture_through_and_is_counted() -> None:
 
 
 def test_aligner_follows_a_small_step_quickly_only_after_a_reported_glitch() -> None:
-    def run(glitch: bool) -> ReferenceAligner:
+    def run(glitch: bool, lost: float) -> ReferenceAligner:
         ref = RenderReference()
         aligner = ReferenceAligner(ref, lead_s=0.0)
         for block in range(50 * 10):
             t = block * BLOCK / SAMPLE_RATE
-            step = 0.06 if block >= 400 else 0.0  # the output underran: its timeline moved 60 ms later
-            ref.played(bytes(BLOCK * 2), dac_time=t + 0.05 + step, glitch=glitch and block == 400)
-            aligner.far_for(BLOCK, t)
+            ref.played(bytes(BLOCK * 2), dac_time=t + 0.05)
+            # the input overflowed at block 400: `lost` seconds of capture never reached us
+            aligner.far_for(BLOCK, t + (lost if block >= 400 else 0.0), glitch=glitch and block == 400)
         return aligner
 
-    assert run(glitch=True).resyncs == 1
-    assert run(glitch=False).resyncs == 0  # a 60 ms step without a glitch is left to the delay estimator
+    # 60 ms lost: the cursor is now behind, the echo would come 60 ms closer to its reference: follow at once
+    assert run(glitch=True, lost=0.06).resyncs == 1
+    assert run(glitch=False, lost=0.06).resyncs == 0  # without a glitch reported, a step under 150 ms is left
+    # a step the other way only lengthens the echo's delay: left to the canceller's delay estimator
+    assert run(glitch=True, lost=-0.06).resyncs == 0

@@ -23,9 +23,10 @@ one-sample slip is nothing to it.
 
 Jumps: for the first `SETTLE_S` of capture the timestamps settle (by 20-400 ms through
 PulseAudio), and the cursor follows a step that lasts `SETTLE_BLOCKS` blocks when it says the
-reference is more than `SETTLE_RESYNC_S` too late (a reference that comes after its echo can
-never be cancelled) or more than `SETTLE_LATE_S` too early (beyond the canceller's reach); a
-reference somewhat early only makes the echo's delay longer, which the canceller finds by itself,
+cursor is more than `SETTLE_RESYNC_S` behind (the echo would come close to or before its
+reference, which can never be cancelled) or more than `SETTLE_LATE_S` ahead (beyond the
+canceller's reach); a cursor somewhat ahead only makes the echo's delay longer, which the
+canceller finds by itself,
 while every jump costs it a second of reconvergence (a 75 ms jump at 1.4 s cost the first 3.5 s).
 The same quick rule holds for `SETTLE_S` after a glitch either stream reports (PortAudio's
 output underflow or input overflow: the device played silence we never wrote, or samples were
@@ -169,8 +170,10 @@ class ReferenceAligner:
         cursor = self._cursor
         settling = self._captured < max(SETTLE_S * SAMPLE_RATE, self._quick_until)
         self._captured += n
-        if settling:  # a reference later than the echo is urgent; an earlier one only past the canceller's reach
-            low, high, blocks = -SETTLE_RESYNC_S, SETTLE_LATE_S, SETTLE_BLOCKS
+        # The canceller sees an echo delay of (acoustic delay + cursor - target): a cursor behind its target
+        # shortens it towards an echo that comes before its reference; one ahead only lengthens it.
+        if settling:  # a cursor behind is urgent; one ahead only past the canceller's reach
+            low, high, blocks = -SETTLE_LATE_S, SETTLE_RESYNC_S, SETTLE_BLOCKS
         else:
             low, high, blocks = -RESYNC_S, RESYNC_S, RESYNC_BLOCKS
         if cursor is not None and not low * SAMPLE_RATE <= target - cursor <= high * SAMPLE_RATE:
