@@ -340,6 +340,7 @@ class CaptureProcessing:
         self.coupling = EchoCoupling()
         self.bypassed = 0  # blocks that took the bypass's output
         self.capped = 0  # blocks held at the raw capture's level before the canceller converged
+        self._far_heard = False
         self._converged = False
         self._recent: list[tuple[float, float]] = []  # (in, out) dB of far-speech blocks
         self._no_echo = False
@@ -393,17 +394,17 @@ class CaptureProcessing:
         return out
 
     def _not_louder(self, near_db: float, far_db: float, out: bytes) -> bytes:
-        """Until the canceller has converged (the last half second of far speech came out `CONVERGED_DB`
-        below what went in), the output is never louder than the raw capture: the gain control would
-        otherwise lift the echo not learnt yet (measured: the first 2 s of a speakerphone call came back up
-        to 8 dB louder than with no processing). So the gain control lifts nothing before the far end has
-        talked and the canceller proved itself (not needed with a headset: that path is the bypass)."""
+        """Once the far end has played something, and until the canceller has converged (the last half
+        second of far speech came out `CONVERGED_DB` below what went in), the output is never louder than
+        the raw capture: the gain control would otherwise lift the echo not learnt yet (measured: the
+        first 2 s of a speakerphone call came back up to 8 dB louder than with no processing)."""
         if far_db > FAR_ACTIVE_DB:
+            self._far_heard = True
             recent = self._recent[-25:]
             if len(recent) >= 25:
                 gone = sum(10 ** (i / 10) for i, _ in recent) / max(sum(10 ** (o / 10) for _, o in recent), 1e-12)
                 self._converged = 10 * math.log10(max(gone, 1e-12)) >= CONVERGED_DB
-        if self._converged:
+        if not self._far_heard or self._converged:
             return out
         out_db = energy_db(out)
         if out_db <= near_db:
