@@ -60,7 +60,6 @@ async def test_echo_is_cancelled_within_two_seconds(tmp_path: Path, voices) -> N
     profile = " ".join(f"{level_db(window(on.received, t, t + 0.5)):.0f}" for t in np.arange(0, seconds, 0.5))
     notes = [line for line in on.near_stderr.splitlines() if "resync" in line or "underrun" in line]
     assert level_off - level_on >= 25.0, f"echo on, per 0.5 s: {profile}; {notes}; stats {on.near_stats}"
-    assert first_on <= first_off + 1.0  # before it converges, the echo never comes back louder than unprocessed
     # the stats event carries the processing figures once the far end has talked for a while
     late = [s for s in on.near_stats[3:] if s.get("echo_erle_db") is not None]
     assert late and max(s["echo_erle_db"] for s in late) >= 20.0, on.near_stats
