@@ -397,12 +397,15 @@ class CaptureProcessing:
         """Once the far end has played something, and until the canceller has converged (the last half
         second of far speech came out `CONVERGED_DB` below what went in), the output is never louder than
         the raw capture: the gain control would otherwise lift the echo not learnt yet (measured: the
-        first 2 s of a speakerphone call came back up to 8 dB louder than with no processing)."""
+        first 2 s of a speakerphone call came back up to 8 dB louder than with no processing). A start-up
+        measure only: converged once, the cap is gone for the call."""
         if far_db > FAR_ACTIVE_DB:
             self._far_heard = True
             recent = self._recent[-25:]
-            if len(recent) >= 25:
+            if len(recent) >= 25 and not self._converged:
                 gone = sum(10 ** (i / 10) for i, _ in recent) / max(sum(10 ** (o / 10) for _, o in recent), 1e-12)
+                # once is enough: in double talk the near voice keeps in and out alike, and holding the
+                # gain control back then would leave the near talker 10 dB quieter whenever both talk
                 self._converged = 10 * math.log10(max(gone, 1e-12)) >= CONVERGED_DB
         if not self._far_heard or self._converged:
             return out
