@@ -65,8 +65,8 @@ def test_aligner_follows_200_ppm_drift_with_jittery_timestamps_without_jumps() -
             true = t_capture * render_rate
             errors.append((aligner._cursor or 0) - BLOCK - true)
     assert aligner.resyncs == 0
-    assert max(abs(e) for e in errors) < 0.008 * SAMPLE_RATE  # within 8 ms of the truth all along
-    assert aligner.slewed > (300 * 200e-6 - 0.010) * SAMPLE_RATE  # it followed the ~2900 samples of drift
+    assert max(abs(e) for e in errors) < 0.050 * SAMPLE_RATE  # within 50 ms of the truth all along (40 ms dead band)
+    assert aligner.slewed > (300 * 200e-6 - 0.045) * SAMPLE_RATE  # it followed the drift beyond the dead band
 
 
 def test_aligner_resyncs_when_the_output_restarts_but_not_for_one_late_timestamp() -> None:
