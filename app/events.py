@@ -150,6 +150,11 @@ class Stats(ClientEvent):
     packets_concealed: int
     input_level_db: float = -100.0
     output_level_db: float = -100.0
+    # Microphone processing (device path only; None when off or not measured yet). The libraries do not
+    # report their canceller's own figures: these are measured by app/media/audio_processing.py.
+    echo_erle_db: float | None = None  # capture energy in / out while the far end plays, last 2 s
+    echo_delay_ms: float | None = None  # reference -> its echo in the raw capture
+    echo_drift_ms: float | None = None  # how far the reference has slipped to follow the two devices' clock drift
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   echo "setup: installing Python packages into .venv"
   .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
   .venv/bin/python -m pip install -q -e '.[test,package]' 2>&1 | grep -v "^WARNING: Location" || true
-  .venv/bin/python -c "import app, aioquic, opuslib_next, sounddevice, PySide6, qasync, msgspec, PyInstaller" \
+  .venv/bin/python -c "import app, aioquic, opuslib_next, sounddevice, PySide6, qasync, msgspec, PyInstaller, pywebrtc_audio" \
     || { echo "setup: Python packages failed to install" >&2; exit 1; }
   touch "$stamp"
 fi

@@ -26,7 +26,7 @@ from app.nat.relay_address import is_literal, parse_relay_address, split_relay_a
 from app.relay.hosted import RelayHost, RelayHostError
 from app.storage import BlockList, CallHistory, ContactBook, DatabaseError, Settings, SettingsStore, open_database
 from ui import autostart
-from ui.client_host import ClientHost, MediaOptions
+from ui.client_host import ClientHost, MediaOptions, processing_of
 from ui.icons import RESOURCES, app_icon
 from ui.log_buffer import log_buffer
 from ui.models.blocks import BlocksModel
@@ -97,6 +97,7 @@ class WzpApp(QObject):
             output_device=self.settings.output_device,
             bitrate=self.settings.bitrate,
             no_audio=no_audio,
+            processing=processing_of(self.settings),
         )
         self.block_list = BlockList(self.db)
         self.host = ClientHost(
@@ -433,6 +434,7 @@ class WzpApp(QObject):
         self.store.save(new)
         media = self.host.media
         media.input_device, media.output_device, media.bitrate = new.input_device, new.output_device, new.bitrate
+        media.processing = processing_of(new)
         self.host.apply_media_options()
         self.window.identity.set_alias(self.alias)
         reconnect = (

@@ -1,4 +1,6 @@
-"""Settings' audio checks: a live microphone level, and a short test tone on the speaker."""
+"""Settings' audio checks: a live microphone level (and the microphone played back on the speaker,
+through the same echo cancellation, noise suppression and gain control as a call), and a short
+test tone on the speaker."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import logging
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from app.media.audio_processing import ProcessingConfig
 from app.media.sinks import AudioSink
 from app.media.sources import AudioSource, ToneSource, level_dbfs
 
@@ -19,6 +22,7 @@ class MicTester(QObject):
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._source: AudioSource | None = None
+        self._sink: AudioSink | None = None
         self._timer = QTimer(self)
         self._timer.setInterval(50)
         self._timer.timeout.connect(self._poll)
@@ -27,15 +31,25 @@ class MicTester(QObject):
     def running(self) -> bool:
         return self._source is not None
 
-    def start(self, device: str) -> bool:
+    def start(
+        self, device: str, *, output_device: str | None = None, processing: ProcessingConfig | None = None
+    ) -> bool:
+        """Show the level of `device`; with `output_device` (a name, "" = the default) also play it back."""
         self.stop()
         try:
-            from app.media.audio_devices import MicrophoneSource
+            from app.media.audio_devices import MicrophoneSource, SpeakerSink
+            from app.media.session_factory import make_device_processing
 
-            self._source = MicrophoneSource(device or None)
+            capture, reference = make_device_processing(
+                processing or ProcessingConfig(), to_speaker=output_device is not None, notice=self.problem.emit
+            )
+            if output_device is not None:
+                self._sink = SpeakerSink(output_device or None, reference=reference)
+            self._source = MicrophoneSource(device or None, processing=capture)
         except Exception as exc:
             log.info("microphone test failed: %s", exc)
             self.problem.emit(self.tr("The microphone could not be opened: {error}").format(error=exc))
+            self.stop()
             return False
         self._timer.start()
         return True
@@ -45,6 +59,9 @@ class MicTester(QObject):
         source, self._source = self._source, None
         if source is not None:
             source.close()
+        sink, self._sink = self._sink, None
+        if sink is not None:
+            sink.close()
         self.level.emit(-100.0)
 
     def _poll(self) -> None:
@@ -59,6 +76,9 @@ class MicTester(QObject):
                 frames.append(frame)
         if frames:
             self.level.emit(max(level_dbfs(f) for f in frames))
+            if self._sink is not None:
+                for frame in frames:
+                    self._sink.write_frame(frame)
 
 
 class SpeakerTester(QObject):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Container
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -16,9 +16,11 @@ from PySide6.QtCore import QObject, Signal
 from app import events as ev
 from app.client.client import WzpClient
 from app.identity import Identity
+from app.media.audio_processing import ProcessingConfig
 from app.media.session import MediaSession
 from app.media.session_factory import make_media_factory
 from app.media.sources import AudioSource
+from app.storage.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +31,16 @@ class MediaOptions:
     output_device: str = ""
     bitrate: int = 24_000
     no_audio: bool = False  # silence out, nothing played (tests, machines without audio)
+    processing: ProcessingConfig = field(default_factory=ProcessingConfig)  # AEC, NS, AGC
+
+
+def processing_of(settings: Settings) -> ProcessingConfig:
+    """The microphone processing the user chose (Settings > Audio)."""
+    return ProcessingConfig(
+        echo_cancellation=settings.echo_cancellation,
+        noise_suppression=settings.noise_suppression,
+        gain_control=settings.gain_control,
+    )
 
 
 class ClientHost(QObject):
@@ -93,6 +105,7 @@ class ClientHost(QObject):
             input_device=self.media.input_device or None,
             output_device=self.media.output_device or None,
             bitrate=self.media.bitrate,
+            processing=self.media.processing,
             emit=client.emit,
             on_session=self._on_session,
         )

@@ -136,6 +136,9 @@ def _media_args(p: argparse.ArgumentParser) -> None:
         "--output-device", default=None, help="speaker name (or part of it) or number; default device if unset"
     )
     p.add_argument("--dtx", action="store_true", help="Opus discontinuous transmission (fewer packets in silence)")
+    p.add_argument("--no-aec", action="store_true", help="no echo cancellation on the microphone")
+    p.add_argument("--no-ns", action="store_true", help="no noise suppression on the microphone")
+    p.add_argument("--no-agc", action="store_true", help="no automatic gain control on the microphone")
 
 
 class Printer:
@@ -191,6 +194,7 @@ async def _with_client(args: argparse.Namespace, printer: Printer, body: Any) ->
         blocked=_block_list(data_dir),
     )
     if args.command in ("call", "listen"):
+        from app.media.audio_processing import ProcessingConfig
         from app.media.session_factory import make_media_factory
 
         client.media_factory = make_media_factory(
@@ -201,6 +205,11 @@ async def _with_client(args: argparse.Namespace, printer: Printer, body: Any) ->
             input_device=getattr(args, "input_device", None),
             output_device=getattr(args, "output_device", None),
             dtx=getattr(args, "dtx", False),
+            processing=ProcessingConfig(
+                echo_cancellation=not getattr(args, "no_aec", False),
+                noise_suppression=not getattr(args, "no_ns", False),
+                gain_control=not getattr(args, "no_agc", False),
+            ),
             emit=client.emit,
         )
     client.add_listener(printer.event)

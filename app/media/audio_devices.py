@@ -9,6 +9,11 @@ A device that fails or disappears mid-call is reported through `on_problem`
 and the stream is re-opened in the background (the default device when the
 chosen one is gone); meanwhile the source gives silence and the sink discards,
 so the call goes on.
+
+Echo cancellation, noise suppression and gain control run here, on the device path only: the
+speaker stream hands each block it plays, with its DAC time, to a `RenderReference`; the
+microphone stream's `CaptureProcessing` cleans each captured block in the capture callback,
+with the reference lined up by the block's ADC time (`app/media/echo_reference.py`).
 """
 
 from __future__ import annotations
@@ -18,10 +23,14 @@ import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.media.sinks import AudioSink
 from app.media.sources import AudioSource
+
+if TYPE_CHECKING:
+    from app.media.audio_processing import CaptureProcessing, ProcessingStats
+    from app.media.echo_reference import RenderReference
 
 log = logging.getLogger(__name__)
 
@@ -131,10 +140,21 @@ class FrameBridge:
 class _DeviceStream:
     """One PortAudio stream that re-opens itself when the device fails."""
 
-    def __init__(self, device: int | None, *, is_input: bool, on_problem: Callable[[str], None] | None) -> None:
+    def __init__(
+        self,
+        device: int | None,
+        *,
+        is_input: bool,
+        on_problem: Callable[[str], None] | None,
+        processing: CaptureProcessing | None = None,
+        reference: RenderReference | None = None,
+    ) -> None:
         self.device = device
         self.is_input = is_input
         self.on_problem = on_problem
+        self.processing = processing  # input: cleans each captured block
+        self.reference = reference  # output: keeps what was played, for the echo canceller
+        self._latency = 0.0
         self.bridge = FrameBridge()
         self._stream: Any = None
         self._closed = False
@@ -184,10 +204,21 @@ class _DeviceStream:
             raise AudioDeviceError(f"Could not open the {self.kind}: {exc}") from exc
         with self._lock:
             self._stream = stream
+        try:
+            self._latency = float(stream.latency)
+        except (TypeError, ValueError):
+            self._latency = 0.0
         log.info("audio %s opened device=%s", self.kind, self.device if self.device is not None else "default")
 
     def _input_callback(self, indata: Any, frames: int, time: Any, status: Any) -> None:
         data = bytes(indata)
+        processing = self.processing
+        if processing is not None and frames % 480 == 0:  # whole 10 ms blocks (always, with our blocksize)
+            try:
+                adc = time.inputBufferAdcTime or (_now(time) - self._latency - frames / SAMPLE_RATE)
+                data = processing.process(data, adc, glitch=bool(getattr(status, "input_overflow", False)))
+            except Exception:  # never out of a PortAudio callback: the raw capture goes on
+                log.exception("audio processing failed in the capture callback")
         if len(data) == FRAME_BYTES:
             self.bridge.push(data)
         else:  # PortAudio may hand odd block sizes: split/pad to whole frames
@@ -203,6 +234,16 @@ class _DeviceStream:
             outdata[:] = frame[:need]
         else:
             outdata[:] = frame.ljust(need, b"\0")
+        reference = self.reference
+        if reference is not None:
+            try:
+                reference.played(
+                    outdata,
+                    time.outputBufferDacTime or (_now(time) + self._latency),
+                    glitch=bool(getattr(status, "output_underflow", False)),
+                )
+            except Exception:  # never out of a PortAudio callback
+                log.exception("echo reference failed in the playback callback")
 
     def _finished(self, generation: int | None = None) -> None:
         if self._closed or (generation is not None and generation != self._generation):
@@ -277,11 +318,32 @@ class _DeviceStream:
         self._close_stream()
 
 
-class MicrophoneSource(AudioSource):
-    """Capture from a device; gives silence while the device is missing (never ends)."""
+def _now(time: Any) -> float:
+    """The stream's clock now (PortAudio's stream time; some host APIs leave it 0)."""
+    import time as _time
 
-    def __init__(self, device: str | int | None = None, on_problem: Callable[[str], None] | None = None) -> None:
-        self._stream = _DeviceStream(resolve_device(device, want_input=True), is_input=True, on_problem=on_problem)
+    return float(time.currentTime) or _time.monotonic()
+
+
+class MicrophoneSource(AudioSource):
+    """Capture from a device; gives silence while the device is missing (never ends).
+
+    With `processing`, every captured block goes through it (echo cancellation, noise
+    suppression, gain control) in the capture callback."""
+
+    def __init__(
+        self,
+        device: str | int | None = None,
+        on_problem: Callable[[str], None] | None = None,
+        processing: CaptureProcessing | None = None,
+    ) -> None:
+        self.processing = processing
+        self._stream = _DeviceStream(
+            resolve_device(device, want_input=True), is_input=True, on_problem=on_problem, processing=processing
+        )
+
+    def processing_stats(self) -> ProcessingStats | None:
+        return self.processing.stats() if self.processing is not None else None
 
     @property
     def bridge(self) -> FrameBridge:
@@ -301,10 +363,20 @@ class MicrophoneSource(AudioSource):
 
 
 class SpeakerSink(AudioSink):
-    """Play to a device; frames written while the device is missing are discarded."""
+    """Play to a device; frames written while the device is missing are discarded.
 
-    def __init__(self, device: str | int | None = None, on_problem: Callable[[str], None] | None = None) -> None:
-        self._stream = _DeviceStream(resolve_device(device, want_input=False), is_input=False, on_problem=on_problem)
+    With `reference`, every block the device plays (silence included) is kept there with its
+    DAC time: the echo canceller's far-end reference."""
+
+    def __init__(
+        self,
+        device: str | int | None = None,
+        on_problem: Callable[[str], None] | None = None,
+        reference: RenderReference | None = None,
+    ) -> None:
+        self._stream = _DeviceStream(
+            resolve_device(device, want_input=False), is_input=False, on_problem=on_problem, reference=reference
+        )
 
     @property
     def bridge(self) -> FrameBridge:

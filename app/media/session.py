@@ -393,6 +393,7 @@ class MediaSession:
         rtt = conn.rtt if conn is not None else None
         bitrate = (self.counters.bytes_sent - self._last_bytes) * 8 / self.stats_interval / 1000
         self._last_bytes = self.counters.bytes_sent
+        processing = self.source.processing_stats()
         self.emit(
             ev.Stats(
                 call_id=self.call_id,
@@ -407,6 +408,9 @@ class MediaSession:
                 packets_concealed=js.concealed,
                 input_level_db=round(self.input_level_db, 1),
                 output_level_db=round(self.output_level_db, 1),
+                echo_erle_db=processing.erle_db if processing else None,
+                echo_delay_ms=processing.echo_delay_ms if processing else None,
+                echo_drift_ms=processing.reference_slewed_ms if processing else None,
             )
         )
 

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+    from app.media.audio_processing import ProcessingStats
+
     FloatArray = npt.NDArray[np.float64]
 else:
     FloatArray = Any
@@ -177,6 +179,10 @@ class AudioSource(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Release resources; reading after close returns None."""
+
+    def processing_stats(self) -> ProcessingStats | None:
+        """Echo canceller / noise suppressor figures (only the microphone has any)."""
+        return None
 
     def __enter__(self) -> AudioSource:
         return self

@@ -41,6 +41,10 @@ class Settings:
     input_device: str = ""  # "" = the system default
     output_device: str = ""
     bitrate: int = DEFAULT_BITRATE
+    # microphone processing on the device path (app/media/audio_processing.py)
+    echo_cancellation: bool = True
+    noise_suppression: bool = True
+    gain_control: bool = True
     privacy_default: str = "ask"  # for callers who are not trusted contacts: "ask" | "private"
     window_geometry: str = ""  # base64 of QWidget.saveGeometry()
     welcomed: bool = False  # the first-run welcome was shown

@@ -90,6 +90,11 @@ GERMAN: dict[str, str] = {
     "Contacts": "Kontakte",
     "Online now": "Jetzt online",
     "Online now ({count})": "Jetzt online ({count})",
+    # -- audio processing
+    "Echo cancellation (not needed with a headset; harmless)":
+        "Echounterdrückung (mit Headset nicht nötig, schadet aber nicht)",
+    "Noise suppression": "Rauschunterdrückung",
+    "Automatic gain control": "Automatische Lautstärkeregelung",
     # -- reaching people (invite links, Nearby)
     "in your contacts": "in Ihren Kontakten",
     "nearby, on this network": "in der Nähe, in diesem Netzwerk",

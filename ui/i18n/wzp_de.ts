@@ -1010,6 +1010,18 @@ direkte Anrufe</translation>
         <translation>Ihre Relays:</translation>
     </message>
     <message>
+        <source>Echo cancellation (not needed with a headset; harmless)</source>
+        <translation>Echounterdrückung (mit Headset nicht nötig, schadet aber nicht)</translation>
+    </message>
+    <message>
+        <source>Noise suppression</source>
+        <translation>Rauschunterdrückung</translation>
+    </message>
+    <message>
+        <source>Automatic gain control</source>
+        <translation>Automatische Lautstärkeregelung</translation>
+    </message>
+    <message>
         <source>Checks how your router maps connections, from what two relay addresses see. Cone NAT: direct calls usually work. Symmetric NAT: calls usually go through the relay.</source>
         <translation>Prüft, wie Ihr Router Verbindungen umsetzt, anhand dessen, was zwei Relay-Adressen sehen. Cone-NAT: Direkte Anrufe klappen meist. Symmetrisches NAT: Anrufe laufen meist über das Relay.</translation>
     </message>

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from app.media.audio_processing import ProcessingConfig
 from app.nat.nat_type import NatReport
 from app.nat.relay_address import RelayAddressError, parse_relay_address
 from app.storage import Settings
@@ -275,6 +276,19 @@ class SettingsDialog(QDialog):
         out_row = QHBoxLayout()
         out_row.addWidget(self.output_combo, 1)
         out_row.addWidget(self.speaker_test)
+        # The microphone's processing on the device path (the microphone test goes through it too).
+        self.aec_check = QCheckBox(self.tr("Echo cancellation (not needed with a headset; harmless)"))
+        self.ns_check = QCheckBox(self.tr("Noise suppression"))
+        self.agc_check = QCheckBox(self.tr("Automatic gain control"))
+        for check, on in (
+            (self.aec_check, self.settings.echo_cancellation),
+            (self.ns_check, self.settings.noise_suppression),
+            (self.agc_check, self.settings.gain_control),
+        ):
+            check.setChecked(on)
+        processing_box = QVBoxLayout()
+        for check in (self.aec_check, self.ns_check, self.agc_check):
+            processing_box.addWidget(check)
         self.bitrate_combo = QComboBox()
         for rate in BITRATES:
             self.bitrate_combo.addItem(f"{rate // 1000} kbit/s" + ("  (default)" if rate == 24_000 else ""), rate)
@@ -287,6 +301,7 @@ class SettingsDialog(QDialog):
         form.addRow("Level", self.mic_meter)
         form.addRow("Speaker", out_row)
         form.addRow("Quality", self.bitrate_combo)
+        form.addRow("Processing", processing_box)
         form.addRow("", self.audio_status)
         for w in (self.input_combo, self.output_combo, self.mic_test, self.speaker_test):
             w.setEnabled(audio_enabled)
@@ -294,7 +309,11 @@ class SettingsDialog(QDialog):
 
     def _toggle_mic_test(self, on: bool) -> None:
         if on:
-            if not self.mic_tester.start(str(self.input_combo.currentData() or "")):
+            processing = ProcessingConfig(
+                self.aec_check.isChecked(), self.ns_check.isChecked(), self.agc_check.isChecked()
+            )
+            device, speaker = str(self.input_combo.currentData() or ""), str(self.output_combo.currentData() or "")
+            if not self.mic_tester.start(device, output_device=speaker, processing=processing):
                 self.mic_test.setChecked(False)
             else:
                 self.mic_test.setText("Stop test")
@@ -473,6 +492,9 @@ class SettingsDialog(QDialog):
         s.input_device = str(self.input_combo.currentData() or "")
         s.output_device = str(self.output_combo.currentData() or "")
         s.bitrate = int(self.bitrate_combo.currentData())
+        s.echo_cancellation = self.aec_check.isChecked()
+        s.noise_suppression = self.ns_check.isChecked()
+        s.gain_control = self.agc_check.isChecked()
         self.saved.emit(copy.deepcopy(s))
         if self.autostart is not None and self.autostart_check.isChecked() != self.autostart:
             self.autostart = self.autostart_check.isChecked()
