@@ -178,12 +178,16 @@ class WzpApp(QObject):
     def request_quit(self) -> None:
         self.closed.set()
 
+    def save_settings(self) -> None:
+        """Write the settings (and the window's place) now: at quit, and when the session ends."""
+        self.settings.window_geometry = bytes(self.window.saveGeometry().toBase64().data()).decode()
+        self.store.save(self.settings)
+
     async def shutdown(self) -> None:
         if self._shut_down:
             return
         self._shut_down = True
-        self.settings.window_geometry = bytes(self.window.saveGeometry().toBase64().data()).decode()
-        self.store.save(self.settings)
+        self.save_settings()
         self.ringtone.stop()
         for dialog in (self.welcome, self.settings_dialog, self.key_dialog, self.incoming_dialog):
             if dialog is not None:

@@ -29,6 +29,8 @@ class MediaOptions:
     output_device: str = ""
     bitrate: int = 24_000
     no_audio: bool = False  # silence out, nothing played (tests, machines without audio)
+    play: Path | None = None  # tests only (ui/test_hooks.py): send this WAV instead of the microphone
+    record: Path | None = None  # tests only: write what is received to this WAV instead of playing it
 
 
 class ClientHost(QObject):
@@ -85,6 +87,8 @@ class ClientHost(QObject):
         if client is None:
             return
         client.media_factory = make_media_factory(
+            play=self.media.play,
+            record=self.media.record,
             no_audio=self.media.no_audio,
             input_device=self.media.input_device or None,
             output_device=self.media.output_device or None,

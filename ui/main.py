@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from app.nat.addresses import address_arg
@@ -56,7 +59,6 @@ def main(argv: list[str] | None = None) -> int:
         return run_self_test()
 
     _setup_logging(args.verbose)
-    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from app.identity import default_data_dir
@@ -98,22 +100,81 @@ def main(argv: list[str] | None = None) -> int:
         instance.release()
         return 1
 
-    signal.signal(signal.SIGINT, lambda *_: wzp.request_quit())
-    wake = QTimer()  # lets Python see Ctrl+C while Qt waits
-    wake.start(300)
-    wake.timeout.connect(lambda: None)
+    from ui import test_hooks
+
+    if test_hooks.enabled():
+        test_hooks.apply_media_hooks(wzp.host.media)
+        test_hooks.install(wzp)
+    quit_signals = QuitSignals(wzp.request_quit)
+    # A session manager ending the session: save now (we may not get further), then quit like Quit.
+    qt_app.commitDataRequest.connect(lambda _manager: wzp.save_settings())
+    qt_app.aboutToQuit.connect(wzp.request_quit)
 
     async def run() -> None:
         await wzp.start()
+        if test_hooks.enabled():
+            test_hooks.after_start(wzp)
         await wzp.closed.wait()
         await wzp.shutdown()
 
     try:
         with loop:
-            loop.run_until_complete(run())
+            try:
+                loop.run_until_complete(run())
+            except RuntimeError:
+                # Qt's own loop was ended under us (QCoreApplication.quit(), e.g. at session end):
+                # aboutToQuit asked for the quit; run the shutdown (hang up, save) on its own.
+                if not wzp.closed.is_set():
+                    raise
+                log.info("Qt event loop ended: shutting down")
+                loop.run_until_complete(wzp.shutdown())
     finally:
+        quit_signals.close()
         instance.release()
     return 0
+
+
+class QuitSignals:
+    """SIGTERM, SIGINT and SIGHUP ask the app to quit like the Quit menu (hang up, save, exit 0).
+
+    Python runs signal handlers only between bytecodes, and Qt may sit in C++ waiting for events:
+    the signal number is written to a socket (`signal.set_wakeup_fd`) that a QSocketNotifier
+    watches, so the handler runs at once without a polling timer.
+    """
+
+    SIGNALS = tuple(s for s in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, s))
+
+    def __init__(self, request_quit: Callable[[], None]) -> None:
+        from PySide6.QtCore import QSocketNotifier
+
+        self.request_quit = request_quit
+        self._read, self._write = socket.socketpair()
+        for sock in (self._read, self._write):
+            sock.setblocking(False)
+        self._old_fd = signal.set_wakeup_fd(self._write.fileno(), warn_on_full_buffer=False)
+        self._old_handlers = {name: signal.signal(getattr(signal, name), self._on_signal) for name in self.SIGNALS}
+        self._notifier = QSocketNotifier(self._read.fileno(), QSocketNotifier.Type.Read)
+        self._notifier.activated.connect(self._drain)
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        log.info("signal %s: quitting", signal.Signals(signum).name)
+        from ui import test_hooks
+
+        test_hooks.print_line({"event": "quit_requested", "signal": signal.Signals(signum).name})
+        self.request_quit()
+
+    def _drain(self) -> None:
+        with contextlib.suppress(OSError):
+            while self._read.recv(64):
+                pass
+
+    def close(self) -> None:
+        self._notifier.setEnabled(False)
+        signal.set_wakeup_fd(self._old_fd)
+        for name, handler in self._old_handlers.items():
+            signal.signal(getattr(signal, name), handler)
+        self._read.close()
+        self._write.close()
 
 
 if __name__ == "__main__":
