@@ -184,6 +184,7 @@ class MediaSession:
         try:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         finally:
+            self._tasks = []  # a cancelled task's traceback holds its frame, which holds this session
             for conn in (self.conn, self.standby):
                 if conn is not None:
                     conn.set_datagram_handler(None)

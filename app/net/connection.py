@@ -236,6 +236,7 @@ class QuicPeerConnection(QuicConnectionProtocol):
         self._datagram_waiter: asyncio.Future[None] | None = None
         self._datagram_handler: DatagramHandler | None = None
         self._streams: deque[StreamPair] = deque()
+        self._adapters: list[QuicStreamAdapter] = []
         self._stream_waiter: asyncio.Future[None] | None = None
         #: Datagrams not sent: too big for one packet (`datagrams_too_big`) or pushed out of the
         #: send queue by newer ones while the congestion window was full (`datagrams_send_dropped`).
@@ -401,6 +402,7 @@ class QuicPeerConnection(QuicConnectionProtocol):
     def _create_stream(self, stream_id: int) -> StreamPair:
         # aioquic's, with a reader that reports what the application read (receive credit follows it).
         adapter = QuicStreamAdapter(self, stream_id)
+        self._adapters.append(adapter)
         reader = _CreditReader(lambda: self._stream_read(stream_id))
         protocol = asyncio.streams.StreamReaderProtocol(reader)
         writer = asyncio.StreamWriter(adapter, protocol, reader, self._loop)
@@ -497,6 +499,12 @@ class QuicPeerConnection(QuicConnectionProtocol):
         for reader in self._stream_readers.values():
             if not reader.at_eof():
                 reader.feed_eof()
+        # Its streams are over too. Otherwise a StreamWriter collected later "closes" its stream
+        # from __del__, which schedules a transmit and so brings the whole dead connection (its
+        # QUIC state, crypto buffers, ~100 KiB) back to life until the next garbage collection.
+        for adapter in self._adapters:
+            adapter._closing = True
+        self._adapters.clear()
         if not self._ready.done():
             self._ready.set_exception(ConnectionClosed(self.close_reason))
         _wake(self._datagram_waiter)
