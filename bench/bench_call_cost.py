@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from app import events as ev  # noqa: E402
-from app.client.client import WzpClient  # noqa: E402
+from app.client.client import RECLAIM_AFTER_S, WzpClient  # noqa: E402
 from app.identity import load_or_create_identity  # noqa: E402
 from app.media.codec import FRAME_SAMPLES, OpusDecoder, OpusEncoder  # noqa: E402
 from app.media.session_factory import make_media_factory  # noqa: E402
@@ -381,7 +381,8 @@ async def _memory_calls(
     for i in range(calls):
         await caller.one_call(target, seconds, series.sample_during)
         await drain.wait_ended(base + i + 1)
-        series.after.append(await settle_rss(series.pid, 0.3))
+        # The client gives an ended call's memory back RECLAIM_AFTER_S after it (app/memory.py).
+        series.after.append(await settle_rss(series.pid, RECLAIM_AFTER_S + 0.5))
         series.after_fds.append(fd_count(series.pid))
         if (i + 1) % 50 == 0:
             print(f"    {series.name}: {i + 1} calls, RSS {series.after[-1] / 1024:.1f} MiB", flush=True)

@@ -55,7 +55,7 @@ RECENTLY_ENDED = 256
 ACCEPT_MODES = {"trusted": "AcceptTrusted", "generic": "AcceptGeneric"}
 #: After a call ends, its memory is collected this much later (its QUIC connections drain for
 #: 3 PTO first), and only while no other call plays audio: a full collection pauses the loop.
-RECLAIM_AFTER_S = 3.0
+RECLAIM_AFTER_S = 1.0
 
 
 class MediaSessionLike(Protocol):
@@ -787,7 +787,7 @@ class WzpClient:
             self._schedule_reclaim()  # connections still draining, or a call plays audio
             return
         collected, took = memory.reclaim()
-        log.debug("memory reclaimed after a call objects=%d took_ms=%.1f", collected, took * 1000)
+        log.info("memory reclaimed after a call objects=%d took_ms=%.1f", collected, took * 1000)
         self.reclaimed.set()
 
     # -------------------------------------------------------- direct accept
