@@ -49,6 +49,9 @@ class FakeTransport:
     def set_datagram_handler(self, handler: Callable[[bytes], None] | None) -> None:
         self.handler = handler
 
+    def set_ack_delay(self, delay: float) -> None:
+        self.ack_delay = delay
+
     def take(self) -> list[bytes]:
         out, self.sent = self.sent, []
         return out

@@ -40,7 +40,7 @@ from app.media.errors import MediaPacketError
 from app.media.jitter_buffer import JitterBuffer, PlayoutKind
 from app.media.media_keys import MediaKeys
 from app.media.packet import FLAG_DTX, FLAG_RED, MediaOpener, MediaSealer
-from app.media.pcm import level_dbfs, scale_pcm
+from app.media.pcm import MIN_DBFS, level_dbfs, quieter_than, scale_pcm
 from app.media.red import RedPacketizer, RedundancyPolicy, expand_red
 from app.media.sinks import AudioSink
 from app.media.sources import AudioSource
@@ -56,6 +56,9 @@ SILENT_DBFS = -55.0
 #: After a switch the old path carries a copy of every frame this long: the peer may still be
 #: listening there (it switches a round trip later), and the replay window drops the doubles.
 SWITCH_OVERLAP_S = 0.3
+#: How long the connection in use may hold an ACK back: a little more than a frame, so the ACK
+#: for what we received goes out with our next frame (one packet each way per 20 ms, not two).
+ACK_DELAY_S = FRAME_S + 0.005
 _REPORT = struct.Struct(">HHI")  # loss in 1/10000, jitter in 1/10 ms, frames received
 
 
@@ -117,8 +120,10 @@ class MediaSession:
         self.first_audio_ms: int | None = None
         self.muted = False
         self.volume = 1.0
-        self.input_level_db = -100.0
-        self.output_level_db = -100.0
+        # The last frame sent / played: their levels are computed when read (meters poll a few
+        # times a second, stats once), not for every frame.
+        self._last_input: bytes | None = None
+        self._last_output: bytes | None = None
         self.peer_loss = 0.0  # what the peer reports about our stream
         self.red_depth = 0
         self._seq = 0
@@ -150,6 +155,7 @@ class MediaSession:
         self.conn = conn
         self.path = path
         conn.set_datagram_handler(self._on_active_datagram)
+        conn.set_ack_delay(ACK_DELAY_S)  # we send a frame every 20 ms: ACKs ride with it
         self.liveness.started(self._now())
         log.info("media transport call_id=%s path=%s remote=%s", self.call_id, path, conn.remote_addr)
 
@@ -213,6 +219,18 @@ class MediaSession:
             js.resyncs,
         )
 
+    @property
+    def input_level_db(self) -> float:
+        """Level (dBFS) of the last frame sent (silence when muted); -100 before the first."""
+        pcm = self._last_input
+        return MIN_DBFS if pcm is None else level_dbfs(pcm)
+
+    @property
+    def output_level_db(self) -> float:
+        """Level (dBFS) of the last frame played (after the volume); -100 before the first."""
+        pcm = self._last_output
+        return MIN_DBFS if pcm is None else level_dbfs(pcm)
+
     def set_muted(self, muted: bool) -> None:
         self.muted = muted
 
@@ -254,10 +272,9 @@ class MediaSession:
             pcm = SILENCE
         if self.muted:
             pcm = SILENCE
-        level = level_dbfs(pcm)
-        self.input_level_db = level
+        self._last_input = pcm
         opus = self.encoder.encode(pcm)
-        flags = FLAG_DTX if (level < SILENT_DBFS or len(opus) <= 2) else 0
+        flags = FLAG_DTX if (len(opus) <= 2 or quieter_than(pcm, SILENT_DBFS)) else 0
         seq = self._seq
         if self.red_depth > 0:
             payload = self.red.build(seq, opus, self.red_depth)
@@ -362,7 +379,7 @@ class MediaSession:
             pcm = SILENCE
         if self.volume != 1.0:
             pcm = scale_pcm(pcm, self.volume)
-        self.output_level_db = level_dbfs(pcm)
+        self._last_output = pcm
         self.sink.write_frame(pcm)
 
     def _first_audio(self, now: float) -> None:

@@ -27,6 +27,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from aioquic import tls
 from aioquic.asyncio.protocol import QuicConnectionProtocol, QuicStreamAdapter
 from aioquic.buffer import size_uint_var
 from aioquic.quic import events
@@ -39,7 +40,7 @@ from aioquic.quic.connection import (
 )
 from aioquic.quic.packet import QuicErrorCode, QuicFrameType
 from aioquic.quic.packet_builder import PACKET_NUMBER_SEND_SIZE, QuicPacketBuilder
-from aioquic.quic.recovery import QuicPacketSpace
+from aioquic.quic.recovery import K_GRANULARITY, QuicPacketSpace
 from aioquic.quic.stream import QuicStream
 
 from app.net.tls import certificate_public_key
@@ -67,6 +68,8 @@ SEND_BUFFER_LIMIT = 512 * 1024
 #: Datagrams waiting for the congestion window, per connection; the oldest go first. 64 media
 #: frames are 1.3 s of audio, older than any jitter buffer waits for.
 DATAGRAM_SEND_QUEUE_LIMIT = 64
+#: The longest we hold back an ACK (what aioquic advertises as max_ack_delay: 25 ms).
+MAX_ACK_DELAY = 0.025
 #: Short header: first byte, the peer's connection ID, a 2-byte packet number, the AEAD tag.
 _SHORT_HEADER_FIXED = 1 + PACKET_NUMBER_SEND_SIZE + 16
 
@@ -112,6 +115,22 @@ class BoundedQuicConnection(QuicConnection):
         for limit, value in ((self._local_max_streams_bidi, peer_streams), (self._local_max_streams_uni, 0)):
             limit.value = limit.sent = value
         self._datagrams_pending = deque(maxlen=DATAGRAM_SEND_QUEUE_LIMIT)
+
+    # -------------------------------------------------------------------- acks
+
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Any]]:
+        """aioquic's, except that an ACK that is waiting rides along with a datagram going out now
+        (aioquic writes an ACK only once it is due, and then in a packet of its own)."""
+        if self._datagrams_pending:
+            space = self._spaces.get(tls.Epoch.ONE_RTT)
+            if space is not None and space.ack_at is not None and space.ack_at > now:
+                space.ack_at = now
+        return super().datagrams_to_send(now)
+
+    def set_ack_delay(self, delay: float) -> None:
+        """Hold an ACK back up to `delay` (at most `MAX_ACK_DELAY`) so that it goes with the next
+        datagram instead of alone: one packet each way per media frame instead of two."""
+        self._ack_delay = min(MAX_ACK_DELAY, max(K_GRANULARITY, delay))
 
     # ------------------------------------------------------------------ credit
 
@@ -291,6 +310,40 @@ class QuicPeerConnection(QuicConnectionProtocol):
         from app.nat.addresses import format_addr
 
         return format_addr(*self.remote)
+
+    # ------------------------------------------------------------------ timer
+
+    def transmit(self) -> None:
+        """aioquic's, with a lazier timer: aioquic cancels and re-arms its loop timer whenever the
+        connection's next deadline moves, and it moves later with nearly every packet (loss
+        detection, idle timeout): a new loop timer per packet. Here a deadline that moves later
+        leaves the armed timer alone; when it fires early it re-arms for the real deadline."""
+        self._transmit_task = None
+        quic = self._quic
+        for data, addr in quic.datagrams_to_send(now=self._loop.time()):
+            self._transport.sendto(data, addr)
+        timer_at = quic.get_timer()
+        timer = self._timer
+        if timer is not None and (timer_at is None or timer_at < self._timer_at):
+            timer.cancel()
+            timer = self._timer = None
+        if timer is None and timer_at is not None:
+            self._timer = self._loop.call_at(timer_at, self._handle_timer)
+            self._timer_at = timer_at
+
+    def _handle_timer(self) -> None:
+        due = self._quic.get_timer()
+        if due is not None and self._timer_at is not None and due > self._timer_at:  # it moved later meanwhile
+            self._timer = self._loop.call_at(due, self._handle_timer)
+            self._timer_at = due
+            return
+        super()._handle_timer()
+
+    def set_ack_delay(self, delay: float) -> None:
+        """The owner sends a datagram at least every `delay` seconds (media frames): ACKs wait for
+        it instead of going out alone (see `BoundedQuicConnection.set_ack_delay`)."""
+        if isinstance(self._quic, BoundedQuicConnection):
+            self._quic.set_ack_delay(delay)
 
     # --------------------------------------------------------------- datagrams
 
