@@ -232,20 +232,55 @@ class Lab:
                 await proc.stop()
 
 
+def floor_child(speech: Path, seconds: float) -> None:
+    """The codec floor as a process: Opus encode + decode of the speech, one frame every 20 ms
+    (on an absolute schedule, like the media loop), nothing else."""
+    source = WavFileSource(speech)
+    frames = list(iter(source.read_frame, None))
+    enc = OpusEncoder(bitrate=BITRATE, fec=True)
+    dec = OpusDecoder()
+    next_at = time.monotonic()
+    for i in range(int(seconds / 0.020)):
+        dec.decode(enc.encode(frames[i % len(frames)]))
+        next_at += 0.020
+        time.sleep(max(0.0, next_at - time.monotonic()))
+
+
 async def measured_call(lab: Lab, caller_name: str, target_fp: str, callee: Proc, seconds: float) -> dict[str, float]:
-    """A CLI call of WARMUP + seconds + 2 s; CPU of the caller and `callee` over `seconds`."""
+    """A CLI call of WARMUP + seconds + 3 s; CPU of the caller, `callee` and a codec-floor process
+    running at the same time (same machine load) over `seconds`."""
+    floor = await spawn(
+        f"floor-{caller_name}",
+        lab.work,
+        sys.executable,
+        __file__,
+        "--floor-child",
+        str(lab.speech),
+        str(WARMUP_S + seconds + 30),
+    )
+    lab.procs.append(floor)
     caller = await lab.call_from_cli(caller_name, target_fp, WARMUP_S + seconds + 3)
     await caller.wait_event("audio", 30)
     await asyncio.sleep(WARMUP_S)
-    window = CpuWindow({"caller": caller.pid, "callee": callee.pid})
+    window = CpuWindow({"caller": caller.pid, "callee": callee.pid, "floor": floor.pid})
     window.start()
     await asyncio.sleep(seconds)
     result = window.stop()
     code = await caller.finish(30)
     lab.procs.remove(caller)
+    await floor.stop()
+    lab.procs.remove(floor)
     if code != 0:
         raise RuntimeError(f"the measured call failed:\n{caller.describe()}")
     return result
+
+
+async def measured(
+    lab: Lab, caller_name: str, target_fp: str, callee: Proc, seconds: float, repeats: int
+) -> dict[str, float]:
+    """Median of each figure over `repeats` measured calls (the machine's load varies)."""
+    runs = [await measured_call(lab, f"{caller_name}{i}", target_fp, callee, seconds) for i in range(repeats)]
+    return {key: statistics.median(r[key] for r in runs) for key in runs[0]}
 
 
 # --------------------------------------------------------------------------- memory
@@ -392,7 +427,7 @@ async def _memory_calls(
 
 
 def ratio_line(name: str, percent: float, floor: float) -> str:
-    return f"  {name:28s} {percent:5.1f} % of a core   {percent / floor:4.1f}x the codec floor"
+    return f"  {name:28s} {percent:5.1f} % of a core   {percent / floor:4.1f}x the codec floor ({floor:.2f} %)"
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -406,28 +441,31 @@ async def run(args: argparse.Namespace) -> None:
         await lab.start_gui("gui")
         floor_before = codec_floor(speech, args.seconds)
         assert lab.listener is not None and lab.gui is not None
-        cli_cli = await measured_call(lab, "caller-a", lab.listener_fp, lab.listener, args.seconds)
-        gui_call = await measured_call(lab, "caller-b", lab.gui_fp, lab.gui, args.seconds)
+        n = args.repeats
+        cli_cli = await measured(lab, "caller-a", lab.listener_fp, lab.listener, args.seconds, n)
+        gui_call = await measured(lab, "caller-b", lab.gui_fp, lab.gui, args.seconds, n)
         hidden: dict[str, float] | None = None
         if args.gui_hidden:
             await lab.stop_gui()
             hidden_gui = await lab.start_gui("gui-hidden", hidden=True)
-            hidden = await measured_call(lab, "caller-c", lab.gui_fp, hidden_gui, args.seconds)
+            hidden = await measured(lab, "caller-c", lab.gui_fp, hidden_gui, args.seconds, n)
             await lab.stop_gui()
             await lab.start_gui("gui")
         floor_after = codec_floor(speech, args.seconds)
-        floor = statistics.fmean([floor_before, floor_after])
-        print(f"\nCPU, {args.seconds:g} s windows, speech both ways, 24 kbit/s, direct path on loopback")
         print(
-            f"  codec floor (Opus encode + decode, this process): {floor:.2f} % of a core "
-            f"(before {floor_before:.2f}, after {floor_after:.2f})"
+            f"\nCPU, {args.seconds:g} s windows (median of {n}), speech both ways, 24 kbit/s, direct path on loopback"
         )
-        print(ratio_line("wzp-cli call (to a CLI)", cli_cli["caller"], floor))
-        print(ratio_line("wzp-cli listen", cli_cli["callee"], floor))
-        print(ratio_line("wzp-cli call (to the GUI)", gui_call["caller"], floor))
-        print(ratio_line("wzp GUI in a call, shown", gui_call["callee"], floor))
+        print(
+            f"  codec floor, tight loop in this process: {floor_before:.2f} % of a core before, "
+            f"{floor_after:.2f} after;\n  ratios below are to the floor process (the same codec work paced "
+            "at 20 ms) in the same window"
+        )
+        print(ratio_line("wzp-cli call (to a CLI)", cli_cli["caller"], cli_cli["floor"]))
+        print(ratio_line("wzp-cli listen", cli_cli["callee"], cli_cli["floor"]))
+        print(ratio_line("wzp-cli call (to the GUI)", gui_call["caller"], gui_call["floor"]))
+        print(ratio_line("wzp GUI in a call, shown", gui_call["callee"], gui_call["floor"]))
         if hidden is not None:
-            print(ratio_line("wzp GUI in a call, hidden", hidden["callee"], floor))
+            print(ratio_line("wzp GUI in a call, hidden", hidden["callee"], hidden["floor"]))
 
         if args.calls:
             assert lab.listener is not None and lab.gui is not None
@@ -462,8 +500,14 @@ def main() -> None:
     p.add_argument("--calls", type=int, default=20, help="sequential calls per callee for the memory figures")
     p.add_argument("--call-seconds", type=float, default=1.0, help="length of each memory-run call")
     p.add_argument("--gui-hidden", action="store_true", help="also measure the GUI with its window hidden")
+    p.add_argument("--repeats", type=int, default=1, help="measured calls per configuration (median)")
     p.add_argument("--keep", default=None, help="work in this directory and keep it (logs, recordings)")
-    asyncio.run(run(p.parse_args()))
+    p.add_argument("--floor-child", nargs=2, metavar=("SPEECH", "SECONDS"), help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.floor_child:
+        floor_child(Path(args.floor_child[0]), float(args.floor_child[1]))
+        return
+    asyncio.run(run(args))
 
 
 if __name__ == "__main__":
