@@ -42,9 +42,12 @@ class FakeTransport:
         self.rtt = 0.010
         self.remote_addr = "192.0.2.1:4433"
 
-    def send_datagram(self, data: bytes) -> bool:
+    def send_datagram(self, data: bytes, *, transmit: bool = True) -> bool:
         self.sent.append(data)
         return True
+
+    def flush(self) -> None:
+        pass
 
     def set_datagram_handler(self, handler: Callable[[bytes], None] | None) -> None:
         self.handler = handler

@@ -131,6 +131,8 @@ class MediaSession:
         self._timestamp = 0
         self._source_done = False
         self._tasks: list[asyncio.Task[None]] = []
+        self._frame_timer: asyncio.Handle | None = None
+        self._next_frame_at = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         # receive-side loss measurement, per report interval
         self._interval_received = 0
@@ -179,12 +181,17 @@ class MediaSession:
         if self.audio_origin is None:
             self.audio_origin = self._loop.time()
         self.liveness.started(self._loop.time())
-        self._tasks = [asyncio.ensure_future(self._frame_loop()), asyncio.ensure_future(self._stats_loop())]
+        self._next_frame_at = self._loop.time()
+        self._frame_timer = self._loop.call_soon(self._frame_due)
+        self._tasks = [asyncio.ensure_future(self._stats_loop())]
 
     async def stop(self) -> None:
         if self._stopped:
             return
         self._stopped = True
+        if self._frame_timer is not None:
+            self._frame_timer.cancel()
+            self._frame_timer = None
         for task in self._tasks:
             task.cancel()
         try:
@@ -239,23 +246,26 @@ class MediaSession:
 
     # ----------------------------------------------------------------- sending
 
-    async def _frame_loop(self) -> None:
-        assert self._loop is not None
+    def _frame_due(self) -> None:
+        """The frame loop: one slot every 20 ms on an absolute schedule, run straight from a loop
+        timer (no task, no future per frame: on the GUI's loop each of those is a Qt event)."""
         loop = self._loop
-        next_at = loop.time()
-        while True:
-            try:
-                self.frame_tick(loop.time())
-            except Exception:  # one bad frame must not end the call
-                log.exception("media frame failed call_id=%s", self.call_id)
-            next_at += FRAME_S
-            delay = next_at - loop.time()
-            if delay < -0.2:  # far behind (machine stalled): skip ahead instead of bursting
-                self.counters.stalls += 1
-                log.warning("media loop stalled call_id=%s behind=%.0f ms: skipping ahead", self.call_id, -delay * 1000)
-                next_at = loop.time()
-                delay = 0.0
-            await asyncio.sleep(max(0.0, delay))
+        assert loop is not None
+        self._frame_timer = None
+        if self._stopped:
+            return
+        try:
+            self.frame_tick(loop.time())
+        except Exception:  # one bad frame must not end the call
+            log.exception("media frame failed call_id=%s", self.call_id)
+        self._next_frame_at += FRAME_S
+        delay = self._next_frame_at - loop.time()
+        if delay < -0.2:  # far behind (machine stalled): skip ahead instead of bursting
+            self.counters.stalls += 1
+            log.warning("media loop stalled call_id=%s behind=%.0f ms: skipping ahead", self.call_id, -delay * 1000)
+            self._next_frame_at = loop.time()
+        if not self._stopped:
+            self._frame_timer = loop.call_at(self._next_frame_at, self._frame_due)
 
     def frame_tick(self, now: float) -> None:
         """One 20 ms slot (the frame loop calls it on its schedule): send a frame, play a frame,
@@ -286,9 +296,10 @@ class MediaSession:
         self._seq = (self._seq + 1) & 0xFFFFFFFF
         self._timestamp = (self._timestamp + FRAME_SAMPLES) & 0xFFFFFFFF
         conn = self.conn
-        if conn is not None and conn.send_datagram(datagram):
+        if conn is not None and conn.send_datagram(datagram, transmit=False):
             self.counters.sent += 1
             self.counters.bytes_sent += len(datagram)
+            conn.flush()  # now, in this callback (not one loop round later)
         else:
             self.counters.send_failed += 1
         old = self._overlap

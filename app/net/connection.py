@@ -363,10 +363,13 @@ class QuicPeerConnection(QuicConnectionProtocol):
             payload = 0  # the peer takes no datagrams
         return max(0, payload)
 
-    def send_datagram(self, data: bytes) -> bool:
+    def send_datagram(self, data: bytes, *, transmit: bool = True) -> bool:
         """Queue one QUIC datagram; False (not raised) when it cannot go: the connection is gone,
         or it is bigger than one packet carries. While the congestion window is full at most
-        `DATAGRAM_SEND_QUEUE_LIMIT` wait; a newer one pushes out the oldest."""
+        `DATAGRAM_SEND_QUEUE_LIMIT` wait; a newer one pushes out the oldest.
+
+        It goes out on the next loop round; with ``transmit=False`` only when the caller calls
+        `flush()` (a media frame: queued and sent in the same callback, no extra loop round)."""
         if self.is_closed:
             return False
         if len(data) > self.max_datagram_payload:
@@ -385,8 +388,14 @@ class QuicPeerConnection(QuicConnectionProtocol):
             pending.popleft()
             self.datagrams_send_dropped += 1
         self._quic.send_datagram_frame(data)
-        self._transmit_soon()
+        if transmit:
+            self._transmit_soon()
         return True
+
+    def flush(self) -> None:
+        """Send what is queued now (see `send_datagram(transmit=False)`)."""
+        if not self.is_closed:
+            self.transmit()
 
     def set_datagram_handler(self, handler: DatagramHandler | None) -> None:
         """Deliver datagrams to `handler` (synchronously) instead of the queue."""
