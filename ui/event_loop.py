@@ -12,6 +12,8 @@ every packet), so this loop does them differently:
   was queued when it fires (later ones in the next round, as asyncio's own loop does).
 * a cancelled timer: qasync leaves its Qt timer registered until it fires (and then ignores it),
   so every re-armed QUIC timer cost a useless wake-up later. Here cancelling kills the Qt timer.
+* a readable socket: qasync's notifier slot disables the notifier and queues the reader with
+  `call_soon` (a second Qt event per UDP packet). Here the reader runs in the notifier's slot.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from contextvars import Context
 from typing import Any
 
 import qasync
-from PySide6.QtCore import QObject, QTimerEvent
+from PySide6.QtCore import QObject, QSocketNotifier, QTimerEvent
 from PySide6.QtWidgets import QApplication
 
 
@@ -115,6 +117,23 @@ class WzpEventLoop(qasync.QEventLoop):  # type: ignore[misc, valid-type]
                 handle._run()
         if soon:
             self._wzp_timers.arm_soon()
+
+    def _add_reader(self, fd: Any, callback: Callable[..., Any], *args: Any) -> None:
+        self._check_closed()
+        notifiers = self._read_notifiers
+        existing = notifiers.get(fd)
+        if existing is not None:
+            existing.setEnabled(False)
+            existing.activated["int"].disconnect()
+        notifier = QSocketNotifier(fd if isinstance(fd, int) else int(fd.fileno()), QSocketNotifier.Type.Read)
+        handle = asyncio.Handle(callback, args, self)  # runs the reader; errors go to the loop's handler
+        notifier.activated["int"].connect(lambda *_: self._reader_ready(fd, notifier, handle))
+        notifier.setEnabled(True)
+        notifiers[fd] = notifier
+
+    def _reader_ready(self, fd: Any, notifier: QSocketNotifier, handle: asyncio.Handle) -> None:
+        if self._read_notifiers.get(fd) is notifier:  # (not removed or replaced meanwhile)
+            handle._run()
 
     def _timer_handle_cancelled(self, handle: asyncio.TimerHandle) -> None:
         self._wzp_timers.cancel(handle)

@@ -137,9 +137,10 @@ def main(argv: list[str] | None = None) -> int:
 class QuitSignals:
     """SIGTERM, SIGINT and SIGHUP ask the app to quit like the Quit menu (hang up, save, exit 0).
 
-    Python runs signal handlers only between bytecodes, and Qt may sit in C++ waiting for events:
-    the signal number is written to a socket (`signal.set_wakeup_fd`) that a QSocketNotifier
-    watches, so the handler runs at once without a polling timer.
+    Python runs a signal handler between any two bytecodes, even in the middle of a print or of
+    a media frame, so the handler itself does nothing: the signal number also goes to a socket
+    (`signal.set_wakeup_fd`), and a QSocketNotifier on it runs the quit from Qt's event loop,
+    at once and without a polling timer.
     """
 
     SIGNALS = tuple(s for s in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, s))
@@ -152,21 +153,24 @@ class QuitSignals:
         for sock in (self._read, self._write):
             sock.setblocking(False)
         self._old_fd = signal.set_wakeup_fd(self._write.fileno(), warn_on_full_buffer=False)
-        self._old_handlers = {name: signal.signal(getattr(signal, name), self._on_signal) for name in self.SIGNALS}
+        self._old_handlers = {name: signal.signal(getattr(signal, name), _ignore) for name in self.SIGNALS}
+        self._numbers = {int(getattr(signal, name)) for name in self.SIGNALS}
         self._notifier = QSocketNotifier(self._read.fileno(), QSocketNotifier.Type.Read)
         self._notifier.activated.connect(self._drain)
 
-    def _on_signal(self, signum: int, _frame: object) -> None:
-        log.info("signal %s: quitting", signal.Signals(signum).name)
-        from ui import test_hooks
-
-        test_hooks.print_line({"event": "quit_requested", "signal": signal.Signals(signum).name})
-        self.request_quit()
-
     def _drain(self) -> None:
+        received = b""
         with contextlib.suppress(OSError):
-            while self._read.recv(64):
-                pass
+            while chunk := self._read.recv(64):
+                received += chunk
+        for signum in dict.fromkeys(received):
+            if signum in self._numbers:
+                name = signal.Signals(signum).name
+                log.info("signal %s: quitting", name)
+                from ui import test_hooks
+
+                test_hooks.print_line({"event": "quit_requested", "signal": name})
+                self.request_quit()
 
     def close(self) -> None:
         self._notifier.setEnabled(False)
@@ -177,5 +181,5 @@ class QuitSignals:
         self._write.close()
 
 
-if __name__ == "__main__":
-    sys.exit(main())
+def _ignore(_signum: int, _frame: object) -> None:
+    """The Python-level handler: the wake-up socket carries the signal to `QuitSignals._drain`."""
