@@ -183,3 +183,7 @@ class QuitSignals:
 
 def _ignore(_signum: int, _frame: object) -> None:
     """The Python-level handler: the wake-up socket carries the signal to `QuitSignals._drain`."""
+
+
+if __name__ == "__main__":
+    sys.exit(main())

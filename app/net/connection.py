@@ -25,6 +25,7 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from aioquic import tls
@@ -68,6 +69,9 @@ SEND_BUFFER_LIMIT = 512 * 1024
 #: Datagrams waiting for the congestion window, per connection; the oldest go first. 64 media
 #: frames are 1.3 s of audio, older than any jitter buffer waits for.
 DATAGRAM_SEND_QUEUE_LIMIT = 64
+#: Frames that never need an answer sooner than the ACK timer, and ACK frames (see `_on_ack_frame`).
+_QUIET_FRAMES = frozenset({QuicFrameType.PADDING, QuicFrameType.DATAGRAM, QuicFrameType.DATAGRAM_WITH_LENGTH})
+_ACK_FRAMES = frozenset({QuicFrameType.ACK, QuicFrameType.ACK_ECN})
 #: The longest we hold back an ACK (what aioquic advertises as max_ack_delay: 25 ms).
 MAX_ACK_DELAY = 0.025
 #: Short header: first byte, the peer's connection ID, a 2-byte packet number, the AEAD tag.
@@ -115,6 +119,44 @@ class BoundedQuicConnection(QuicConnection):
         for limit, value in ((self._local_max_streams_bidi, peer_streams), (self._local_max_streams_uni, 0)):
             limit.value = limit.sent = value
         self._datagrams_pending = deque(maxlen=DATAGRAM_SEND_QUEUE_LIMIT)
+        #: Whether the packets received since the owner last looked may need an answer now
+        #: (see `take_transmit_due`): anything but DATAGRAM, ACK and PADDING frames, a loss, ...
+        self.transmit_due = False
+        handlers = self._QuicConnection__frame_handlers  # type: ignore[attr-defined]
+        for frame_type, (handler, epochs) in list(handlers.items()):
+            if frame_type in _QUIET_FRAMES:
+                continue
+            wrapped = self._on_ack_frame if frame_type in _ACK_FRAMES else self._answer_due
+            handlers[frame_type] = (partial(wrapped, handler), epochs)
+        loss = self._loss
+        packets_lost = loss._on_packets_lost
+
+        def on_packets_lost(**kwargs: Any) -> None:
+            self.transmit_due = True  # their frames go again (datagrams do not, but cheaper to look)
+            packets_lost(**kwargs)
+
+        loss._on_packets_lost = on_packets_lost  # type: ignore[method-assign]
+
+    # ----------------------------------------------------- answering a packet
+
+    def _answer_due(self, handler: Callable[..., None], *args: Any) -> None:
+        self.transmit_due = True
+        handler(*args)
+
+    def _on_ack_frame(self, handler: Callable[..., None], *args: Any) -> None:
+        handler(*args)
+        # An ACK frees congestion window: what waited for it can go now.
+        if self._datagrams_pending or any(stream.sender._buffer for stream in self._streams.values()):
+            self.transmit_due = True
+
+    def take_transmit_due(self) -> bool:
+        """Whether what was received since the last call may have to be answered at once (stream
+        data, flow control, handshake, connection IDs, a path challenge, a close, a loss, data
+        waiting for the window an ACK opened). Packets of media datagrams and ACKs alone never do:
+        their ACK waits for its timer or for the next frame out."""
+        due = self.transmit_due or not self._handshake_complete or self._state != QuicConnectionState.CONNECTED
+        self.transmit_due = False
+        return due
 
     # -------------------------------------------------------------------- acks
 
@@ -319,17 +361,9 @@ class QuicPeerConnection(QuicConnectionProtocol):
         detection, idle timeout): a new loop timer per packet. Here a deadline that moves later
         leaves the armed timer alone; when it fires early it re-arms for the real deadline."""
         self._transmit_task = None
-        quic = self._quic
-        for data, addr in quic.datagrams_to_send(now=self._loop.time()):
+        for data, addr in self._quic.datagrams_to_send(now=self._loop.time()):
             self._transport.sendto(data, addr)
-        timer_at = quic.get_timer()
-        timer = self._timer
-        if timer is not None and (timer_at is None or timer_at < self._timer_at):
-            timer.cancel()
-            timer = self._timer = None
-        if timer is None and timer_at is not None:
-            self._timer = self._loop.call_at(timer_at, self._handle_timer)
-            self._timer_at = timer_at
+        self._arm_timer()
 
     def _handle_timer(self) -> None:
         due = self._quic.get_timer()
@@ -338,6 +372,28 @@ class QuicPeerConnection(QuicConnectionProtocol):
             self._timer_at = due
             return
         super()._handle_timer()
+
+    def datagram_received(self, data: bytes | str, addr: Any) -> None:
+        """aioquic's, except that a packet that needs no answer now (media datagrams, ACKs) does not
+        run a whole transmit (which built nothing but cost as much as a real one): only the timer
+        is checked. Everything else is answered at once, as before."""
+        quic = self._quic
+        quic.receive_datagram(data, addr, now=self._loop.time())  # type: ignore[arg-type]
+        self._process_events()
+        if not isinstance(quic, BoundedQuicConnection) or quic.take_transmit_due():
+            self.transmit()
+        else:
+            self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        timer_at = self._quic.get_timer()
+        timer = self._timer
+        if timer is not None and (timer_at is None or timer_at < self._timer_at):
+            timer.cancel()
+            timer = self._timer = None
+        if timer is None and timer_at is not None:
+            self._timer = self._loop.call_at(timer_at, self._handle_timer)
+            self._timer_at = timer_at
 
     def set_ack_delay(self, delay: float) -> None:
         """The owner sends a datagram at least every `delay` seconds (media frames): ACKs wait for
