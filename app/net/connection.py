@@ -131,9 +131,11 @@ class BoundedQuicConnection(QuicConnection):
         loss = self._loss
         packets_lost = loss._on_packets_lost
 
-        def on_packets_lost(**kwargs: Any) -> None:
-            self.transmit_due = True  # their frames go again (datagrams do not, but cheaper to look)
-            packets_lost(**kwargs)
+        def on_packets_lost(*, packets: Any, **kwargs: Any) -> None:
+            packets = list(packets)
+            if packets:  # their frames go again (datagrams do not, but cheaper to look)
+                self.transmit_due = True
+            packets_lost(packets=packets, **kwargs)
 
         loss._on_packets_lost = on_packets_lost  # type: ignore[method-assign]
 
