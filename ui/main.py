@@ -119,15 +119,16 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         with loop:
+            main_task = loop.create_task(run())
             try:
-                loop.run_until_complete(run())
+                loop.run_until_complete(main_task)
             except RuntimeError:
                 # Qt's own loop was ended under us (QCoreApplication.quit(), e.g. at session end):
-                # aboutToQuit asked for the quit; run the shutdown (hang up, save) on its own.
-                if not wzp.closed.is_set():
+                # aboutToQuit asked for the quit; let the shutdown (hang up, save) finish.
+                if main_task.done() or not wzp.closed.is_set():
                     raise
-                log.info("Qt event loop ended: shutting down")
-                loop.run_until_complete(wzp.shutdown())
+                log.info("Qt event loop ended: finishing the shutdown")
+                loop.run_until_complete(main_task)
     finally:
         quit_signals.close()
         instance.release()
