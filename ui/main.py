@@ -168,10 +168,10 @@ class QuitSignals:
             if signum in self._numbers:
                 name = signal.Signals(signum).name
                 log.info("signal %s: quitting", name)
+                self.request_quit()
                 from ui import test_hooks
 
                 test_hooks.print_line({"event": "quit_requested", "signal": name})
-                self.request_quit()
 
     def close(self) -> None:
         self._notifier.setEnabled(False)

@@ -48,8 +48,12 @@ def apply_media_hooks(media: MediaOptions) -> None:
 
 
 def print_line(data: dict[str, Any]) -> None:
+    """One JSON line on stdout (WZP_TEST_EVENTS); a reader that went away changes nothing."""
     if os.environ.get(EVENTS):
-        print(json.dumps(data, separators=(",", ":")), flush=True)
+        try:
+            print(json.dumps(data, separators=(",", ":")), flush=True)
+        except (OSError, ValueError):  # stdout closed or a broken pipe
+            pass
 
 
 def install(wzp: WzpApp) -> None:
@@ -64,10 +68,7 @@ def install(wzp: WzpApp) -> None:
     if os.environ.get(EVENTS):
 
         def on_event(event: ev.ClientEvent) -> None:
-            try:
-                print_line(event.to_dict())
-            except (OSError, ValueError):  # stdout gone: the test stopped reading
-                pass
+            print_line(event.to_dict())
 
         wzp.host.event.connect(on_event)
         print_line({"event": "started", "pid": os.getpid()})
