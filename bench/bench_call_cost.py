@@ -12,16 +12,18 @@ Everything runs as the user runs it, on loopback, direct path, 24 kbit/s:
    2 s after the first audio was played, as % of one core. Measured: CLI caller and CLI listener
    in a CLI <-> CLI call; GUI (window shown, the call page on screen) and CLI in a CLI -> GUI call;
    optionally (`--gui-hidden`) the GUI again with its window hidden.
-2. The codec floor, in this process, in the same run: Opus encode + decode of the same speech,
-   frame by frame, at the same bitrate (what a full-duplex client cannot avoid), as % of a core.
-   Each process's figure is also given as a ratio to it.
+2. The codec floor, in the same run: a process that does only Opus encode + decode of the same
+   speech at the same bitrate, one frame every 20 ms (what a full-duplex client cannot avoid),
+   measured in the same window as the clients (so under the same machine load); each client's
+   figure is given as a ratio to it. A tight loop of the same work in this process is printed too.
+   `--repeats N` takes the median of N measured calls per configuration.
 3. Memory: this process places N short calls (`--calls`, `--call-seconds` each) to the
    listener and to the GUI at the same time (two callers of its own); RSS (VmRSS) and open fds
    of both are read before the first call, in the middle of calls, and after each call.
    Reported: idle, after the first call (one-time growth), after the last, the largest value
    during a call, and the slope over calls 2..N (kB per call).
 
-Usage: python bench/bench_call_cost.py [--seconds 20] [--calls 20] [--call-seconds 1]
+Usage: python bench/bench_call_cost.py [--seconds 20] [--repeats 1] [--calls 20] [--call-seconds 1]
        [--gui-hidden] [--keep DIR]
 """
 
