@@ -42,12 +42,18 @@ class FakeTransport:
         self.rtt = 0.010
         self.remote_addr = "192.0.2.1:4433"
 
-    def send_datagram(self, data: bytes) -> bool:
+    def send_datagram(self, data: bytes, *, transmit: bool = True) -> bool:
         self.sent.append(data)
         return True
 
+    def flush(self) -> None:
+        pass
+
     def set_datagram_handler(self, handler: Callable[[bytes], None] | None) -> None:
         self.handler = handler
+
+    def set_ack_delay(self, delay: float) -> None:
+        self.ack_delay = delay
 
     def take(self) -> list[bytes]:
         out, self.sent = self.sent, []

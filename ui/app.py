@@ -349,13 +349,17 @@ class WzpApp(QObject):
         if args:
             self.window.open_link(args[0])
 
+    def save_settings(self) -> None:
+        """Write the settings (and the window's place) now: at quit, and when the session ends."""
+        self.settings.window_geometry = bytes(self.window.saveGeometry().toBase64().data()).decode()
+        self.store.save(self.settings)
+
     async def shutdown(self) -> None:
         if self._shut_down:
             return
         self._shut_down = True
-        self.settings.window_geometry = bytes(self.window.saveGeometry().toBase64().data()).decode()
+        self.save_settings()
         self.window.allow_close = True
-        self.store.save(self.settings)
         self.sounds.stop()
         for dialog in (self.welcome, self.settings_dialog, self.key_dialog, self.incoming_dialog, self.close_question):
             if dialog is not None:

@@ -32,6 +32,8 @@ class MediaOptions:
     bitrate: int = 24_000
     no_audio: bool = False  # silence out, nothing played (tests, machines without audio)
     processing: ProcessingConfig = field(default_factory=ProcessingConfig)  # AEC, NS, AGC
+    play: Path | None = None  # tests only (ui/test_hooks.py): send this WAV instead of the microphone
+    record: Path | None = None  # tests only: write what is received to this WAV instead of playing it
 
 
 def processing_of(settings: Settings) -> ProcessingConfig:
@@ -101,6 +103,8 @@ class ClientHost(QObject):
         if client is None:
             return
         client.media_factory = make_media_factory(
+            play=self.media.play,
+            record=self.media.record,
             no_audio=self.media.no_audio,
             input_device=self.media.input_device or None,
             output_device=self.media.output_device or None,

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import os
 import signal
+import socket
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from app.nat.relay_address import relay_address_arg
@@ -61,7 +64,6 @@ def main(argv: list[str] | None = None) -> int:
         return run_self_test()
 
     _setup_logging(args.verbose)
-    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication, QMessageBox
 
     from app.identity import default_data_dir
@@ -114,30 +116,99 @@ def main(argv: list[str] | None = None) -> int:
     url_opener = UrlOpenFilter(lambda url: wzp.handle_second_launch([url]))  # macOS hands wzp: links over this way
     qt_app.installEventFilter(url_opener)
 
-    def logging_out(_manager: object) -> None:  # the session ends: a hidden-to-tray window must not hold it up
+    from ui import test_hooks
+
+    if test_hooks.enabled():
+        test_hooks.apply_media_hooks(wzp.host.media)
+        test_hooks.install(wzp)
+    # SIGTERM/SIGINT/SIGHUP quit like Quit, without asking (a session manager or `kill` cannot answer a
+    # question): hang up, save, exit 0.
+    quit_signals = QuitSignals(wzp.quit_now)
+
+    def logging_out(_manager: object) -> None:  # the session ends: save now, and a hidden window must not hold it up
+        wzp.save_settings()
         wzp.window.allow_close = True
         wzp.quit_now()
 
     qt_app.commitDataRequest.connect(logging_out)
-
-    signal.signal(signal.SIGINT, lambda *_: wzp.quit_now())
-    wake = QTimer()  # lets Python see Ctrl+C while Qt waits
-    wake.start(300)
-    wake.timeout.connect(lambda: None)
+    qt_app.aboutToQuit.connect(wzp.quit_now)
 
     async def run() -> None:
         await wzp.start(minimized=args.minimized)
         if args.link:
             wzp.window.open_link(args.link)
+        if test_hooks.enabled():
+            test_hooks.after_start(wzp)
         await wzp.closed.wait()
         await wzp.shutdown()
 
     try:
         with loop:
-            loop.run_until_complete(run())
+            main_task = loop.create_task(run())
+            try:
+                loop.run_until_complete(main_task)
+            except RuntimeError:
+                # Qt's own loop was ended under us (QCoreApplication.quit(), e.g. at session end):
+                # aboutToQuit asked for the quit; let the shutdown (hang up, save) finish.
+                if main_task.done() or not wzp.closed.is_set():
+                    raise
+                log.info("Qt event loop ended: finishing the shutdown")
+                loop.run_until_complete(main_task)
     finally:
+        quit_signals.close()
         instance.release()
     return 0
+
+
+class QuitSignals:
+    """SIGTERM, SIGINT and SIGHUP ask the app to quit like the Quit menu (hang up, save, exit 0).
+
+    Python runs a signal handler between any two bytecodes, even in the middle of a print or of
+    a media frame, so the handler itself does nothing: the signal number also goes to a socket
+    (`signal.set_wakeup_fd`), and a QSocketNotifier on it runs the quit from Qt's event loop,
+    at once and without a polling timer.
+    """
+
+    SIGNALS = tuple(s for s in ("SIGTERM", "SIGINT", "SIGHUP") if hasattr(signal, s))
+
+    def __init__(self, request_quit: Callable[[], None]) -> None:
+        from PySide6.QtCore import QSocketNotifier
+
+        self.request_quit = request_quit
+        self._read, self._write = socket.socketpair()
+        for sock in (self._read, self._write):
+            sock.setblocking(False)
+        self._old_fd = signal.set_wakeup_fd(self._write.fileno(), warn_on_full_buffer=False)
+        self._old_handlers = {name: signal.signal(getattr(signal, name), _ignore) for name in self.SIGNALS}
+        self._numbers = {int(getattr(signal, name)) for name in self.SIGNALS}
+        self._notifier = QSocketNotifier(self._read.fileno(), QSocketNotifier.Type.Read)
+        self._notifier.activated.connect(self._drain)
+
+    def _drain(self) -> None:
+        received = b""
+        with contextlib.suppress(OSError):
+            while chunk := self._read.recv(64):
+                received += chunk
+        for signum in dict.fromkeys(received):
+            if signum in self._numbers:
+                name = signal.Signals(signum).name
+                log.info("signal %s: quitting", name)
+                self.request_quit()
+                from ui import test_hooks
+
+                test_hooks.print_line({"event": "quit_requested", "signal": name})
+
+    def close(self) -> None:
+        self._notifier.setEnabled(False)
+        signal.set_wakeup_fd(self._old_fd)
+        for name, handler in self._old_handlers.items():
+            signal.signal(getattr(signal, name), handler)
+        self._read.close()
+        self._write.close()
+
+
+def _ignore(_signum: int, _frame: object) -> None:
+    """The Python-level handler: the wake-up socket carries the signal to `QuitSignals._drain`."""
 
 
 if __name__ == "__main__":

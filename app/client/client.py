@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from app import events as ev
+from app import memory
 from app.call.call_state import CallEvent, CallState, CallStateError, CallStateMachine
 from app.call.race import PathRace, RaceFailed, RaceParams, RaceResult
 from app.client.relay_link import (
@@ -59,6 +60,9 @@ RECENTLY_ENDED = 256
 #: An offer or answer waits at most this long for a port mapping still being asked for.
 MAPPING_WAIT_S = 0.5
 ACCEPT_MODES = {"trusted": "AcceptTrusted", "generic": "AcceptGeneric"}
+#: After a call ends, its memory is collected this much later (its QUIC connections drain for
+#: 3 PTO first), and only while no other call plays audio: a full collection pauses the loop.
+RECLAIM_AFTER_S = 1.0
 
 
 class MediaSessionLike(Protocol):
@@ -168,6 +172,11 @@ class WzpClient:
         self.nat_report: NatReport | None = None
         self._nat_known = asyncio.Event()
         self.visited: RelayPool | None = None
+        self.reclaim_after = RECLAIM_AFTER_S
+        self._reclaim_timer: asyncio.TimerHandle | None = None
+        self._ending: set[asyncio.Task[None]] = set()  # ended calls' tasks still winding down
+        #: Set each time an ended call's memory has been collected (tests and benches wait on it).
+        self.reclaimed = asyncio.Event()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -232,6 +241,9 @@ class WzpClient:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         if self.port_mapper is not None:
             await self.port_mapper.close()  # the router forwards nothing to us any more
+        if self._reclaim_timer is not None:
+            self._reclaim_timer.cancel()
+            self._reclaim_timer = None
         if self.endpoint is not None:
             await self.endpoint.close()
 
@@ -1002,6 +1014,8 @@ class WzpClient:
             duration = asyncio.get_running_loop().time() - call.connected_at
         if call.task is not None and not call.task.done() and call.task is not asyncio.current_task():
             call.task.cancel()
+        if call.task is not None and not call.task.done():
+            self._ending.add(call.task)
         if call.media is not None:
             stopping = asyncio.ensure_future(call.media.stop())
             self._media_stops.add(stopping)
@@ -1012,6 +1026,7 @@ class WzpClient:
                 call.result.standby.close(CALL_ENDED, "call ended")
         log.info("call ended call_id=%s reason=%s duration=%.1fs", call.call_id, reason, duration)
         self._forget(call)
+        self._schedule_reclaim()
         self.emit(ev.Ended(call_id=call.call_id, reason=reason, duration_s=round(duration, 2), by=by, relay=relay))
 
     def _forget(self, call: CallInfo) -> None:
@@ -1022,6 +1037,25 @@ class WzpClient:
         call.ephemeral.wipe()
         call.keys = None
         call.media = None  # its stop() is under way (tracked in _media_stops)
+
+    def _schedule_reclaim(self) -> None:
+        if self._stopping:
+            return
+        if self._reclaim_timer is not None:
+            self._reclaim_timer.cancel()
+        self._reclaim_timer = asyncio.get_running_loop().call_later(self.reclaim_after, self._reclaim)
+
+    def _reclaim(self) -> None:
+        """Give the ended calls' memory back (see app/memory.py); later if a call plays audio now."""
+        self._reclaim_timer = None
+        closing = self.endpoint is not None and any(c.is_closed for c in self.endpoint.connections)
+        self._ending = {t for t in self._ending if not t.done()}
+        if closing or self._ending or self._media_stops or any(c.media is not None for c in self.calls.values()):
+            self._schedule_reclaim()  # connections still draining, or a call plays audio
+            return
+        collected, took = memory.reclaim()
+        log.info("memory reclaimed after a call objects=%d took_ms=%.1f", collected, took * 1000)
+        self.reclaimed.set()
 
     # -------------------------------------------------------- direct accept
 
@@ -1034,6 +1068,7 @@ class WzpClient:
             except ConnectionClosed:
                 return
             self._spawn(self._route_incoming(conn))
+            del conn  # not held while waiting for the next one (an ended call's connection would live on)
 
     async def _route_incoming(self, conn: QuicPeerConnection) -> None:
         try:

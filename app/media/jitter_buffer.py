@@ -67,6 +67,7 @@ RED
 
 from __future__ import annotations
 
+import bisect
 import logging
 import math
 from collections import deque
@@ -216,6 +217,7 @@ class JitterBuffer:
         # Monotonic deque of (arrival, transit D) for the sliding-window minimum.
         self._transits: deque[tuple[float, float]] = deque()
         self._lateness: deque[tuple[float, float]] = deque()  # (arrival, r = D - min D)
+        self._lateness_sorted: list[float] = []  # the same r values, kept sorted (for the quantile)
         self._min_transit: float | None = None
         self._prev_transit: float | None = None
         self._jitter = 0.0
@@ -380,7 +382,9 @@ class JitterBuffer:
             transits.pop()
         transits.append((now, transit))
         self._prune(now)
-        self._lateness.append((now, transit - self._min_transit_now()))
+        lateness = transit - self._min_transit_now()
+        self._lateness.append((now, lateness))
+        bisect.insort(self._lateness_sorted, lateness)
 
     def _min_transit_now(self) -> float:
         self._min_transit = self._transits[0][1]
@@ -395,16 +399,18 @@ class JitterBuffer:
         if transits:
             self._min_transit = transits[0][1]
         lateness = self._lateness
+        ordered = self._lateness_sorted
         horizon = now - c.window_s
         while len(lateness) > 1 and lateness[0][0] < horizon:
-            lateness.popleft()
+            _, old = lateness.popleft()
+            del ordered[bisect.bisect_left(ordered, old)]
 
     def _update_target(self, now: float) -> None:
         c = self.config
         self._prune(now)
         if self._min_transit is None or not self._lateness:
             return
-        lateness = sorted(r for _, r in self._lateness)
+        lateness = self._lateness_sorted  # sorted incrementally: no sort of 200 values per frame
         index = max(0, math.ceil(c.quantile * len(lateness)) - 1)
         raw = min(max(lateness[index], c.min_delay_s), c.max_delay_s)
         last = self._last_target_update

@@ -40,7 +40,7 @@ from app.media.errors import MediaPacketError
 from app.media.jitter_buffer import JitterBuffer, PlayoutKind
 from app.media.media_keys import MediaKeys
 from app.media.packet import FLAG_DTX, FLAG_RED, MediaOpener, MediaSealer
-from app.media.pcm import level_dbfs, scale_pcm
+from app.media.pcm import MIN_DBFS, level_dbfs, quieter_than, scale_pcm
 from app.media.red import RedPacketizer, RedundancyPolicy, expand_red
 from app.media.sinks import AudioSink
 from app.media.sources import AudioSource
@@ -56,6 +56,9 @@ SILENT_DBFS = -55.0
 #: After a switch the old path carries a copy of every frame this long: the peer may still be
 #: listening there (it switches a round trip later), and the replay window drops the doubles.
 SWITCH_OVERLAP_S = 0.3
+#: How long the connection in use may hold an ACK back: a little more than a frame, so the ACK
+#: for what we received goes out with our next frame (one packet each way per 20 ms, not two).
+ACK_DELAY_S = FRAME_S + 0.005
 _REPORT = struct.Struct(">HHI")  # loss in 1/10000, jitter in 1/10 ms, frames received
 
 
@@ -117,8 +120,10 @@ class MediaSession:
         self.first_audio_ms: int | None = None
         self.muted = False
         self.volume = 1.0
-        self.input_level_db = -100.0
-        self.output_level_db = -100.0
+        # The last frame sent / played: their levels are computed when read (meters poll a few
+        # times a second, stats once), not for every frame.
+        self._last_input: bytes | None = None
+        self._last_output: bytes | None = None
         self.peer_loss = 0.0  # what the peer reports about our stream
         self.red_depth = 0
         self._seq = 0
@@ -126,6 +131,8 @@ class MediaSession:
         self._timestamp = 0
         self._source_done = False
         self._tasks: list[asyncio.Task[None]] = []
+        self._frame_timer: asyncio.Handle | None = None
+        self._next_frame_at = 0.0
         self._loop: asyncio.AbstractEventLoop | None = None
         # receive-side loss measurement, per report interval
         self._interval_received = 0
@@ -150,6 +157,7 @@ class MediaSession:
         self.conn = conn
         self.path = path
         conn.set_datagram_handler(self._on_active_datagram)
+        conn.set_ack_delay(ACK_DELAY_S)  # we send a frame every 20 ms: ACKs ride with it
         self.liveness.started(self._now())
         log.info("media transport call_id=%s path=%s remote=%s", self.call_id, path, conn.remote_addr)
 
@@ -173,17 +181,23 @@ class MediaSession:
         if self.audio_origin is None:
             self.audio_origin = self._loop.time()
         self.liveness.started(self._loop.time())
-        self._tasks = [asyncio.ensure_future(self._frame_loop()), asyncio.ensure_future(self._stats_loop())]
+        self._next_frame_at = self._loop.time()
+        self._frame_timer = self._loop.call_soon(self._frame_due)
+        self._tasks = [asyncio.ensure_future(self._stats_loop())]
 
     async def stop(self) -> None:
         if self._stopped:
             return
         self._stopped = True
+        if self._frame_timer is not None:
+            self._frame_timer.cancel()
+            self._frame_timer = None
         for task in self._tasks:
             task.cancel()
         try:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         finally:
+            self._tasks = []  # a cancelled task's traceback holds its frame, which holds this session
             for conn in (self.conn, self.standby):
                 if conn is not None:
                     conn.set_datagram_handler(None)
@@ -212,6 +226,18 @@ class MediaSession:
             js.resyncs,
         )
 
+    @property
+    def input_level_db(self) -> float:
+        """Level (dBFS) of the last frame sent (silence when muted); -100 before the first."""
+        pcm = self._last_input
+        return MIN_DBFS if pcm is None else level_dbfs(pcm)
+
+    @property
+    def output_level_db(self) -> float:
+        """Level (dBFS) of the last frame played (after the volume); -100 before the first."""
+        pcm = self._last_output
+        return MIN_DBFS if pcm is None else level_dbfs(pcm)
+
     def set_muted(self, muted: bool) -> None:
         self.muted = muted
 
@@ -220,23 +246,26 @@ class MediaSession:
 
     # ----------------------------------------------------------------- sending
 
-    async def _frame_loop(self) -> None:
-        assert self._loop is not None
+    def _frame_due(self) -> None:
+        """The frame loop: one slot every 20 ms on an absolute schedule, run straight from a loop
+        timer (no task, no future per frame: on the GUI's loop each of those is a Qt event)."""
         loop = self._loop
-        next_at = loop.time()
-        while True:
-            try:
-                self.frame_tick(loop.time())
-            except Exception:  # one bad frame must not end the call
-                log.exception("media frame failed call_id=%s", self.call_id)
-            next_at += FRAME_S
-            delay = next_at - loop.time()
-            if delay < -0.2:  # far behind (machine stalled): skip ahead instead of bursting
-                self.counters.stalls += 1
-                log.warning("media loop stalled call_id=%s behind=%.0f ms: skipping ahead", self.call_id, -delay * 1000)
-                next_at = loop.time()
-                delay = 0.0
-            await asyncio.sleep(max(0.0, delay))
+        assert loop is not None
+        self._frame_timer = None
+        if self._stopped:
+            return
+        try:
+            self.frame_tick(loop.time())
+        except Exception:  # one bad frame must not end the call
+            log.exception("media frame failed call_id=%s", self.call_id)
+        self._next_frame_at += FRAME_S
+        delay = self._next_frame_at - loop.time()
+        if delay < -0.2:  # far behind (machine stalled): skip ahead instead of bursting
+            self.counters.stalls += 1
+            log.warning("media loop stalled call_id=%s behind=%.0f ms: skipping ahead", self.call_id, -delay * 1000)
+            self._next_frame_at = loop.time()
+        if not self._stopped:
+            self._frame_timer = loop.call_at(self._next_frame_at, self._frame_due)
 
     def frame_tick(self, now: float) -> None:
         """One 20 ms slot (the frame loop calls it on its schedule): send a frame, play a frame,
@@ -253,10 +282,9 @@ class MediaSession:
             pcm = SILENCE
         if self.muted:
             pcm = SILENCE
-        level = level_dbfs(pcm)
-        self.input_level_db = level
+        self._last_input = pcm
         opus = self.encoder.encode(pcm)
-        flags = FLAG_DTX if (level < SILENT_DBFS or len(opus) <= 2) else 0
+        flags = FLAG_DTX if (len(opus) <= 2 or quieter_than(pcm, SILENT_DBFS)) else 0
         seq = self._seq
         if self.red_depth > 0:
             payload = self.red.build(seq, opus, self.red_depth)
@@ -268,9 +296,10 @@ class MediaSession:
         self._seq = (self._seq + 1) & 0xFFFFFFFF
         self._timestamp = (self._timestamp + FRAME_SAMPLES) & 0xFFFFFFFF
         conn = self.conn
-        if conn is not None and conn.send_datagram(datagram):
+        if conn is not None and conn.send_datagram(datagram, transmit=False):
             self.counters.sent += 1
             self.counters.bytes_sent += len(datagram)
+            conn.flush()  # now, in this callback (not one loop round later)
         else:
             self.counters.send_failed += 1
         old = self._overlap
@@ -361,7 +390,7 @@ class MediaSession:
             pcm = SILENCE
         if self.volume != 1.0:
             pcm = scale_pcm(pcm, self.volume)
-        self.output_level_db = level_dbfs(pcm)
+        self._last_output = pcm
         self.sink.write_frame(pcm)
 
     def _first_audio(self, now: float) -> None:

@@ -25,8 +25,10 @@ import asyncio
 import logging
 from collections import deque
 from collections.abc import Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from aioquic import tls
 from aioquic.asyncio.protocol import QuicConnectionProtocol, QuicStreamAdapter
 from aioquic.buffer import size_uint_var
 from aioquic.quic import events
@@ -39,7 +41,7 @@ from aioquic.quic.connection import (
 )
 from aioquic.quic.packet import QuicErrorCode, QuicFrameType
 from aioquic.quic.packet_builder import PACKET_NUMBER_SEND_SIZE, QuicPacketBuilder
-from aioquic.quic.recovery import QuicPacketSpace
+from aioquic.quic.recovery import K_GRANULARITY, QuicPacketSpace
 from aioquic.quic.stream import QuicStream
 
 from app.net.tls import certificate_public_key
@@ -67,6 +69,11 @@ SEND_BUFFER_LIMIT = 512 * 1024
 #: Datagrams waiting for the congestion window, per connection; the oldest go first. 64 media
 #: frames are 1.3 s of audio, older than any jitter buffer waits for.
 DATAGRAM_SEND_QUEUE_LIMIT = 64
+#: Frames that never need an answer sooner than the ACK timer, and ACK frames (see `_on_ack_frame`).
+_QUIET_FRAMES = frozenset({QuicFrameType.PADDING, QuicFrameType.DATAGRAM, QuicFrameType.DATAGRAM_WITH_LENGTH})
+_ACK_FRAMES = frozenset({QuicFrameType.ACK, QuicFrameType.ACK_ECN})
+#: The longest we hold back an ACK (what aioquic advertises as max_ack_delay: 25 ms).
+MAX_ACK_DELAY = 0.025
 #: Short header: first byte, the peer's connection ID, a 2-byte packet number, the AEAD tag.
 _SHORT_HEADER_FIXED = 1 + PACKET_NUMBER_SEND_SIZE + 16
 
@@ -112,6 +119,62 @@ class BoundedQuicConnection(QuicConnection):
         for limit, value in ((self._local_max_streams_bidi, peer_streams), (self._local_max_streams_uni, 0)):
             limit.value = limit.sent = value
         self._datagrams_pending = deque(maxlen=DATAGRAM_SEND_QUEUE_LIMIT)
+        #: Whether the packets received since the owner last looked may need an answer now
+        #: (see `take_transmit_due`): anything but DATAGRAM, ACK and PADDING frames, a loss, ...
+        self.transmit_due = False
+        handlers = self._QuicConnection__frame_handlers  # type: ignore[attr-defined]
+        for frame_type, (handler, epochs) in list(handlers.items()):
+            if frame_type in _QUIET_FRAMES:
+                continue
+            wrapped = self._on_ack_frame if frame_type in _ACK_FRAMES else self._answer_due
+            handlers[frame_type] = (partial(wrapped, handler), epochs)
+        loss = self._loss
+        packets_lost = loss._on_packets_lost
+
+        def on_packets_lost(*, packets: Any, **kwargs: Any) -> None:
+            packets = list(packets)
+            if packets:  # their frames go again (datagrams do not, but cheaper to look)
+                self.transmit_due = True
+            packets_lost(packets=packets, **kwargs)
+
+        loss._on_packets_lost = on_packets_lost  # type: ignore[method-assign]
+
+    # ----------------------------------------------------- answering a packet
+
+    def _answer_due(self, handler: Callable[..., None], *args: Any) -> None:
+        self.transmit_due = True
+        handler(*args)
+
+    def _on_ack_frame(self, handler: Callable[..., None], *args: Any) -> None:
+        handler(*args)
+        # An ACK frees congestion window: what waited for it can go now.
+        if self._datagrams_pending or any(stream.sender._buffer for stream in self._streams.values()):
+            self.transmit_due = True
+
+    def take_transmit_due(self) -> bool:
+        """Whether what was received since the last call may have to be answered at once (stream
+        data, flow control, handshake, connection IDs, a path challenge, a close, a loss, data
+        waiting for the window an ACK opened). Packets of media datagrams and ACKs alone never do:
+        their ACK waits for its timer or for the next frame out."""
+        due = self.transmit_due or not self._handshake_complete or self._state != QuicConnectionState.CONNECTED
+        self.transmit_due = False
+        return due
+
+    # -------------------------------------------------------------------- acks
+
+    def datagrams_to_send(self, now: float) -> list[tuple[bytes, Any]]:
+        """aioquic's, except that an ACK that is waiting rides along with a datagram going out now
+        (aioquic writes an ACK only once it is due, and then in a packet of its own)."""
+        if self._datagrams_pending:
+            space = self._spaces.get(tls.Epoch.ONE_RTT)
+            if space is not None and space.ack_at is not None and space.ack_at > now:
+                space.ack_at = now
+        return super().datagrams_to_send(now)
+
+    def set_ack_delay(self, delay: float) -> None:
+        """Hold an ACK back up to `delay` (at most `MAX_ACK_DELAY`) so that it goes with the next
+        datagram instead of alone: one packet each way per media frame instead of two."""
+        self._ack_delay = min(MAX_ACK_DELAY, max(K_GRANULARITY, delay))
 
     # ------------------------------------------------------------------ credit
 
@@ -236,6 +299,7 @@ class QuicPeerConnection(QuicConnectionProtocol):
         self._datagram_waiter: asyncio.Future[None] | None = None
         self._datagram_handler: DatagramHandler | None = None
         self._streams: deque[StreamPair] = deque()
+        self._adapters: list[QuicStreamAdapter] = []
         self._stream_waiter: asyncio.Future[None] | None = None
         #: Datagrams not sent: too big for one packet (`datagrams_too_big`) or pushed out of the
         #: send queue by newer ones while the congestion window was full (`datagrams_send_dropped`).
@@ -291,6 +355,54 @@ class QuicPeerConnection(QuicConnectionProtocol):
 
         return format_addr(*self.remote)
 
+    # ------------------------------------------------------------------ timer
+
+    def transmit(self) -> None:
+        """aioquic's, with a lazier timer: aioquic cancels and re-arms its loop timer whenever the
+        connection's next deadline moves, and it moves later with nearly every packet (loss
+        detection, idle timeout): a new loop timer per packet. Here a deadline that moves later
+        leaves the armed timer alone; when it fires early it re-arms for the real deadline."""
+        self._transmit_task = None
+        for data, addr in self._quic.datagrams_to_send(now=self._loop.time()):
+            self._transport.sendto(data, addr)
+        self._arm_timer()
+
+    def _handle_timer(self) -> None:
+        due = self._quic.get_timer()
+        if due is not None and self._timer_at is not None and due > self._timer_at:  # it moved later meanwhile
+            self._timer = self._loop.call_at(due, self._handle_timer)
+            self._timer_at = due
+            return
+        super()._handle_timer()
+
+    def datagram_received(self, data: bytes | str, addr: Any) -> None:
+        """aioquic's, except that a packet that needs no answer now (media datagrams, ACKs) does not
+        run a whole transmit (which built nothing but cost as much as a real one): only the timer
+        is checked. Everything else is answered at once, as before."""
+        quic = self._quic
+        quic.receive_datagram(data, addr, now=self._loop.time())  # type: ignore[arg-type]
+        self._process_events()
+        if not isinstance(quic, BoundedQuicConnection) or quic.take_transmit_due():
+            self.transmit()
+        else:
+            self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        timer_at = self._quic.get_timer()
+        timer = self._timer
+        if timer is not None and (timer_at is None or timer_at < self._timer_at):
+            timer.cancel()
+            timer = self._timer = None
+        if timer is None and timer_at is not None:
+            self._timer = self._loop.call_at(timer_at, self._handle_timer)
+            self._timer_at = timer_at
+
+    def set_ack_delay(self, delay: float) -> None:
+        """The owner sends a datagram at least every `delay` seconds (media frames): ACKs wait for
+        it instead of going out alone (see `BoundedQuicConnection.set_ack_delay`)."""
+        if isinstance(self._quic, BoundedQuicConnection):
+            self._quic.set_ack_delay(delay)
+
     # --------------------------------------------------------------- datagrams
 
     @property
@@ -309,10 +421,13 @@ class QuicPeerConnection(QuicConnectionProtocol):
             payload = 0  # the peer takes no datagrams
         return max(0, payload)
 
-    def send_datagram(self, data: bytes) -> bool:
+    def send_datagram(self, data: bytes, *, transmit: bool = True) -> bool:
         """Queue one QUIC datagram; False (not raised) when it cannot go: the connection is gone,
         or it is bigger than one packet carries. While the congestion window is full at most
-        `DATAGRAM_SEND_QUEUE_LIMIT` wait; a newer one pushes out the oldest."""
+        `DATAGRAM_SEND_QUEUE_LIMIT` wait; a newer one pushes out the oldest.
+
+        It goes out on the next loop round; with ``transmit=False`` only when the caller calls
+        `flush()` (a media frame: queued and sent in the same callback, no extra loop round)."""
         if self.is_closed:
             return False
         if len(data) > self.max_datagram_payload:
@@ -331,8 +446,14 @@ class QuicPeerConnection(QuicConnectionProtocol):
             pending.popleft()
             self.datagrams_send_dropped += 1
         self._quic.send_datagram_frame(data)
-        self._transmit_soon()
+        if transmit:
+            self._transmit_soon()
         return True
+
+    def flush(self) -> None:
+        """Send what is queued now (see `send_datagram(transmit=False)`)."""
+        if not self.is_closed:
+            self.transmit()
 
     def set_datagram_handler(self, handler: DatagramHandler | None) -> None:
         """Deliver datagrams to `handler` (synchronously) instead of the queue."""
@@ -401,6 +522,7 @@ class QuicPeerConnection(QuicConnectionProtocol):
     def _create_stream(self, stream_id: int) -> StreamPair:
         # aioquic's, with a reader that reports what the application read (receive credit follows it).
         adapter = QuicStreamAdapter(self, stream_id)
+        self._adapters.append(adapter)
         reader = _CreditReader(lambda: self._stream_read(stream_id))
         protocol = asyncio.streams.StreamReaderProtocol(reader)
         writer = asyncio.StreamWriter(adapter, protocol, reader, self._loop)
@@ -497,6 +619,12 @@ class QuicPeerConnection(QuicConnectionProtocol):
         for reader in self._stream_readers.values():
             if not reader.at_eof():
                 reader.feed_eof()
+        # Its streams are over too. Otherwise a StreamWriter collected later "closes" its stream
+        # from __del__, which schedules a transmit and so brings the whole dead connection (its
+        # QUIC state, crypto buffers, ~100 KiB) back to life until the next garbage collection.
+        for adapter in self._adapters:
+            adapter._closing = True
+        self._adapters.clear()
         if not self._ready.done():
             self._ready.set_exception(ConnectionClosed(self.close_reason))
         _wake(self._datagram_waiter)

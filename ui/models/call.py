@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 IDLE, CALLING, RINGING, INCOMING = "idle", "calling", "ringing", "incoming"
 CONNECTING, IN_CALL = "connecting", "in_call"
-LEVEL_POLL_MS = 100
+LEVEL_POLL_MS = 100  # meters move at a human rate (10/s), never per 20 ms frame
 
 
 class CallModel(QObject):
@@ -75,6 +75,8 @@ class CallModel(QObject):
         self._level_timer = QTimer(self)
         self._level_timer.setInterval(LEVEL_POLL_MS)
         self._level_timer.timeout.connect(self._poll_levels)
+        #: Whether anyone can see the level meters now (set by the call page); None: always.
+        self.levels_visible: Callable[[], bool] | None = None
 
     def _reset(self) -> None:
         self.state = IDLE
@@ -406,7 +408,9 @@ class CallModel(QObject):
             session.set_muted(self.muted)
         if abs(session.volume - self.volume_percent / 100) > 1e-6:
             session.set_volume(self.volume_percent / 100)
-        self._set_levels(session.input_level_db, session.output_level_db)
+        visible = self.levels_visible
+        if visible is None or visible():  # nobody sees the meters (window hidden, minimized): no work
+            self._set_levels(session.input_level_db, session.output_level_db)
 
     def _set_levels(self, input_db: float, output_db: float) -> None:
         self.input_level_db, self.output_level_db = input_db, output_db

@@ -1,9 +1,14 @@
-"""A horizontal audio level meter in dBFS (-60 .. 0), green / amber / red."""
+"""A horizontal audio level meter in dBFS (-60 .. 0), green / amber / red.
+
+It repaints up to 10 times a second in a call, so it paints opaque: the background under it
+(its parent's, e.g. the group box's shaded interior) is rendered once into a pixmap and reused;
+otherwise every meter update would repaint the whole chain of widgets behind it.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPaintEvent
+from PySide6.QtCore import QEvent, QPoint, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPixmap, QRegion, QResizeEvent
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 FLOOR_DB = -60.0
@@ -13,8 +18,10 @@ class LevelMeter(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.level_db = -100.0
+        self._background: QPixmap | None = None
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Fixed)
         self.setMinimumWidth(80)
+        self.setAttribute(Qt.WidgetAttribute.WA_OpaquePaintEvent, True)
 
     def set_level_db(self, level_db: float) -> None:
         if abs(level_db - self.level_db) < 0.05:
@@ -30,8 +37,46 @@ class LevelMeter(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(160, 10)
 
+    # -------------------------------------------------------------- background
+
+    def _parent_background(self) -> QPixmap:
+        """What the parent shows where this meter is, without the meter (nor other children)."""
+        if self._background is None or self._background.size() != self.size() * self.devicePixelRatioF():
+            ratio = self.devicePixelRatioF()
+            pixmap = QPixmap(self.size() * ratio)
+            pixmap.setDevicePixelRatio(ratio)
+            parent = self.parentWidget()
+            if parent is None:
+                pixmap.fill(self.palette().color(self.backgroundRole()))
+            else:
+                pixmap.fill(parent.palette().color(parent.backgroundRole()))
+                parent.render(
+                    pixmap, QPoint(), QRegion(self.geometry()), QWidget.RenderFlag.DrawWindowBackground
+                )
+            self._background = pixmap
+        return self._background
+
+    def _forget_background(self) -> None:
+        self._background = None
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        self._forget_background()
+        super().resizeEvent(event)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() in (QEvent.Type.PaletteChange, QEvent.Type.StyleChange, QEvent.Type.ParentChange):
+            self._forget_background()
+        super().changeEvent(event)
+
+    def moveEvent(self, event: object) -> None:
+        self._forget_background()
+        super().moveEvent(event)  # type: ignore[arg-type]
+
+    # ------------------------------------------------------------------- paint
+
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
+        painter.drawPixmap(0, 0, self._parent_background())
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
         rect = QRectF(self.rect()).adjusted(0.5, 0.5, -0.5, -0.5)
         painter.setPen(Qt.PenStyle.NoPen)

@@ -205,9 +205,14 @@ class CallPage(QWidget):
         call.changed.connect(self.refresh)
         call.tick.connect(self._refresh_timer)
         call.levels.connect(self._levels)
+        call.levels_visible = self.meters_visible
         call.stats_changed.connect(self._refresh_stats)
         self._volume_changed(self.volume_slider.value())
         self.refresh()
+
+    def meters_visible(self) -> bool:
+        """Whether the level meters are on screen: not while the window is hidden or minimized."""
+        return self.input_meter.isVisible() and not self.window().isMinimized()
 
     def reload_devices(self) -> None:
         media = self.call.host.media
