@@ -78,6 +78,9 @@ def outgoing_end_sentence(reason: str, name: str, *, connected: bool, duration_s
         "Timeout": translate("Sentences", "{name} did not answer."),
         "Cancelled": translate("Sentences", "You cancelled the call to {name}."),
         "Unavailable": translate("Sentences", "{name} cannot be called right now."),
+        "Unreachable": translate(
+            "Sentences", "{name}'s relay could not be reached. Check your network, or ask them for a new invite link."
+        ),
         "LimitExceeded": translate(
             "Sentences", "The relay is handling too many calls right now. Try again in a moment."
         ),
@@ -137,4 +140,5 @@ def reason_label(reason: str) -> str:
         "Cancelled": translate("Sentences", "cancelled"),
         "Error": translate("Sentences", "failed"),
         "Unavailable": translate("Sentences", "unavailable"),
+        "Unreachable": translate("Sentences", "relay unreachable"),
     }.get(reason, reason.lower())

@@ -90,6 +90,10 @@ GERMAN: dict[str, str] = {
     "Contacts": "Kontakte",
     "Online now": "Jetzt online",
     "Online now ({count})": "Jetzt online ({count})",
+    "{name}'s relay could not be reached. Check your network, or ask them for a new invite link.":
+        "Das Relay von {name} war nicht erreichbar. Prüfen Sie Ihr Netzwerk oder bitten Sie "
+        "um einen neuen Einladungslink.",
+    "relay unreachable": "Relay nicht erreichbar",
     # -- audio processing
     "Echo cancellation (not needed with a headset; harmless)":
         "Echounterdrückung (mit Headset nicht nötig, schadet aber nicht)",

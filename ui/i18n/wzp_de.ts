@@ -42,7 +42,7 @@
     <name>CallModel</name>
     <message>
         <source>Calling…</source>
-        <extracomment>Incoming calls that rang while another was ringing: each rings when the one before ends.</extracomment>
+        <extracomment>Incoming calls that rang while another was ringing: each rings when the one before ends. Whether anyone can see the level meters now (set by the call page); None: always.</extracomment>
         <translation>Wird angerufen…</translation>
     </message>
     <message>
@@ -801,6 +801,10 @@
         <translation>{name} kann gerade nicht angerufen werden.</translation>
     </message>
     <message>
+        <source>{name}'s relay could not be reached. Check your network, or ask them for a new invite link.</source>
+        <translation>Das Relay von {name} war nicht erreichbar. Prüfen Sie Ihr Netzwerk oder bitten Sie um einen neuen Einladungslink.</translation>
+    </message>
+    <message>
         <source>The relay is handling too many calls right now. Try again in a moment.</source>
         <translation>Das Relay hat gerade zu viele Anrufe. Versuchen Sie es gleich noch einmal.</translation>
     </message>
@@ -879,6 +883,10 @@
     <message>
         <source>unavailable</source>
         <translation>nicht erreichbar</translation>
+    </message>
+    <message>
+        <source>relay unreachable</source>
+        <translation>Relay nicht erreichbar</translation>
     </message>
 </context>
 <context>
