@@ -5,7 +5,9 @@ loopback, a user-space impairment proxy for loss."""
 from __future__ import annotations
 
 import asyncio
+import re
 import wave
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -39,15 +41,46 @@ def _duration(path: Path) -> float:
         return w.getnframes() / w.getframerate()
 
 
-async def _call(tmp: Path, speech: Path, *, answer: str, loss: float = 0.0) -> tuple[dict, float]:
-    path, score, _ = await _call_with_stats(tmp, speech, answer=answer, loss=loss)
+STARVED = re.compile(r"media stopped .*? stalls=(\d+) late=(\d+)")
+
+
+def _starved(*stderrs: str) -> bool:
+    """Did a media loop fall behind (stalls) or play out before on-time packets arrived (late)? On
+    loopback both mean the machine did not give the process its CPU, not that the call is bad."""
+    return any(int(a) or int(b) for text in stderrs for a, b in STARVED.findall(text))
+
+
+async def _call(tmp: Path, speech: Path, *, answer: str, good: Callable[[float], bool]) -> tuple[dict, float]:
+    path, score, _ = await _call_with_stats(tmp, speech, answer=answer, good=lambda s, _stats: good(s))
     return path, score
 
 
 async def _call_with_stats(
-    tmp: Path, speech: Path, *, answer: str, loss: float = 0.0
+    tmp: Path,
+    speech: Path,
+    *,
+    answer: str,
+    loss: float = 0.0,
+    good: Callable[[float, list[dict]], bool] = lambda _s, _st: True,
 ) -> tuple[dict, float, list[dict]]:
-    """The caller's `path` event, the PESQ-WB score of what the callee recorded, the callee's `stats`."""
+    """One call, scored. A call whose score misses `good` is made once more only when the media loops
+    show the machine starved them (stalls or late packets on loopback); both scores are printed. A real
+    regression misses on an undisturbed machine, and fails."""
+    path, score, stats, starved = await _one_call(tmp / "try1", speech, answer=answer, loss=loss)
+    if good(score, stats) or not starved:
+        return path, score, stats
+    print(f"PESQ-WB {score:.2f} on a starved machine (stalls/late packets in the media loop): calling again")
+    path, score, stats, starved = await _one_call(tmp / "try2", speech, answer=answer, loss=loss)
+    print(f"second call PESQ-WB {score:.2f}{' (starved again)' if starved else ''}")
+    return path, score, stats
+
+
+async def _one_call(
+    tmp: Path, speech: Path, *, answer: str, loss: float = 0.0
+) -> tuple[dict, float, list[dict], bool]:
+    """The caller's `path` event, the PESQ-WB score of what the callee recorded, the callee's `stats`,
+    and whether either media loop was starved of CPU."""
+    tmp.mkdir(parents=True, exist_ok=True)
     proxy = None
     advertise = None
     if loss:
@@ -103,7 +136,8 @@ async def _call_with_stats(
         assert await callee.finish(60) == 0, callee.stderr[-2000:]
         path = caller.named("path")[-1]
         assert callee.named("path")[-1]["path"] == path["path"]
-        return path, score_files(speech, out), callee.named("stats")
+        starved = _starved(caller.stderr, callee.stderr)
+        return path, score_files(speech, out), callee.named("stats"), starved
     finally:
         for proc in procs:
             await proc.stop()
@@ -112,14 +146,14 @@ async def _call_with_stats(
 
 
 async def test_clean_call_direct_path_scores_near_the_offline_ceiling(tmp_path, speech, ceilings) -> None:
-    path, score = await _call(tmp_path, speech, answer="trusted")
+    path, score = await _call(tmp_path, speech, answer="trusted", good=lambda s: s >= ceilings[0.0] - 0.15)
     assert path["path"] == "direct"
     print(f"direct clean PESQ-WB {score:.2f} (ceiling {ceilings[0.0]:.2f})")
     assert score >= ceilings[0.0] - 0.15
 
 
 async def test_clean_call_relay_path_scores_near_the_offline_ceiling(tmp_path, speech, ceilings) -> None:
-    path, score = await _call(tmp_path, speech, answer="generic")
+    path, score = await _call(tmp_path, speech, answer="generic", good=lambda s: s >= ceilings[0.0] - 0.15)
     assert path["path"] == "relay" and path["candidate"] == "relay"
     print(f"relay clean PESQ-WB {score:.2f} (ceiling {ceilings[0.0]:.2f})")
     assert score >= ceilings[0.0] - 0.15
@@ -136,7 +170,12 @@ LOSS_FLOOR = {0.10: 3.0}
 
 @pytest.mark.parametrize("loss", [0.05, 0.10])
 async def test_lossy_relay_call_beats_the_offline_fec_ceiling(tmp_path, speech, ceilings, loss) -> None:
-    path, score, stats = await _call_with_stats(tmp_path, speech, answer="generic", loss=loss)
+    def good(score: float, stats: list[dict]) -> bool:
+        delays = sorted(st["jitter_buffer_ms"] for st in stats[1:])
+        floor = max(ceilings[loss], LOSS_FLOOR.get(loss, 0.0))
+        return score > floor and len(delays) >= 5 and delays[len(delays) // 2] >= 40.0
+
+    path, score, stats = await _call_with_stats(tmp_path, speech, answer="generic", loss=loss, good=good)
     assert path["path"] == "relay"
     delays = sorted(st["jitter_buffer_ms"] for st in stats[1:])  # the first second is before any report
     print(f"relay {loss:.0%} loss PESQ-WB {score:.2f} (offline FEC ceiling {ceilings[loss]:.2f}), delays {delays}")
