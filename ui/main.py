@@ -15,7 +15,6 @@ import contextlib
 import logging
 import os
 import signal
-import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -164,7 +163,7 @@ class QuitSignals:
     """SIGTERM, SIGINT and SIGHUP ask the app to quit like the Quit menu (hang up, save, exit 0).
 
     Python runs a signal handler between any two bytecodes, even in the middle of a print or of
-    a media frame, so the handler itself does nothing: the signal number also goes to a socket
+    a media frame, so the handler itself does nothing: the signal number also goes to a pipe
     (`signal.set_wakeup_fd`), and a QSocketNotifier on it runs the quit from Qt's event loop,
     at once and without a polling timer.
     """
@@ -175,19 +174,28 @@ class QuitSignals:
         from PySide6.QtCore import QSocketNotifier
 
         self.request_quit = request_quit
-        self._read, self._write = socket.socketpair()
-        for sock in (self._read, self._write):
-            sock.setblocking(False)
-        self._old_fd = signal.set_wakeup_fd(self._write.fileno(), warn_on_full_buffer=False)
+        self._notifier: QSocketNotifier | None = None
+        if sys.platform == "win32":
+            # Windows' set_wakeup_fd wants a socket and ui/ opens none: there the handler quits directly
+            # (Python runs it on the main thread between two bytecodes; the loop runs Python often).
+            self._old_handlers = {
+                name: signal.signal(getattr(signal, name), lambda *_: request_quit()) for name in self.SIGNALS
+            }
+            return
+        # A pipe, not a socket: ui/ opens no sockets.
+        self._read, self._write = os.pipe()
+        for fd in (self._read, self._write):
+            os.set_blocking(fd, False)
+        self._old_fd = signal.set_wakeup_fd(self._write, warn_on_full_buffer=False)
         self._old_handlers = {name: signal.signal(getattr(signal, name), _ignore) for name in self.SIGNALS}
         self._numbers = {int(getattr(signal, name)) for name in self.SIGNALS}
-        self._notifier = QSocketNotifier(self._read.fileno(), QSocketNotifier.Type.Read)
+        self._notifier = QSocketNotifier(self._read, QSocketNotifier.Type.Read)
         self._notifier.activated.connect(self._drain)
 
     def _drain(self) -> None:
         received = b""
         with contextlib.suppress(OSError):
-            while chunk := self._read.recv(64):
+            while chunk := os.read(self._read, 64):
                 received += chunk
         for signum in dict.fromkeys(received):
             if signum in self._numbers:
@@ -199,16 +207,18 @@ class QuitSignals:
                 test_hooks.print_line({"event": "quit_requested", "signal": name})
 
     def close(self) -> None:
-        self._notifier.setEnabled(False)
-        signal.set_wakeup_fd(self._old_fd)
         for name, handler in self._old_handlers.items():
             signal.signal(getattr(signal, name), handler)
-        self._read.close()
-        self._write.close()
+        if self._notifier is None:
+            return
+        self._notifier.setEnabled(False)
+        signal.set_wakeup_fd(self._old_fd)
+        os.close(self._read)
+        os.close(self._write)
 
 
 def _ignore(_signum: int, _frame: object) -> None:
-    """The Python-level handler: the wake-up socket carries the signal to `QuitSignals._drain`."""
+    """The Python-level handler: the wake-up pipe carries the signal to `QuitSignals._drain`."""
 
 
 if __name__ == "__main__":
