@@ -84,17 +84,13 @@ class RelayPool:
                 self._opening[relay] = opening
                 opening.add_done_callback(lambda _f: self._opening.pop(relay, None))
             await asyncio.shield(opening)
-            entry = self._entries.get(relay)
-            if entry is None:
+            if relay not in self._entries:
                 raise RelayError(f"The relay {relay} closed the connection.")
-        entry.users.add(call_id)
-        if entry.idle is not None:
-            entry.idle.cancel()
-            entry.idle = None
-        return entry.link
+        self.hold(relay, call_id)
+        return self._entries[relay].link
 
     def hold(self, relay: str, call_id: str) -> None:
-        """Keep an open link for `call_id` (an incoming call that arrived on it)."""
+        """Keep an open link for `call_id` (also an incoming call that arrived on it): no idle close."""
         entry = self._entries.get(relay)
         if entry is None:
             raise RelayError(f"The relay {relay} is not connected.")
