@@ -12,7 +12,15 @@ TIMEOUT = 10.0
 
 
 async def exchange_datagrams(a: WzpClient, b: WzpClient, call_id: str, timeout: float = TIMEOUT) -> None:
-    """Bytes really flow both ways on the path each side carries the call on."""
+    """Bytes really flow both ways on the path each side carries the call on. Tests often wait for one
+    side's `path` event only; the other side's path may come a moment later on a busy machine, so this
+    first waits (bounded) until both sides carry the call."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while any(c.calls.get(call_id) is None or c.calls[call_id].result is None for c in (a, b)):
+        if loop.time() > deadline:
+            raise AssertionError(f"call {call_id} has no path on both sides after {timeout:g} s")
+        await asyncio.sleep(0.01)  # the clients expose no awaitable for "has a path"; their event logs do
     conn_a = a.calls[call_id].result.conn  # type: ignore[union-attr]
     conn_b = b.calls[call_id].result.conn  # type: ignore[union-attr]
     conn_a.send_datagram(b"from a")
