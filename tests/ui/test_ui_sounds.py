@@ -69,7 +69,8 @@ def test_ringback_while_it_rings_ringtone_and_the_ended_cue(qtbot: Any, relay: A
     click(qtbot, a.window.call_page.hangup_button)
     wait_home(qtbot, a, b)
     for app, out in ((a, a_out), (b, b_out)):
-        assert app.sounds.current == "ended"
+        # What the speaker got proves the cue played (`current` is "" again once a 0.9 s cue is over,
+        # which on a busy machine can be before this line runs).
         qtbot.waitUntil(lambda out=out: _starts_like(out.last, "ended", 10), timeout=WAIT_MS)
         qtbot.waitUntil(lambda app=app: not app.sounds.playing, timeout=WAIT_MS)  # a cue plays once
     assert len(_file_pcm("ended")) <= a_out.last.frames_written * FRAME_BYTES
