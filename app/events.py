@@ -60,6 +60,26 @@ class Presence(ClientEvent):
 
 
 @dataclass(frozen=True)
+class CallStateChanged(ClientEvent):
+    """The one call-state event: every step of a call, from the offer (or the ring) to the end.
+
+    `state` is an `app.call.call_state.CallState` value: offering, ringing, incoming, answered,
+    setup, racing, in-call, ended. `path` is the path carrying the call ("" before one is up);
+    `reason`, `duration_s` and `by` are set when the state is "ended" (as in `Ended`)."""
+
+    event: ClassVar[str] = "call_state"
+    call_id: str
+    state: str
+    outgoing: bool
+    peer_fingerprint: str
+    peer_alias: str = ""
+    path: str = ""
+    reason: str = ""
+    duration_s: float = 0.0
+    by: str = ""
+
+
+@dataclass(frozen=True)
 class Incoming(ClientEvent):
     event: ClassVar[str] = "incoming"
     call_id: str

@@ -20,6 +20,7 @@ from app.client.relay_link import RelayLink
 from app.identity import Identity
 from app.media.media_keys import EphemeralKey
 from app.nat.candidates import Candidate
+from app.nat.relay_address import media_relay_address
 from app.net import QuicEndpoint
 from app.net.message_stream import MessageStream
 from app.protocol import messages as m
@@ -274,26 +275,24 @@ async def test_a_wildcard_relay_never_advertises_a_loopback_media_address() -> N
 
 
 def test_the_client_never_sends_media_to_loopback_when_its_relay_is_elsewhere(tmp_path: Path) -> None:
-    client = WzpClient(Identity.generate(), tmp_path, "198.51.100.20:4433")
-    relay = client.relay
-    assert client._media_relay_addr("", relay) == "198.51.100.20:4433"
-    assert client._media_relay_addr("127.0.0.1:4433", relay) == "198.51.100.20:4433"
-    assert client._media_relay_addr("not an address", relay) == "198.51.100.20:4433"
-    assert client._media_relay_addr("203.0.113.5:5000", relay) == "203.0.113.5:5000"
-    local = WzpClient(Identity.generate(), tmp_path, "127.0.0.1:4433")
-    assert local._media_relay_addr("127.0.0.1:4434", local.relay) == "127.0.0.1:4434"
+    relay = WzpClient(Identity.generate(), tmp_path, "198.51.100.20:4433").relay
+    assert media_relay_address("", relay) == "198.51.100.20:4433"
+    assert media_relay_address("127.0.0.1:4433", relay) == "198.51.100.20:4433"
+    assert media_relay_address("not an address", relay) == "198.51.100.20:4433"
+    assert media_relay_address("203.0.113.5:5000", relay) == "203.0.113.5:5000"
+    assert media_relay_address("127.0.0.1:4434", "127.0.0.1:4433") == "127.0.0.1:4434"
     # A relay reached by name: a loopback media address is refused the same way.
     named = WzpClient(Identity.generate(), tmp_path, "relay.example.org")
     assert named.relay == "relay.example.org:4433"
-    assert named._media_relay_addr("127.0.0.1:4433", named.relay) == "relay.example.org:4433"
-    assert named._media_relay_addr("[::1]:4433", named.relay) == "relay.example.org:4433"
+    assert media_relay_address("127.0.0.1:4433", named.relay) == "relay.example.org:4433"
+    assert media_relay_address("[::1]:4433", named.relay) == "relay.example.org:4433"
     # A relay hosted at home advertises its LAN address: from outside, media goes where we reached it.
-    assert client._media_relay_addr("192.168.1.20:4433", "11.0.13.2:4433") == "11.0.13.2:4433"
-    assert client._media_relay_addr("192.168.1.20:4433", "home.example.org:4433") == "home.example.org:4433"
-    assert client._media_relay_addr("192.168.1.20:4433", "192.168.1.20:4433") == "192.168.1.20:4433"
-    assert client._media_relay_addr("[fd00::5]:4433", "10.0.0.2:4433") == "[fd00::5]:4433"  # both private: a LAN
+    assert media_relay_address("192.168.1.20:4433", "11.0.13.2:4433") == "11.0.13.2:4433"
+    assert media_relay_address("192.168.1.20:4433", "home.example.org:4433") == "home.example.org:4433"
+    assert media_relay_address("192.168.1.20:4433", "192.168.1.20:4433") == "192.168.1.20:4433"
+    assert media_relay_address("[fd00::5]:4433", "10.0.0.2:4433") == "[fd00::5]:4433"  # both private: a LAN
     # A call on a visited relay takes that relay's address, not the home one.
-    assert named._media_relay_addr("", "192.168.7.2:4433") == "192.168.7.2:4433"
+    assert media_relay_address("", "192.168.7.2:4433") == "192.168.7.2:4433"
 
 
 async def test_relay_only_call_through_a_wildcard_relay_uses_the_address_the_client_reached(make_client) -> None:

@@ -48,7 +48,8 @@ def ordered_identities() -> tuple[Identity, Identity]:
 def only_direct_candidate(client: WzpClient, addr: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """`client` advertises `addr` as its only direct address (no host candidates; reflexive = addr)."""
     assert client.registration is not None
-    monkeypatch.setattr(client, "registration", dataclasses.replace(client.registration, observed_addr=addr))
+    assert client.home is not None
+    monkeypatch.setattr(client.home, "registration", dataclasses.replace(client.registration, observed_addr=addr))
     monkeypatch.setattr(client, "_candidates", list)
 
 

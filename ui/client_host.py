@@ -14,10 +14,9 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 
 from app import events as ev
-from app.client.client import WzpClient
+from app.client.client import MediaSessionLike, WzpClient
 from app.identity import Identity
 from app.media.audio_processing import ProcessingConfig
-from app.media.session import MediaSession
 from app.media.session_factory import make_media_factory
 from app.media.sources import AudioSource
 from app.storage.settings import Settings
@@ -68,7 +67,6 @@ class ClientHost(QObject):
         self.media = media
         self.audio_source_factory = audio_source_factory
         self.client: WzpClient | None = None
-        self.sessions: dict[str, MediaSession] = {}
 
     @property
     def relay(self) -> str:
@@ -94,7 +92,6 @@ class ClientHost(QObject):
         if client is not None:
             await client.stop()
             client.remove_listener(self._on_event)
-            self.sessions.clear()
             self.client_changed.emit()
 
     def apply_media_options(self) -> None:
@@ -111,17 +108,14 @@ class ClientHost(QObject):
             bitrate=self.media.bitrate,
             processing=self.media.processing,
             emit=client.emit,
-            on_session=self._on_session,
+            on_session=self._use_own_source if self.audio_source_factory is not None else None,
         )
 
-    def _on_session(self, session: MediaSession) -> None:
-        self.sessions[session.call_id] = session
-        if self.audio_source_factory is not None:
-            # No hook in make_media_factory for a custom source: swap it before the session starts.
-            old, session.source = session.source, self.audio_source_factory()
-            old.close()
+    def _use_own_source(self, session: MediaSessionLike) -> None:
+        """Tests and the audio check give the call their own microphone: swapped before the session starts."""
+        assert self.audio_source_factory is not None
+        old, session.source = session.source, self.audio_source_factory()
+        old.close()
 
     def _on_event(self, event: ev.ClientEvent) -> None:
-        if isinstance(event, ev.Ended):
-            self.sessions.pop(event.call_id, None)
         self.event.emit(event)

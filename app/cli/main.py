@@ -36,6 +36,7 @@ from app.media.errors import CodecError
 from app.nat.addresses import address_arg
 from app.nat.relay_address import relay_list_arg
 from app.storage import BlockList, DatabaseError, open_database
+from app.tasks import TaskSet
 
 log = logging.getLogger("wzp.cli")
 
@@ -309,14 +310,12 @@ async def cmd_listen(args: argparse.Namespace, printer: Printer) -> int:
         await _register(client)
         ended = 0
         done = asyncio.Event()
-        answering: set[asyncio.Task[None]] = set()
+        answering = TaskSet("cli listen")
 
         def on_event(event: ev.ClientEvent) -> None:
             nonlocal ended
             if isinstance(event, ev.Incoming):
-                task = asyncio.ensure_future(_answer(client, event.call_id, args.answer))
-                answering.add(task)
-                task.add_done_callback(answering.discard)
+                answering.spawn(_answer(client, event.call_id, args.answer), "answer a call")
             elif isinstance(event, ev.Ended):
                 ended += 1
                 if args.max_calls and ended >= args.max_calls:

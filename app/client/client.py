@@ -1,10 +1,16 @@
-"""`WzpClient`: the one asyncio API the CLI and the GUI both use.
+"""`WzpClient`: the one asyncio API the CLI and the GUI both use (a façade over the parts below).
 
-It owns the shared QUIC endpoint (one UDP socket), keeps a registered
-signaling link to the relay (re-registering after a drop with back-off
-1, 2, 4, 8, 15, 30 s), and runs each call: offer/answer, the dual-path race,
-and the media session on the path that won. Everything that happens is an
-event (`app.events`) delivered to the listeners.
+It owns the shared QUIC endpoint (one UDP socket) and puts together:
+
+* `HomeRelay` (`home_relay.py`): stay registered on our relay service, with back-off;
+* `RelayPool` (`relay_pool.py`): links to relays we visit to reach someone (invites, Nearby);
+* the offer/answer flow (here), whose cryptography is pure functions (`app.call.offer_answer`);
+* `CallRunner` (`call_runner.py`): a call's paths (the race) and its audio, from setup to hang-up;
+* `DirectRouter` (`direct_router.py`): incoming direct connections to the call they are for.
+
+Everything that happens is an event (`app.events`) delivered to the listeners; each call's
+progress is one `CallStateChanged` event per step. The user's controls for a call (mute, volume,
+levels, devices) are methods here: no caller reaches into a media session.
 """
 
 from __future__ import annotations
@@ -14,109 +20,71 @@ import contextlib
 import logging
 import secrets
 from collections import deque
-from collections.abc import Awaitable, Callable, Container, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Container, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from app import events as ev
 from app import memory
 from app.call.call_state import CallEvent, CallState, CallStateError, CallStateMachine
-from app.call.race import PathRace, RaceFailed, RaceParams, RaceResult
-from app.client.relay_link import (
-    RegistrationInfo,
-    RelayError,
-    RelayKeyMismatch,
-    RelayLink,
-    open_media_connection,
-    reflect_once,
+from app.call.offer_answer import (
+    ACCEPT_MODES,
+    Parties,
+    SetupRefused,
+    build_answer,
+    build_offer,
+    check_incoming,
+    rejection,
+    verify_setup,
 )
+from app.call.race import PathRace
+from app.client.call_info import CallInfo, MediaFactory, MediaSessionLike
+from app.client.call_runner import CallRunner, close_call
+from app.client.direct_router import DirectRouter
+from app.client.errors import ClientError
+from app.client.home_relay import BACKOFF, HomeRelay
+from app.client.relay_link import RegistrationInfo, RelayError, RelayLink, open_media_connection, reflect_once
 from app.client.relay_pins import RelayPins
 from app.client.relay_pool import RelayPool
-from app.identity import Identity, fingerprint_of
+from app.identity import Identity
 from app.identity.alias import display_alias
 from app.invite import InviteError, parse_target
-from app.media.errors import MediaKeyError
-from app.media.media_keys import EphemeralKey, MediaKeys, derive_media_keys, sign_ephemeral, verify_ephemeral
-from app.nat.addresses import parse_ip
-from app.nat.candidates import dial_order, has_mapped, local_host_candidates
+from app.nat.candidates import local_host_candidates
 from app.nat.nat_type import NatProbe, NatReport, classify_nat
 from app.nat.portmap import MappingStatus, PortMapper
-from app.nat.relay_address import RelayAddressError, parse_relay_address, split_relay_address
-from app.nat.roles import decide_role
-from app.nat.spray import hard_hint, parse_hard_hint, spray_enabled
+from app.nat.relay_address import (
+    RelayAddressError,
+    media_relay_address,
+    parse_relay_address,
+    split_relay_address,
+)
+from app.nat.spray import hard_hint, spray_enabled
 from app.net import ConnectionClosed, QuicEndpoint, QuicPeerConnection
-from app.net.message_stream import MessageStream
-from app.protocol import ProtocolError
 from app.protocol import messages as m
-from app.protocol.close_codes import CALL_ENDED
+from app.tasks import TaskSet
+
+__all__ = [
+    "BACKOFF",
+    "RECLAIM_AFTER_S",
+    "CallInfo",
+    "ClientError",
+    "MediaFactory",
+    "MediaSessionLike",
+    "WzpClient",
+]
 
 log = logging.getLogger(__name__)
 
-BACKOFF = (1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 #: Ended calls are forgotten at once (keys wiped); their ids are remembered this long so a late
 #: hangup or message for them is recognised as "already over", not as an unknown call.
 RECENTLY_ENDED = 256
 #: An offer or answer waits at most this long for a port mapping still being asked for.
 MAPPING_WAIT_S = 0.5
-ACCEPT_MODES = {"trusted": "AcceptTrusted", "generic": "AcceptGeneric"}
 #: After a call ends, its memory is collected this much later (its QUIC connections drain for
 #: 3 PTO first), and only while no other call plays audio: a full collection pauses the loop.
 RECLAIM_AFTER_S = 1.0
-
-
-class MediaSessionLike(Protocol):
-    """What the client needs of a media session (see app.media.session)."""
-
-    audio_origin: float | None
-    on_path_silent: Callable[[str], None] | None
-
-    def set_transport(self, conn: QuicPeerConnection, path: str) -> None: ...
-    def set_standby(self, conn: QuicPeerConnection | None) -> None: ...
-    async def start(self) -> None: ...
-    async def stop(self) -> None: ...
-
-
-MediaFactory = Callable[["CallInfo", MediaKeys], Awaitable[MediaSessionLike | None]]
-
-
-@dataclass
-class CallInfo:
-    call_id: str
-    outgoing: bool
-    peer_fingerprint: str
-    peer_alias: str = ""
-    machine: CallStateMachine = field(default_factory=lambda: CallStateMachine(True))
-    ephemeral: EphemeralKey = field(default_factory=EphemeralKey.generate)
-    peer_public_key: bytes = b""
-    peer_ephemeral: bytes = b""
-    accept_mode: str = ""
-    relay_addr: str = ""
-    keys: MediaKeys | None = None
-    race: PathRace | None = None
-    result: RaceResult | None = None
-    media: MediaSessionLike | None = None
-    task: asyncio.Task[None] | None = None
-    setup_at: float = 0.0
-    connected_at: float = 0.0
-    local_addrs: list[str] = field(default_factory=list)  # our address list as sent (roles read it)
-    #: The relay the call is signalled on: "" for our home relay, else a visited relay's address.
-    via: str = ""
-    #: Relays still to try (outgoing calls across relays), and what each one tried said.
-    route: list[str] = field(default_factory=list)
-    outcomes: list[tuple[str, str]] = field(default_factory=list)
-
-    @property
-    def state(self) -> CallState:
-        return self.machine.state
-
-    @property
-    def path(self) -> str | None:
-        return self.result.path if self.result else None
-
-
-class ClientError(Exception):
-    """A request the client cannot carry out; the message is a sentence for the user."""
+#: Levels reported for a call without audio (yet): silence.
+SILENT_DB = -100.0
 
 
 class WzpClient:
@@ -141,7 +109,6 @@ class WzpClient:
         self.identity = identity
         self.data_dir = data_dir
         self.relays: list[str] = relays
-        self.relay = relays[0] if relays else ""  # the node in use (the next one is tried when it fails)
         # Our own name goes out as others will show it (printable, one line, at most 64 characters).
         self.alias = display_alias(alias or identity.alias) or identity.alias
         self.discoverable = discoverable
@@ -152,19 +119,28 @@ class WzpClient:
         self.blocked: Container[str] = blocked if blocked is not None else set()
         self.pins = RelayPins(data_dir)
         self.endpoint: QuicEndpoint | None = None
-        self.link: RelayLink | None = None
-        self.registration: RegistrationInfo | None = None
+        self._registered = asyncio.Event()
+        self.home: HomeRelay | None = (
+            HomeRelay(
+                identity,
+                relays,
+                self.pins,
+                alias=self.alias,
+                discoverable=discoverable,
+                on_message=self._on_message,
+                on_lost=self._on_link_lost,
+                emit=self.emit,
+                registered=self._registered,
+            )
+            if relays
+            else None
+        )
         #: Calls not yet ended; an ended call is removed at once and its keys wiped.
         self.calls: dict[str, CallInfo] = {}
         self._recently_ended: deque[str] = deque(maxlen=RECENTLY_ENDED)
-        self.status = "offline"  # offline | connecting | connected | reconnecting | key-changed | replaced
         self._listeners: list[Callable[[ev.ClientEvent], None]] = []
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._registered = asyncio.Event()
+        self.tasks = TaskSet("client")
         self._stopping = False
-        self._accept_task: asyncio.Task[None] | None = None
-        self._link_task: asyncio.Task[None] | None = None
-        self._wake_reconnect = asyncio.Event()
         self._media_stops: set[asyncio.Future[None]] = set()
         #: The router's port mapping for our shared socket (`app.nat.portmap`; `status` for the GUI).
         self.port_mapper: PortMapper | None = None
@@ -177,6 +153,35 @@ class WzpClient:
         self._ending: set[asyncio.Task[None]] = set()  # ended calls' tasks still winding down
         #: Set each time an ended call's memory has been collected (tests and benches wait on it).
         self.reclaimed = asyncio.Event()
+
+    # ------------------------------------------------------------ the home relay
+
+    @property
+    def relay(self) -> str:
+        """The node of our relay service in use ("" without a home relay)."""
+        return self.home.relay if self.home is not None else ""
+
+    @property
+    def link(self) -> RelayLink | None:
+        return self.home.link if self.home is not None else None
+
+    @property
+    def registration(self) -> RegistrationInfo | None:
+        return self.home.registration if self.home is not None else None
+
+    @property
+    def status(self) -> str:
+        """offline | connecting | connected | reconnecting | key-changed | replaced"""
+        return self.home.status if self.home is not None else "offline"
+
+    def trust_relay_key(self, fingerprint: str) -> None:
+        """The user confirmed a relay's new key: pin it and reconnect."""
+        if self.home is not None:
+            self.home.trust_key(fingerprint)
+
+    def reconnect_now(self) -> None:
+        if self.home is not None:
+            self.home.reconnect_now()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -202,7 +207,7 @@ class WzpClient:
         self.port_mapper = PortMapper(self.endpoint.port, on_change=self._on_port_mapping)
         self.port_mapper.start()
         if spray_enabled():
-            self._spawn(self._classify_nat())
+            self.tasks.spawn(self._classify_nat(), "classify our NAT")
         else:
             self._nat_known.set()
         self.visited = RelayPool(
@@ -213,9 +218,10 @@ class WzpClient:
             on_message=self._on_message,
             on_lost=self._on_visited_lost,
         )
-        self._accept_task = self._spawn(self._accept_direct())
-        if self.relays:
-            self._link_task = self._spawn(self._keep_registered())
+        router = DirectRouter(self.endpoint, self._race_of, self.tasks)
+        self.tasks.spawn(router.run(), "accept direct connections")
+        if self.home is not None:
+            self.tasks.spawn(self.home.run(self.endpoint), "stay registered on the relay")
         else:
             log.info("no home relay: calls go to the relays they are placed on")
 
@@ -232,13 +238,11 @@ class WzpClient:
                     await self.hangup(call.call_id)
         if self._media_stops:  # let audio files and devices close properly
             await asyncio.gather(*self._media_stops, return_exceptions=True)
-        if self.link is not None:
-            self.link.close()
+        if self.home is not None:
+            self.home.close()
         if self.visited is not None:
             await self.visited.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.tasks.cancel_all()
         if self.port_mapper is not None:
             await self.port_mapper.close()  # the router forwards nothing to us any more
         if self._reclaim_timer is not None:
@@ -247,119 +251,7 @@ class WzpClient:
         if self.endpoint is not None:
             await self.endpoint.close()
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-
-        def done(t: asyncio.Task[Any]) -> None:
-            self._tasks.discard(t)
-            if not t.cancelled() and t.exception() is not None:
-                log.error("client task failed", exc_info=t.exception())
-
-        task.add_done_callback(done)
-        return task
-
-    def _set_status(self, status: str) -> None:
-        if status != self.status:
-            self.status = status
-            self.emit(ev.StatusChanged(status=status))
-
-    def trust_relay_key(self, fingerprint: str) -> None:
-        """The user confirmed a relay's new key: pin it and reconnect."""
-        self._pin(fingerprint)
-        self._wake_reconnect.set()
-
-    def _pin(self, fingerprint: str) -> None:
-        try:
-            self.pins.pin(self.relay, fingerprint)
-        except OSError as exc:
-            log.error("relay key not saved relay=%s: %s", self.relay, exc)
-            self.emit(
-                ev.Notice(
-                    level="warning",
-                    message=f"The relay's key could not be saved ({exc}); you will be asked again next time.",
-                )
-            )
-
-    def reconnect_now(self) -> None:
-        self._wake_reconnect.set()
-
     # ------------------------------------------------------------ signaling
-
-    async def _keep_registered(self) -> None:
-        attempt = 0
-        while not self._stopping:
-            assert self.endpoint is not None
-            # Cleared here, so a reconnect_now() that comes while this attempt runs is not lost.
-            self._wake_reconnect.clear()
-            self._set_status("connecting" if attempt == 0 else "reconnecting")
-            self.emit(ev.Connecting(relay=self.relay))
-            link = RelayLink(
-                self.endpoint,
-                self.identity,
-                self.relay,
-                alias=self.alias,
-                discoverable=self.discoverable,
-                pinned=self._service_pin(),
-                on_message=self._on_message,
-            )
-            if (problem := self.pins.take_problem()) is not None:
-                self.emit(ev.Notice(level="warning", message=problem))
-            reason = ""
-            try:
-                info = await link.open()
-            except RelayKeyMismatch as exc:
-                self._set_status("key-changed")
-                self.emit(ev.RelayKeyChanged(relay=self.relay, pinned=exc.pinned, presented=exc.presented))
-                self.emit(ev.Notice(level="error", message=str(exc)))
-                reason = "relay key changed"
-            except RelayError as exc:
-                reason = str(exc)
-            else:
-                if info.key_status == "new":
-                    self._pin(info.relay_fingerprint)
-                self.link, self.registration = link, info
-                self._set_status("connected")
-                attempt = 0
-                self._registered.set()
-                self.emit(
-                    ev.Registered(
-                        fingerprint=info.fingerprint,
-                        alias=self.alias,
-                        relay=self.relay,
-                        relay_fingerprint=info.relay_fingerprint,
-                        reflexive_addr=info.observed_addr,
-                        key_status=info.key_status,
-                    )
-                )
-                reason = await link.run()
-                self._registered.clear()
-                self.link = None
-                self._on_link_lost(reason)
-            if self._stopping:
-                return
-            if self.status in ("key-changed", "replaced"):
-                # Retrying cannot help: wait until the user trusts the new key or asks to reconnect.
-                log.info("relay link down relay=%s reason=%s; waiting for the user", self.relay, reason)
-                await self._wake_reconnect.wait()
-                attempt = 0
-                continue
-            delay = BACKOFF[min(attempt, len(BACKOFF) - 1)]
-            attempt += 1
-            self._set_status("reconnecting")
-            log.info("relay link down relay=%s reason=%s retry_in=%.0fs", self.relay, reason, delay)
-            self.emit(ev.Reconnecting(relay=self.relay, delay=delay, attempt=attempt, reason=reason))
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake_reconnect.wait(), delay)
-            if len(self.relays) > 1:  # then the next node of the service
-                self.relay = self.relays[(self.relays.index(self.relay) + 1) % len(self.relays)]
-
-    def _service_pin(self) -> str | None:
-        """The pinned key of this node, else of any node in the list: all nodes of a service share one key."""
-        for addr in [self.relay, *self.relays]:
-            if (pinned := self.pins.get(addr)) is not None:
-                return pinned
-        return None
 
     def _on_link_lost(self, reason: str, via: str = "") -> None:
         """A relay link dropped: its calls still ringing end (the relay ended them too)."""
@@ -379,7 +271,9 @@ class WzpClient:
     def _send_via(self, via: str, msg: m.Message) -> None:
         """Send on the home link (`via` "") or on the link to the visited relay `via`."""
         if not via:
-            self._send(msg)
+            if self.home is None:
+                raise ClientError("Not connected to the relay. Check your network; WZP keeps retrying.")
+            self.home.send(msg)
             return
         link = self.visited.link(via) if self.visited is not None else None
         if link is None:
@@ -388,14 +282,6 @@ class WzpClient:
             link.send(msg)
         except ConnectionClosed as exc:
             raise ClientError(f"The connection to the relay {via} dropped.") from exc
-
-    def _send(self, msg: m.Message) -> None:
-        if self.link is None:
-            raise ClientError("Not connected to the relay. Check your network; WZP keeps retrying.")
-        try:
-            self.link.send(msg)
-        except ConnectionClosed as exc:
-            raise ClientError("The connection to the relay dropped. WZP is reconnecting.") from exc
 
     def _on_message(self, msg: m.Message, via: str = "") -> None:
         """A message from the home relay (`via` "") or from a visited relay (its address)."""
@@ -417,7 +303,8 @@ class WzpClient:
                 self.emit(ev.Presence(users=users))
             return
         if isinstance(msg, m.Replaced):
-            self._set_status("replaced")
+            if self.home is not None:
+                self.home.replaced()
             self.emit(
                 ev.Notice(
                     level="warning",
@@ -447,7 +334,7 @@ class WzpClient:
             return
         try:
             if isinstance(msg, m.CallRinging):
-                call.machine.handle(CallEvent.RINGING)
+                self._advance(call, CallEvent.RINGING)
                 self.emit(ev.Ringing(call_id=call.call_id, peer_fingerprint=call.peer_fingerprint))
             elif isinstance(msg, m.CallSetup):
                 self._on_setup(call, msg)
@@ -520,7 +407,7 @@ class WzpClient:
         )
 
     async def place_call(self, target: str, relays: Sequence[str] = ()) -> str:
-        """Call someone; returns the call id. Progress arrives as events.
+        """Call someone; returns the call id before any event of the call. Progress arrives as events.
 
         `target` is a fingerprint or an invite link (`wzp:`), whose relays are tried first, then
         `relays`, then (when none is given) the home relay. A relay of our home service is used
@@ -563,14 +450,17 @@ class WzpClient:
             route=route,
         )
         self.calls[call_id] = call
-        await self._before_offer()
         log.info("place_call call_id=%s target=%s route=%s", call_id, peer, [r or self.relay for r in route])
-        if route[0] == "":
-            call.route.pop(0)
-            self._offer_on(call, "", self.registration.observed_addr if self.registration else None)
-        else:
-            self._next_hop(call)
+        call.task = self.tasks.spawn(self._place(call), "place a call")
         return call_id
+
+    async def _place(self, call: CallInfo) -> None:
+        """Runs after `place_call` returned the id: every event of the call comes after it."""
+        self._announce(call)
+        await self._before_offer()
+        call.task = None
+        if not call.machine.ended:  # not hung up while the router was asked
+            self._next_hop(call)
 
     def _next_hop(self, call: CallInfo) -> None:
         """Try the call on the next relay of its route (or end it, saying what the relays said)."""
@@ -590,7 +480,7 @@ class WzpClient:
                 return
             self._offer_on(call, "", self.registration.observed_addr)
             return
-        call.task = self._spawn(self._visit_and_offer(call, hop))
+        call.task = self.tasks.spawn(self._visit_and_offer(call, hop), "offer a call on a visited relay")
 
     async def _visit_and_offer(self, call: CallInfo, relay: str) -> None:
         assert self.visited is not None
@@ -625,32 +515,21 @@ class WzpClient:
             local,
             reflexive,
         )
-        signature = sign_ephemeral(
+        offer = build_offer(
             self.identity.sign,
-            call.call_id,
-            self.identity.fingerprint,
-            call.peer_fingerprint,
-            "caller",
-            call.ephemeral.public_bytes,
-        )
-        offer = m.DirectCallOffer(
-            call_id=call.call_id,
-            caller_fingerprint=self.identity.fingerprint,
-            target_fingerprint=call.peer_fingerprint,
-            caller_alias=self.alias,
-            caller_reflexive_addr=reflexive,
-            caller_local_addrs=local,
-            ephemeral_key=call.ephemeral.public_bytes,
-            key_signature=signature,
+            self._parties(call),
+            call.ephemeral,
+            alias=self.alias,
+            reflexive=reflexive,
+            local_addrs=local,
         )
         try:
             self._send_call(call, offer)
         except ClientError:
             call.outcomes.append((via or self.relay, "Unreachable"))
-            if not via and not call.route:
-                self._forget(call)
-                raise
             self._next_hop(call)
+            return
+        call.offered = True
 
     def _on_incoming(self, msg: m.CallIncoming, via: str = "") -> None:
         if msg.caller_fingerprint in self.blocked:
@@ -660,28 +539,12 @@ class WzpClient:
                 msg.caller_fingerprint,
             )
             with contextlib.suppress(ClientError):
-                self._send_via(via, m.DirectCallAnswer(call_id=msg.call_id, accept_mode="Reject"))
+                self._send_via(via, rejection(msg.call_id))
             return
-        # The relay carries the caller's identity key and signed call key: a relay that swaps
-        # either must not get a call whose media keys it knows. Refuse, and tell the user why.
-        if fingerprint_of(msg.caller_public_key) != msg.caller_fingerprint:
-            problem = "the identity key it carries does not match the caller's fingerprint"
-        elif not verify_ephemeral(
-            msg.caller_public_key,
-            msg.key_signature,
-            msg.call_id,
-            msg.caller_fingerprint,
-            self.identity.fingerprint,
-            "caller",
-            msg.ephemeral_key,
-        ):
-            problem = "its call key is not signed by the caller"
-        else:
-            problem = ""
-        if problem:
+        if problem := check_incoming(msg, self.identity.fingerprint):
             log.warning("incoming call refused call_id=%s from=%s: %s", msg.call_id, msg.caller_fingerprint, problem)
             with contextlib.suppress(ClientError):
-                self._send_via(via, m.DirectCallAnswer(call_id=msg.call_id, accept_mode="Reject"))
+                self._send_via(via, rejection(msg.call_id))
             self.emit(
                 ev.Notice(
                     level="error",
@@ -705,6 +568,7 @@ class WzpClient:
             with contextlib.suppress(RelayError):
                 self.visited.hold(via, call.call_id)
         log.info("incoming call call_id=%s from=%s alias=%r", msg.call_id, msg.caller_fingerprint, msg.caller_alias)
+        self._announce(call)
         self.emit(
             ev.Incoming(call_id=msg.call_id, peer_fingerprint=msg.caller_fingerprint, peer_alias=msg.caller_alias)
         )
@@ -715,7 +579,7 @@ class WzpClient:
         if call.state is not CallState.INCOMING:
             raise ClientError("This call is no longer ringing.")
         if mode == "reject":
-            self._send_call(call, m.DirectCallAnswer(call_id=call_id, accept_mode="Reject"))
+            self._send_call(call, rejection(call_id))
             self._end_call(call, "Declined", by="local")
             return
         accept_mode = ACCEPT_MODES.get(mode)
@@ -730,33 +594,24 @@ class WzpClient:
         reflexive = self._reflexive_on(call.via) if trusted else None
         if trusted:
             self.emit(ev.Candidates(call_id=call_id, local_addrs=local, reflexive_addr=reflexive))
-        signature = sign_ephemeral(
+        answer = build_answer(
             self.identity.sign,
-            call_id,
-            call.peer_fingerprint,
-            self.identity.fingerprint,
-            "callee",
-            call.ephemeral.public_bytes,
+            self._parties(call),
+            call.ephemeral,
+            accept_mode=accept_mode,
+            reflexive=reflexive,
+            local_addrs=local,
         )
-        call.machine.handle(CallEvent.ACCEPT)
+        self._advance(call, CallEvent.ACCEPT)
         call.accept_mode = accept_mode
-        self._send_call(
-            call,
-            m.DirectCallAnswer(
-                call_id=call_id,
-                accept_mode=accept_mode,
-                callee_reflexive_addr=reflexive,
-                callee_local_addrs=local,
-                ephemeral_key=call.ephemeral.public_bytes,
-                key_signature=signature,
-            ),
-        )
+        self._send_call(call, answer)
 
     async def cancel(self, call_id: str) -> None:
         call = self._call(call_id)
         if call.state not in (CallState.OFFERING, CallState.RINGING):
             raise ClientError("The call is not ringing any more; hang up instead.")
-        self._send_call(call, m.CallCancel(call_id=call_id))
+        if call.offered:
+            self._send_call(call, m.CallCancel(call_id=call_id))
         self._end_call(call, "Cancelled", by="local")
 
     async def hangup(self, call_id: str, reason: str = "Normal") -> None:
@@ -781,59 +636,51 @@ class WzpClient:
             raise ClientError("No such call.")
         return call
 
+    def _parties(self, call: CallInfo) -> Parties:
+        return Parties.of(call.call_id, self.identity.fingerprint, call.peer_fingerprint, outgoing=call.outgoing)
+
+    def _announce(self, call: CallInfo) -> None:
+        """Tell the listeners the call's state (after each step, and once when it appears)."""
+        self.emit(
+            ev.CallStateChanged(
+                call_id=call.call_id,
+                state=call.state.value,
+                outgoing=call.outgoing,
+                peer_fingerprint=call.peer_fingerprint,
+                peer_alias=call.peer_alias,
+                path=call.path or "",
+            )
+        )
+
+    def _advance(self, call: CallInfo, event: CallEvent) -> None:
+        """One step of the call's state machine (`CallStateError` if it makes no sense now), told."""
+        call.machine.handle(event)
+        self._announce(call)
+
     def _on_setup(self, call: CallInfo, setup: m.CallSetup) -> None:
-        # Everything below arrives through the relay: a relay that names another peer, or swaps
-        # the peer's identity key or call key, would learn the media keys. End the call, and say why.
-        def refuse(problem: str) -> None:
-            log.error("call setup refused call_id=%s: %s", call.call_id, problem)
+        # Everything in a CallSetup arrives through the relay: a relay that names another peer, or
+        # swaps the peer's identity key or call key, would learn the media keys. End the call, say why.
+        try:
+            call.keys = verify_setup(setup, self._parties(call), call.ephemeral, outgoing=call.outgoing)
+        except SetupRefused as exc:
+            log.error("call setup refused call_id=%s: %s", call.call_id, exc)
             self.emit(
                 ev.Notice(
                     level="error",
-                    message=f"The call with {call.peer_fingerprint} was ended: {problem}. "
+                    message=f"The call with {call.peer_fingerprint} was ended: {exc}. "
                     "The relay may be tampering with calls.",
                 )
             )
             self._abort_call(call, "Error")
-
-        if setup.peer_fingerprint != call.peer_fingerprint:
-            refuse("the relay connected it to someone else")
-            return
-        if fingerprint_of(setup.peer_public_key) != setup.peer_fingerprint:
-            refuse("the relay sent an identity key that does not match the other side's fingerprint")
-            return
-        caller_fp, callee_fp = (
-            (self.identity.fingerprint, call.peer_fingerprint)
-            if call.outgoing
-            else (call.peer_fingerprint, self.identity.fingerprint)
-        )
-        peer_role = "callee" if call.outgoing else "caller"
-        if not verify_ephemeral(
-            setup.peer_public_key,
-            setup.peer_key_signature,
-            call.call_id,
-            caller_fp,
-            callee_fp,
-            peer_role,
-            setup.peer_ephemeral_key,
-        ):
-            refuse("the other side's call key is not signed by them")
-            return
-        try:
-            call.keys = derive_media_keys(
-                call.ephemeral, setup.peer_ephemeral_key, call.call_id, caller_fp, callee_fp, call.outgoing
-            )
-        except MediaKeyError as exc:
-            log.error("call key agreement failed call_id=%s: %s", call.call_id, exc)
-            refuse("the call keys could not be agreed")
             return
         call.ephemeral.wipe()  # the media keys are derived: the private half has done its job
-        call.machine.handle(CallEvent.SETUP)
         call.peer_public_key = setup.peer_public_key
         call.peer_ephemeral = setup.peer_ephemeral_key
         call.peer_alias = setup.peer_alias or call.peer_alias
         call.accept_mode = setup.accept_mode
-        call.relay_addr = self._media_relay_addr(setup.relay_addr, call.via or self.relay)
+        call.relay_addr = media_relay_address(setup.relay_addr, call.via or self.relay)
         call.setup_at = asyncio.get_running_loop().time()
+        self._advance(call, CallEvent.SETUP)
         self.emit(
             ev.Setup(
                 call_id=call.call_id,
@@ -846,29 +693,23 @@ class WzpClient:
                 relay_addr=call.relay_addr,
             )
         )
-        call.task = self._spawn(self._connect_call(call, setup))
-
-    def _media_relay_addr(self, advertised: str, signal_relay: str) -> str:
-        """Where to send relayed media: the relay's advertised media address, unless it is empty
-        (the relay listens on a wildcard), or loopback / private while the relay we signal on is not:
-        then the address we reached that relay at."""
-        if not advertised:
-            return signal_relay
-        try:
-            host, _ = split_relay_address(advertised)
-            relay_host, _ = split_relay_address(signal_relay)
-            if _is_loopback(host) and not _is_loopback(relay_host):
-                log.warning("relay advertised a loopback media address %s; using %s", advertised, signal_relay)
-                return signal_relay
-            if _is_private(host) and not (_is_private(relay_host) or _is_loopback(relay_host)):
-                # A relay hosted at home tells everyone its LAN address; from outside, that address is
-                # someone else's network. Media goes where we reached the relay (its mapped/public address).
-                log.info("relay advertised a private media address %s; reached it at %s", advertised, signal_relay)
-                return signal_relay
-            return parse_relay_address(advertised)
-        except ValueError:
-            log.warning("relay advertised an unusable media address %r; using %s", advertised, signal_relay)
-            return signal_relay
+        assert self.endpoint is not None
+        relay_addr = call.relay_addr
+        runner = CallRunner(
+            call,
+            endpoint=self.endpoint,
+            identity=self.identity,
+            race_overrides=self.race_overrides,
+            media_factory=self.media_factory,
+            open_relay=lambda: self._open_media(call, relay_addr),
+            signal=lambda msg: self._send_quiet(call, msg),
+            emit=self.emit,
+            advance=lambda event: self._advance(call, event),
+            on_failed=lambda reason: self._abort_call(call, reason),
+            on_peer_ended=lambda: self._end_call(call, "Normal", by="remote"),
+            tasks=self.tasks,
+        )
+        call.task = self.tasks.spawn(runner.run(setup), "run a call's paths")
 
     async def _open_media(self, call: CallInfo, relay_addr: str) -> QuicPeerConnection:
         """The media connection to the relay's room, which must hold the (pinned) key of the relay
@@ -890,108 +731,9 @@ class WzpClient:
             self._send_call(call, m.Hangup(call_id=call.call_id, reason=reason))
         self._end_call(call, reason, by="local")
 
-    async def _connect_call(self, call: CallInfo, setup: m.CallSetup) -> None:
-        """Run the call's paths (`PathRace`) for as long as the call lasts; audio starts on the first."""
-        assert self.endpoint is not None
-        allow_direct = setup.accept_mode == "AcceptTrusted"
-        candidates = tuple(dial_order(setup.peer_local_addrs, setup.peer_direct_addr)) if allow_direct else ()
-        own_mapped = allow_direct and has_mapped(call.local_addrs)
-        peer_mapped = allow_direct and has_mapped(setup.peer_local_addrs)
-        own_hard = allow_direct and parse_hard_hint(call.local_addrs) is not None
-        peer_hard_ip = parse_hard_hint(list(setup.peer_local_addrs)) if allow_direct else None
-        spray = ""
-        if spray_enabled() and not (own_mapped or peer_mapped) and own_hard != (peer_hard_ip is not None):
-            spray = "sockets" if own_hard else "probe"
-        own_eph = call.ephemeral.public_bytes
-        caller_eph, callee_eph = (own_eph, call.peer_ephemeral) if call.outgoing else (call.peer_ephemeral, own_eph)
-        params = RaceParams(
-            call_id=call.call_id,
-            role=decide_role(
-                self.identity.fingerprint,
-                call.peer_fingerprint,
-                own_mapped=own_mapped,
-                peer_mapped=peer_mapped,
-                own_hard=own_hard,
-                peer_hard=peer_hard_ip is not None,
-            ),
-            own_fingerprint=self.identity.fingerprint,
-            peer_fingerprint=call.peer_fingerprint,
-            peer_public_key=call.peer_public_key,
-            caller_ephemeral=caller_eph,
-            callee_ephemeral=callee_eph,
-            candidates=candidates,
-            relay_addr=call.relay_addr,
-            allow_direct=allow_direct,
-            spray=spray,
-            spray_ip=peer_hard_ip or "",
-            **self.race_overrides,
-        )
-        relay_addr = call.relay_addr
-        race = PathRace(
-            self.endpoint,
-            self.identity,
-            params,
-            open_relay=lambda: self._open_media(call, relay_addr),
-            signal=lambda msg: self._send_quiet(call, msg),
-            emit=self.emit,
-            on_use=lambda result, reason: self._on_path(call, result, reason),
-            on_peer_ended=lambda: self._end_call(call, "Normal", by="remote"),
-            on_standby=lambda conn: call.media.set_standby(conn) if call.media is not None else None,
-            started_at=call.setup_at,
-        )
-        call.race = race
-        call.machine.handle(CallEvent.RACE_STARTED)
-        try:
-            await race.run()
-        except RaceFailed as exc:
-            if not call.machine.ended:
-                self.emit(ev.Notice(level="error", message=str(exc)))
-                self._abort_call(call, "Error")
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            # A bug or a peer's trick must not leave the call stuck: end it, say so.
-            log.exception("call paths failed unexpectedly call_id=%s", call.call_id)
-            if not call.machine.ended:
-                self.emit(ev.Notice(level="error", message="The call could not be connected (internal error)."))
-                self._abort_call(call, "Error")
-        finally:
-            call.race = None
-
-    def _on_path(self, call: CallInfo, result: RaceResult, reason: str) -> None:
-        """The race put the call on a path: the first one starts the audio, later ones move it."""
-        if call.machine.ended:
-            return
-        first = call.result is None
-        call.result = result
-        if call.media is not None:
-            call.media.set_transport(result.conn, result.path)
-            call.media.set_standby(result.standby)
-        if first:
-            call.machine.handle(CallEvent.PATH_CHOSEN)
-            call.connected_at = asyncio.get_running_loop().time()
-            if self.media_factory is not None:
-                self._spawn(self._start_media(call))
-
-    async def _start_media(self, call: CallInfo) -> None:
-        assert self.media_factory is not None and call.keys is not None
-        try:
-            media = await self.media_factory(call, call.keys)
-        except Exception as exc:
-            log.exception("media session failed to start call_id=%s", call.call_id)
-            self.emit(ev.Notice(level="error", message=f"Audio could not start: {exc}"))
-            return
-        if call.machine.ended or call.result is None:  # hung up while audio was getting ready
-            await media.stop()
-            return
-        call.media = media
-        media.audio_origin = call.setup_at
-        media.on_path_silent = lambda path: call.race.on_silent(path) if call.race is not None else None
-        media.set_transport(call.result.conn, call.result.path)
-        media.set_standby(call.result.standby)
-        await media.start()
-        if call.machine.ended:  # hung up while audio was starting
-            await media.stop()
+    def _race_of(self, call_id: str) -> PathRace | None:
+        call = self.calls.get(call_id)
+        return call.race if call is not None else None
 
     def _on_peer_path_report(self, call: CallInfo, report: m.MediaPathReport) -> None:
         if call.race is not None:
@@ -1008,6 +750,7 @@ class WzpClient:
             return
         if call.via and self.visited is not None:
             self.visited.release(call.via, call.call_id)
+        path = call.path or ""
         call.machine.handle(CallEvent.END, reason)
         duration = 0.0
         if call.connected_at:
@@ -1016,18 +759,28 @@ class WzpClient:
             call.task.cancel()
         if call.task is not None and not call.task.done():
             self._ending.add(call.task)
-        if call.media is not None:
-            stopping = asyncio.ensure_future(call.media.stop())
+        stopping = close_call(call)
+        if stopping is not None:
             self._media_stops.add(stopping)
             stopping.add_done_callback(self._media_stops.discard)
-        if call.result is not None:
-            call.result.conn.close(CALL_ENDED, "call ended")
-            if call.result.standby is not None:
-                call.result.standby.close(CALL_ENDED, "call ended")
         log.info("call ended call_id=%s reason=%s duration=%.1fs", call.call_id, reason, duration)
         self._forget(call)
         self._schedule_reclaim()
-        self.emit(ev.Ended(call_id=call.call_id, reason=reason, duration_s=round(duration, 2), by=by, relay=relay))
+        duration = round(duration, 2)
+        self.emit(
+            ev.CallStateChanged(
+                call_id=call.call_id,
+                state=CallState.ENDED.value,
+                outgoing=call.outgoing,
+                peer_fingerprint=call.peer_fingerprint,
+                peer_alias=call.peer_alias,
+                path=path,
+                reason=reason,
+                duration_s=duration,
+                by=by,
+            )
+        )
+        self.emit(ev.Ended(call_id=call.call_id, reason=reason, duration_s=duration, by=by, relay=relay))
 
     def _forget(self, call: CallInfo) -> None:
         """An ended call keeps nothing: no entry, no call key (forward secrecy), no media state."""
@@ -1057,36 +810,52 @@ class WzpClient:
         log.info("memory reclaimed after a call objects=%d took_ms=%.1f", collected, took * 1000)
         self.reclaimed.set()
 
-    # -------------------------------------------------------- direct accept
+    # ------------------------------------------------------ the user's controls in a call
 
-    async def _accept_direct(self) -> None:
-        """Incoming direct connections: read the peer's proof and hand it to that call's race."""
-        assert self.endpoint is not None
-        while True:
-            try:
-                conn = await self.endpoint.accept()
-            except ConnectionClosed:
-                return
-            self._spawn(self._route_incoming(conn))
-            del conn  # not held while waiting for the next one (an ended call's connection would live on)
+    def set_muted(self, call_id: str, muted: bool) -> None:
+        """Mute or unmute our microphone in the call (kept for the call's audio if it starts later)."""
+        call = self._call(call_id)
+        call.muted = muted
+        if call.media is not None:
+            call.media.set_muted(muted)
 
-    async def _route_incoming(self, conn: QuicPeerConnection) -> None:
+    def set_volume(self, call_id: str, volume: float) -> None:
+        """The other person's loudness, 0.0-2.0 (1.0 as received)."""
+        call = self._call(call_id)
+        call.volume = max(0.0, min(2.0, volume))
+        if call.media is not None:
+            call.media.set_volume(call.volume)
+
+    def levels(self, call_id: str) -> tuple[float, float]:
+        """(microphone, speaker) level in dBFS now; silence for a call without audio (yet)."""
+        call = self.calls.get(call_id)
+        if call is None or call.media is None:
+            return SILENT_DB, SILENT_DB
+        return call.media.input_level_db, call.media.output_level_db
+
+    def has_audio(self, call_id: str) -> bool:
+        call = self.calls.get(call_id)
+        return call is not None and call.media is not None
+
+    def switch_device(self, call_id: str, kind: str, device: str | None) -> bool:
+        """Move the call's microphone (`kind` "input") or speaker ("output") to `device` (None: the
+        system default). False when the call uses no device (silence, files); `ClientError` when the
+        device cannot be opened."""
+        if kind not in ("input", "output"):
+            raise ClientError(f"Unknown device kind {kind!r}: use input or output.")
+        call = self.calls.get(call_id)
+        if call is None or call.media is None:
+            return False
+        target = call.media.source if kind == "input" else call.media.sink
+        switch = getattr(target, "switch", None)
+        if switch is None:
+            return False
         try:
-            reader, writer = await asyncio.wait_for(conn.accept_stream(), 2.0)
-            stream = MessageStream(reader, writer)
-            proof = await asyncio.wait_for(stream.recv(), 2.0)
-        except (TimeoutError, ConnectionClosed, ProtocolError):
-            conn.close(reason_phrase="no proof")
-            return
-        if not isinstance(proof, m.PeerProof):
-            conn.close(reason_phrase="expected a peer proof")
-            return
-        call = self.calls.get(proof.call_id)
-        if call is None or call.race is None:
-            log.info("direct connection for no racing call refused remote=%s", conn.remote_addr)
-            conn.close(reason_phrase="no such call")
-            return
-        call.race.offer_incoming(conn, stream, proof)
+            switch(device)
+        except Exception as exc:
+            log.warning("switching the %s failed call_id=%s: %s", kind, call_id, exc)
+            raise ClientError(str(exc)) from exc
+        return True
 
     # -------------------------------------------------------------- queries
 
@@ -1116,21 +885,3 @@ class WzpClient:
             except RelayError as exc:
                 results.append(NatProbe(server=server, observed=None, error=str(exc)))
         return classify_nat(results)
-
-
-def _is_private(host: str) -> bool:
-    """An IP literal of a private network (RFC 1918, ULA, link-local): meaningful only on its own LAN."""
-    try:
-        ip = parse_ip(host)
-    except ValueError:
-        return False
-    return ip.is_private and not ip.is_loopback
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return parse_ip(host).is_loopback
-    except ValueError:
-        return False

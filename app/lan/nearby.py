@@ -25,6 +25,7 @@ from app.identity import parse_fingerprint
 from app.identity.alias import display_alias
 from app.nat.addresses import AddressError, parse_ip
 from app.nat.relay_address import RelayAddressError, parse_relay_address, split_relay_address
+from app.tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
@@ -125,7 +126,7 @@ class Nearby:
     _seen: dict[str, _Seen] = field(default_factory=dict)
     _order: int = 0
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
-    _tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    _tasks: TaskSet = field(default_factory=lambda: TaskSet("nearby"))
     _instance: str = field(default_factory=lambda: secrets.token_hex(3))
 
     async def start(self) -> None:
@@ -198,9 +199,7 @@ class Nearby:
             if self._seen.pop(name, None) is not None:
                 self._notify()
             return
-        task = asyncio.ensure_future(self._resolve(service_type, name))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._resolve(service_type, name), "resolve a nearby service")
 
     async def _resolve(self, service_type: str, name: str) -> None:
         from zeroconf.asyncio import AsyncServiceInfo
@@ -270,9 +269,7 @@ class Nearby:
         return self.find(fingerprint)
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._tasks.cancel_all()
         if self._browser is not None:
             await self._browser.async_cancel()  # type: ignore[attr-defined]
             self._browser = None

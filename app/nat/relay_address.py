@@ -142,6 +142,46 @@ def relay_list_arg(text: str) -> list[str]:
         raise argparse.ArgumentTypeError("no relay address given")
     return relays
 
+def media_relay_address(advertised: str, signal_relay: str) -> str:
+    """Where to send a call's relayed media: the relay's advertised media address, unless it is
+    empty (the relay listens on a wildcard), unusable, or loopback / private while the relay we
+    signal on is not: then the address we reached that relay at (`signal_relay`)."""
+    if not advertised:
+        return signal_relay
+    try:
+        host, _ = split_relay_address(advertised)
+        relay_host, _ = split_relay_address(signal_relay)
+        if _is_loopback(host) and not _is_loopback(relay_host):
+            log.warning("relay advertised a loopback media address %s; using %s", advertised, signal_relay)
+            return signal_relay
+        if _is_private(host) and not (_is_private(relay_host) or _is_loopback(relay_host)):
+            # A relay hosted at home tells everyone its LAN address; from outside, that address is
+            # someone else's network. Media goes where we reached the relay (its mapped/public address).
+            log.info("relay advertised a private media address %s; reached it at %s", advertised, signal_relay)
+            return signal_relay
+        return parse_relay_address(advertised)
+    except ValueError:
+        log.warning("relay advertised an unusable media address %r; using %s", advertised, signal_relay)
+        return signal_relay
+
+
+def _is_private(host: str) -> bool:
+    """An IP literal of a private network (RFC 1918, ULA, link-local): meaningful only on its own LAN."""
+    try:
+        ip = parse_ip(host)
+    except ValueError:
+        return False
+    return ip.is_private and not ip.is_loopback
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return parse_ip(host).is_loopback
+    except ValueError:
+        return False
+
 
 async def resolve_relay(address: str, *, timeout: float = RESOLVE_TIMEOUT) -> list[str]:
     """The ``ip:port`` addresses to try for a relay: the literal itself, or every A/AAAA record.

@@ -1,8 +1,9 @@
 """The one call the window shows: placing, ringing, answering, in call (timer, path, levels, stats), ending.
 
-Client events for this call drive `state`; widgets read the properties and
-call the actions. When the call ends it is written to the history and
-`ended` carries the sentence the user reads.
+The client's call-state event (`CallStateChanged`) drives `state`; path, stats and audio notices
+fill in the rest. Widgets read the properties and call the actions, which go to the client API
+(mute, volume, levels and devices too: nothing here touches a media session). When the call ends
+it is written to the history and `ended` carries the sentence the user reads.
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from collections.abc import Callable, Sequence
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from app import events as ev
+from app.client.client import ClientError, WzpClient
 from app.identity.alias import display_alias
 from app.identity.safety_code import safety_code
-from app.media.session import MediaSession
 from ui.client_host import ClientHost
 from ui.models.blocks import BlocksModel
 from ui.models.contacts import ContactsModel
@@ -29,6 +30,16 @@ log = logging.getLogger(__name__)
 
 IDLE, CALLING, RINGING, INCOMING = "idle", "calling", "ringing", "incoming"
 CONNECTING, IN_CALL = "connecting", "in_call"
+#: What the window shows for each state of the client's call state machine (app.call.call_state).
+SHOWN_STATE = {
+    "offering": CALLING,
+    "ringing": RINGING,
+    "incoming": INCOMING,
+    "answered": CONNECTING,
+    "setup": CONNECTING,
+    "racing": CONNECTING,
+    "in-call": IN_CALL,
+}
 LEVEL_POLL_MS = 100  # meters move at a human rate (10/s), never per 20 ms frame
 
 
@@ -63,7 +74,7 @@ class CallModel(QObject):
         self.tasks = tasks
         self.privacy_default = privacy_default
         #: Incoming calls that rang while another was ringing: each rings when the one before ends.
-        self._waiting: deque[ev.Incoming] = deque()
+        self._waiting: deque[ev.CallStateChanged] = deque()
         self._reset()
         self.muted = False
         self.volume_percent = 100
@@ -158,10 +169,6 @@ class CallModel(QObject):
             return "trusted"
         return "generic"
 
-    @property
-    def session(self) -> MediaSession | None:
-        return self.host.sessions.get(self.call_id) if self.call_id else None
-
     # ------------------------------------------------------------------ actions
 
     #: Where else to look for someone (the relays a contact was reached on, Nearby); set by the app.
@@ -238,11 +245,19 @@ class CallModel(QObject):
             self.changed.emit()
         self.tasks.run(client.answer(call_id, mode), what="answer the call")
 
+    def _in_client(self, control: Callable[[WzpClient, str], object]) -> None:
+        """Apply a control to this call in the client (a call that just ended takes none)."""
+        client, call_id = self.host.client, self.call_id
+        if client is None or call_id is None:
+            return
+        try:
+            control(client, call_id)
+        except ClientError as exc:
+            log.info("call control not applied call_id=%s: %s", call_id, exc)
+
     def set_muted(self, muted: bool) -> None:
         self.muted = muted
-        session = self.session
-        if session is not None:
-            session.set_muted(muted)
+        self._in_client(lambda client, call_id: client.set_muted(call_id, muted))
         self.changed.emit()
 
     def toggle_mute(self) -> None:
@@ -250,9 +265,8 @@ class CallModel(QObject):
 
     def set_volume_percent(self, percent: int) -> None:
         self.volume_percent = max(0, min(200, percent))
-        session = self.session
-        if session is not None:
-            session.set_volume(self.volume_percent / 100)
+        volume = self.volume_percent / 100
+        self._in_client(lambda client, call_id: client.set_volume(call_id, volume))
 
     def switch_device(self, kind: str, device: str) -> None:
         """Move the running call to another microphone/speaker; later calls use it too."""
@@ -262,16 +276,13 @@ class CallModel(QObject):
             self.host.media.output_device = device
         self.host.apply_media_options()
         self.device_switched.emit(kind, device)
-        session = self.session
-        if session is None:
+        client, call_id = self.host.client, self.call_id
+        if client is None or call_id is None:
             return
-        target = session.source if kind == "input" else session.sink
-        switch = getattr(target, "switch", None)
-        if switch is None:
-            return  # no device in use (silence, files): nothing to switch now
         try:
-            switch(device or None)
-        except Exception as exc:
+            if not client.switch_device(call_id, kind, device or None):
+                return  # no device in use (silence, files): nothing to switch now
+        except ClientError as exc:
             log.warning("switching the %s failed: %s", kind, exc)
             text = self.tr("Could not switch the microphone: {error}") if kind == "input" else self.tr(
                 "Could not switch the speaker: {error}"
@@ -284,46 +295,46 @@ class CallModel(QObject):
     # ------------------------------------------------------------------ events
 
     def _on_event(self, event: ev.ClientEvent) -> None:
-        if isinstance(event, ev.Incoming):
-            self._on_incoming(event)
+        if isinstance(event, ev.CallStateChanged):
+            self._on_call_state(event)
             return
-        call_id = getattr(event, "call_id", None)
-        if isinstance(event, ev.Ended) and any(w.call_id == call_id for w in self._waiting):
-            self._waiting_ended(event)
+        if getattr(event, "call_id", None) != self.call_id or self.call_id is None:
             return
-        if call_id is None or call_id != self.call_id:
-            if isinstance(event, ev.Candidates) and self.state == CALLING and self.call_id is None:
-                self.call_id = event.call_id  # emitted before place_call returns
-            return
-        if isinstance(event, ev.Ringing):
-            if self.state == CALLING:
-                self.state = RINGING
-                self.changed.emit()
-        elif isinstance(event, ev.Setup):
-            self.peer_alias = event.peer_alias or self.peer_alias
-            if self.state in (CALLING, RINGING, INCOMING):
-                self.state = CONNECTING
-            self.changed.emit()
-        elif isinstance(event, ev.PathChosen):
+        if isinstance(event, ev.PathChosen):
             self.path = event.path
             self.badge = path_badge(event.path, event.remote, event.candidate)
-            if self.state != IN_CALL:
-                self.state = IN_CALL
-                self.connected_at = time.monotonic()
-                self._tick_timer.start()
-                self._level_timer.start()
             self.changed.emit()
         elif isinstance(event, ev.Stats):
             self.stats = event
-            if self.session is None:
+            client = self.host.client
+            if client is None or not client.has_audio(event.call_id):
                 self._set_levels(event.input_level_db, event.output_level_db)
             self.stats_changed.emit()
         elif isinstance(event, ev.AudioNotice):
             self.message.emit(event.message)
-        elif isinstance(event, ev.Ended):
-            self._on_ended(event)
 
-    def _on_incoming(self, event: ev.Incoming) -> None:
+    def _on_call_state(self, event: ev.CallStateChanged) -> None:
+        if event.state == "incoming":
+            self._on_incoming(event)
+            return
+        if event.state == "ended" and any(w.call_id == event.call_id for w in self._waiting):
+            self._waiting_ended(event)
+            return
+        if event.call_id != self.call_id:
+            return
+        if event.state == "ended":
+            self._on_ended(event)
+            return
+        self.peer_alias = event.peer_alias or self.peer_alias
+        shown = SHOWN_STATE.get(event.state, self.state)
+        if shown == IN_CALL and self.state != IN_CALL:
+            self.connected_at = time.monotonic()
+            self._tick_timer.start()
+            self._level_timer.start()
+        self.state = shown
+        self.changed.emit()
+
+    def _on_incoming(self, event: ev.CallStateChanged) -> None:
         if self.state == INCOMING:
             # Another call already rings: this one waits its turn (a caller who re-offers after
             # every decline must not make everyone else's call fail). Accepting one makes the relay
@@ -351,7 +362,7 @@ class CallModel(QObject):
         self.changed.emit()
         self.incoming.emit()  # the app rings, shows the dialog and an actionable notification
 
-    def _on_ended(self, event: ev.Ended) -> None:
+    def _on_ended(self, event: ev.CallStateChanged) -> None:
         connected = self.state == IN_CALL or bool(self.path)
         name = self.peer_name
         if self.outgoing:
@@ -390,7 +401,7 @@ class CallModel(QObject):
         if self._waiting:  # the next call that waited rings now
             self._on_incoming(self._waiting.popleft())
 
-    def _waiting_ended(self, event: ev.Ended) -> None:
+    def _waiting_ended(self, event: ev.CallStateChanged) -> None:
         """A call that waited behind another ended before its turn (its caller gave up, or the
         relay said Busy because the user accepted the other one): a missed call."""
         waited = next(w for w in self._waiting if w.call_id == event.call_id)
@@ -401,16 +412,12 @@ class CallModel(QObject):
         )
 
     def _poll_levels(self) -> None:
-        session = self.session
-        if session is None:
+        client, call_id = self.host.client, self.call_id
+        if client is None or call_id is None or not client.has_audio(call_id):
             return
-        if session.muted != self.muted:
-            session.set_muted(self.muted)
-        if abs(session.volume - self.volume_percent / 100) > 1e-6:
-            session.set_volume(self.volume_percent / 100)
         visible = self.levels_visible
         if visible is None or visible():  # nobody sees the meters (window hidden, minimized): no work
-            self._set_levels(session.input_level_db, session.output_level_db)
+            self._set_levels(*client.levels(call_id))
 
     def _set_levels(self, input_db: float, output_db: float) -> None:
         self.input_level_db, self.output_level_db = input_db, output_db
