@@ -43,22 +43,21 @@ from app.client.call_runner import CallRunner, close_call
 from app.client.direct_router import DirectRouter
 from app.client.errors import ClientError
 from app.client.home_relay import BACKOFF, HomeRelay
+from app.client.own_addresses import OwnAddresses
 from app.client.relay_link import RegistrationInfo, RelayError, RelayLink, open_media_connection, reflect_once
 from app.client.relay_pins import RelayPins
 from app.client.relay_pool import RelayPool
 from app.identity import Identity
 from app.identity.alias import display_alias
 from app.invite import InviteError, parse_target
-from app.nat.candidates import local_host_candidates
 from app.nat.nat_type import NatProbe, NatReport, classify_nat
-from app.nat.portmap import MappingStatus, PortMapper
+from app.nat.portmap import PortMapper
 from app.nat.relay_address import (
     RelayAddressError,
     media_relay_address,
     parse_relay_address,
     split_relay_address,
 )
-from app.nat.spray import hard_hint, spray_enabled
 from app.net import ConnectionClosed, QuicEndpoint, QuicPeerConnection
 from app.protocol import messages as m
 from app.tasks import TaskSet
@@ -78,8 +77,6 @@ log = logging.getLogger(__name__)
 #: Ended calls are forgotten at once (keys wiped); their ids are remembered this long so a late
 #: hangup or message for them is recognised as "already over", not as an unknown call.
 RECENTLY_ENDED = 256
-#: An offer or answer waits at most this long for a port mapping still being asked for.
-MAPPING_WAIT_S = 0.5
 #: After a call ends, its memory is collected this much later (its QUIC connections drain for
 #: 3 PTO first), and only while no other call plays audio: a full collection pauses the loop.
 RECLAIM_AFTER_S = 1.0
@@ -142,11 +139,8 @@ class WzpClient:
         self.tasks = TaskSet("client")
         self._stopping = False
         self._media_stops: set[asyncio.Future[None]] = set()
-        #: The router's port mapping for our shared socket (`app.nat.portmap`; `status` for the GUI).
-        self.port_mapper: PortMapper | None = None
-        #: Our NAT, classified once after the first registration when spraying is on (`app.nat.spray`).
-        self.nat_report: NatReport | None = None
-        self._nat_known = asyncio.Event()
+        #: Where peers can reach us: host candidates, the router's port mapping, our NAT type.
+        self.addresses = OwnAddresses(self.emit)
         self.visited: RelayPool | None = None
         self.reclaim_after = RECLAIM_AFTER_S
         self._reclaim_timer: asyncio.TimerHandle | None = None
@@ -168,6 +162,14 @@ class WzpClient:
     @property
     def registration(self) -> RegistrationInfo | None:
         return self.home.registration if self.home is not None else None
+
+    @property
+    def port_mapper(self) -> PortMapper | None:
+        return self.addresses.port_mapper
+
+    @property
+    def nat_report(self) -> NatReport | None:
+        return self.addresses.nat_report
 
     @property
     def status(self) -> str:
@@ -204,12 +206,7 @@ class WzpClient:
         # Incoming connections only while a call's race waits for the peer's direct dial (with a cap):
         # a stranger's handshake costs us nothing the rest of the time.
         self.endpoint = await QuicEndpoint.create("::", self.port, incoming="on-demand")
-        self.port_mapper = PortMapper(self.endpoint.port, on_change=self._on_port_mapping)
-        self.port_mapper.start()
-        if spray_enabled():
-            self.tasks.spawn(self._classify_nat(), "classify our NAT")
-        else:
-            self._nat_known.set()
+        self.addresses.start(self.endpoint.port, self.tasks, registered=self._registered, detect_nat=self.detect_nat)
         self.visited = RelayPool(
             self.endpoint,
             self.identity,
@@ -243,8 +240,7 @@ class WzpClient:
         if self.visited is not None:
             await self.visited.close()
         await self.tasks.cancel_all()
-        if self.port_mapper is not None:
-            await self.port_mapper.close()  # the router forwards nothing to us any more
+        await self.addresses.close()
         if self._reclaim_timer is not None:
             self._reclaim_timer.cancel()
             self._reclaim_timer = None
@@ -367,44 +363,7 @@ class WzpClient:
         return link.info.observed_addr if link is not None and link.info is not None else None
 
     def _candidates(self) -> list[str]:
-        """Our address list for an offer/answer: LAN host candidates, and the public address our
-        router mapped for us (a public entry in this list is read as a `mapped` candidate)."""
-        assert self.endpoint is not None
-        local = local_host_candidates(self.endpoint.port)
-        mapping = self.port_mapper.mapping if self.port_mapper is not None else None
-        if mapping is not None and mapping.external not in local:
-            local.append(mapping.external)
-        elif self.nat_report is not None and self.nat_report.nat_type == "symmetric" and self.nat_report.public_ip:
-            local.append(hard_hint(self.nat_report.public_ip))  # "spray me" (app.nat.spray)
-        return local
-
-    async def _classify_nat(self) -> None:
-        """Once registered: does our NAT map per destination? Then calls may spray."""
-        try:
-            await self._registered.wait()
-            self.nat_report = await self.detect_nat()
-            log.info("nat classified type=%s public_ip=%s", self.nat_report.nat_type, self.nat_report.public_ip)
-        finally:
-            self._nat_known.set()
-
-    async def _before_offer(self) -> None:
-        """An offer or answer waits briefly for what may still be arriving: the router's port
-        mapping and our NAT type."""
-        waits = [asyncio.wait_for(self._nat_known.wait(), MAPPING_WAIT_S)]
-        if self.port_mapper is not None:
-            waits.append(self.port_mapper.wait_settled(MAPPING_WAIT_S))
-        await asyncio.gather(*waits, return_exceptions=True)
-
-    def _on_port_mapping(self, status: MappingStatus) -> None:
-        mapping = status.mapping
-        self.emit(
-            ev.PortMapping(
-                state=status.state,
-                method=mapping.method if mapping else None,
-                mapped_addr=mapping.external if mapping else None,
-                answers=dict(status.answers),
-            )
-        )
+        return self.addresses.candidates()
 
     async def place_call(self, target: str, relays: Sequence[str] = ()) -> str:
         """Call someone; returns the call id before any event of the call. Progress arrives as events.
@@ -457,7 +416,7 @@ class WzpClient:
     async def _place(self, call: CallInfo) -> None:
         """Runs after `place_call` returned the id: every event of the call comes after it."""
         self._announce(call)
-        await self._before_offer()
+        await self.addresses.settled()
         call.task = None
         if not call.machine.ended:  # not hung up while the router was asked
             self._next_hop(call)
@@ -587,7 +546,7 @@ class WzpClient:
             raise ClientError(f"Unknown answer mode {mode!r}: use trusted, generic or reject.")
         trusted = accept_mode == "AcceptTrusted"
         if trusted:
-            await self._before_offer()
+            await self.addresses.settled()
             if call.state is not CallState.INCOMING:  # ended while the router was asked
                 raise ClientError("This call is no longer ringing.")
         local = call.local_addrs = self._candidates() if trusted else []
