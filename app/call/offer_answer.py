@@ -46,6 +46,12 @@ class Parties:
     def of(cls, call_id: str, own: str, peer: str, *, outgoing: bool) -> Parties:
         return cls(call_id, own, peer) if outgoing else cls(call_id, peer, own)
 
+    def sign(self, sign: Callable[[bytes], bytes], role: str, ephemeral: EphemeralKey) -> bytes:
+        """`role`'s signature over its call key, bound to this call and both fingerprints."""
+        return sign_ephemeral(
+            sign, self.call_id, self.caller_fingerprint, self.callee_fingerprint, role, ephemeral.public_bytes
+        )
+
 
 def build_offer(
     sign: Callable[[bytes], bytes],
@@ -57,14 +63,6 @@ def build_offer(
     local_addrs: Sequence[str],
 ) -> m.DirectCallOffer:
     """The caller's offer: its addresses and its signed call key."""
-    signature = sign_ephemeral(
-        sign,
-        parties.call_id,
-        parties.caller_fingerprint,
-        parties.callee_fingerprint,
-        ROLE_CALLER,
-        ephemeral.public_bytes,
-    )
     return m.DirectCallOffer(
         call_id=parties.call_id,
         caller_fingerprint=parties.caller_fingerprint,
@@ -73,7 +71,7 @@ def build_offer(
         caller_reflexive_addr=reflexive,
         caller_local_addrs=list(local_addrs),
         ephemeral_key=ephemeral.public_bytes,
-        key_signature=signature,
+        key_signature=parties.sign(sign, ROLE_CALLER, ephemeral),
     )
 
 
@@ -87,21 +85,13 @@ def build_answer(
     local_addrs: Sequence[str],
 ) -> m.DirectCallAnswer:
     """The callee's acceptance (`accept_mode` one of `ACCEPT_MODES`' values) with its signed call key."""
-    signature = sign_ephemeral(
-        sign,
-        parties.call_id,
-        parties.caller_fingerprint,
-        parties.callee_fingerprint,
-        ROLE_CALLEE,
-        ephemeral.public_bytes,
-    )
     return m.DirectCallAnswer(
         call_id=parties.call_id,
         accept_mode=accept_mode,
         callee_reflexive_addr=reflexive,
         callee_local_addrs=list(local_addrs),
         ephemeral_key=ephemeral.public_bytes,
-        key_signature=signature,
+        key_signature=parties.sign(sign, ROLE_CALLEE, ephemeral),
     )
 
 

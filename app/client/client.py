@@ -598,7 +598,9 @@ class WzpClient:
     def _parties(self, call: CallInfo) -> Parties:
         return Parties.of(call.call_id, self.identity.fingerprint, call.peer_fingerprint, outgoing=call.outgoing)
 
-    def _announce(self, call: CallInfo) -> None:
+    def _announce(
+        self, call: CallInfo, *, path: str = "", reason: str = "", duration_s: float = 0.0, by: str = ""
+    ) -> None:
         """Tell the listeners the call's state (after each step, and once when it appears)."""
         self.emit(
             ev.CallStateChanged(
@@ -607,7 +609,10 @@ class WzpClient:
                 outgoing=call.outgoing,
                 peer_fingerprint=call.peer_fingerprint,
                 peer_alias=call.peer_alias,
-                path=call.path or "",
+                path=path or call.path or "",
+                reason=reason,
+                duration_s=duration_s,
+                by=by,
             )
         )
 
@@ -726,19 +731,7 @@ class WzpClient:
         self._forget(call)
         self._schedule_reclaim()
         duration = round(duration, 2)
-        self.emit(
-            ev.CallStateChanged(
-                call_id=call.call_id,
-                state=CallState.ENDED.value,
-                outgoing=call.outgoing,
-                peer_fingerprint=call.peer_fingerprint,
-                peer_alias=call.peer_alias,
-                path=path,
-                reason=reason,
-                duration_s=duration,
-                by=by,
-            )
-        )
+        self._announce(call, path=path, reason=reason, duration_s=duration, by=by)
         self.emit(ev.Ended(call_id=call.call_id, reason=reason, duration_s=duration, by=by, relay=relay))
 
     def _forget(self, call: CallInfo) -> None:
