@@ -105,7 +105,7 @@ async def test_ended_calls_leave_no_tasks_fds_or_call_objects(tmp_path: Path, no
         for _ in range(CALLS):
             await one_call(track=True)
         assert len(asyncio.all_tasks()) == tasks, [t.get_coro() for t in asyncio.all_tasks()]
-        assert _fds() == fds
+        assert _fds() <= fds  # no growth (an earlier test's socket may close meanwhile)
         alive = [type(o).__name__ for r in tracked if (o := r()) is not None]
         assert len(tracked) >= CALLS * 2 * 6
         assert alive == [], f"objects of ended calls still alive: {alive}"
