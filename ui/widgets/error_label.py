@@ -29,9 +29,11 @@ class ErrorLabel(QLabel):
             return
         self._recoloring = True
         try:
-            palette = self.palette()
-            palette.setColor(QPalette.ColorRole.WindowText, error_color(palette))
-            self.setPalette(palette)
+            # Only WindowText is set on the label: every other role still comes from the parent, so the
+            # next scheme switch reaches it (as a PaletteChange) and the red is chosen again.
+            own = QPalette()
+            own.setColor(QPalette.ColorRole.WindowText, error_color(self.palette()))
+            self.setPalette(own)
         finally:
             self._recoloring = False
 

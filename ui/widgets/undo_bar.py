@@ -38,13 +38,14 @@ class UndoBar(QFrame):
         self.timer.setSingleShot(True)
         self.timer.timeout.connect(self.dismiss)
         self._undo: Callable[[], None] | None = None
+        self.ms = UNDO_MS  # how long Undo is offered
         self.hide()
 
-    def show_undo(self, text: str, undo: Callable[[], None], ms: int = UNDO_MS) -> None:
+    def show_undo(self, text: str, undo: Callable[[], None], ms: int | None = None) -> None:
         self.label.setText(text)
         self.setAccessibleName(text)
         self._undo = undo
-        self.timer.start(ms)
+        self.timer.start(self.ms if ms is None else ms)
         self.show()
 
     def undo(self) -> None:

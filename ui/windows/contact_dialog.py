@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from app.identity.alias import display_alias
 from app.invite import InviteError, parse_target
 from app.storage import Contact
+from ui.access import with_clear_button
 from ui.fonts import fixed_font
 from ui.widgets.error_label import ErrorLabel
 from ui.widgets.identicon import IdenticonWidget
@@ -68,7 +69,7 @@ class ContactDialog(QDialog):
         self.target_field = QLineEdit()
         self.target_field.setAccessibleName(self.tr("Fingerprint or invite link"))
         self.target_field.setPlaceholderText(self.tr("Paste their fingerprint or wzp: invite link"))
-        self.target_field.setClearButtonEnabled(True)
+        with_clear_button(self.target_field)
         self.target_field.setFont(fixed_font())
         self.icon = IdenticonWidget("", 40)
         self.name_field = QLineEdit()

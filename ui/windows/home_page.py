@@ -30,6 +30,7 @@ from app.identity.alias import display_alias
 from app.identity.safety_code import safety_code
 from app.lan.nearby import NearbyPeer
 from app.storage import CallRecord, Contact
+from ui.access import with_clear_button
 from ui.models.blocks import BlocksModel
 from ui.models.call import CallModel
 from ui.models.contacts import ContactsModel
@@ -129,7 +130,7 @@ class HomePage(QWidget):
         self.dial_field.setPlaceholderText(self.tr(
             "Paste a fingerprint or a wzp: invite link to call"
         ))
-        self.dial_field.setClearButtonEnabled(True)
+        with_clear_button(self.dial_field)
         self.dial_field.setAccessibleName(self.tr("Fingerprint to call"))
         self.dial_field.textChanged.connect(dialer.set_text)
         self.dial_field.returnPressed.connect(self._call_dialed)
@@ -251,7 +252,7 @@ class HomePage(QWidget):
         self.search_field.setPlaceholderText(self.tr("Search (Ctrl+F)"))
         self.search_field.setAccessibleName(self.tr("Search contacts, people online and history"))
         self.search_field.setToolTip(self.tr("Filter the lists by name or fingerprint"))
-        self.search_field.setClearButtonEnabled(True)
+        with_clear_button(self.search_field)
         self.search_field.setMinimumWidth(200)
         self.search_field.textChanged.connect(self._search_changed)
         self.tabs.setCornerWidget(self.search_field, Qt.Corner.TopRightCorner)
