@@ -405,8 +405,7 @@ GERMAN: dict[str, str] = {
         "Anrufe mit diesem Kontakt dürfen direkt zwischen Ihren Computern laufen; dabei sieht er Ihre IP-Adresse.",
     "&Fingerprint or link:": "&Fingerabdruck oder Link:",
     "&Name:": "&Name:",
-    "This is not a fingerprint or a wzp: invite link: {error}.":
-        "Das ist kein Fingerabdruck und kein wzp:-Einladungslink: {error}.",
+    "This is not a fingerprint: {error}.": "Das ist kein Fingerabdruck: {error}.",
     "Reached at: {relays}": "Erreichbar über: {relays}",
     "That is your own fingerprint; enter the other person's.":
         "Das ist Ihr eigener Fingerabdruck; geben Sie den der anderen Person ein.",

@@ -284,8 +284,8 @@
         <translation>&amp;Name:</translation>
     </message>
     <message>
-        <source>This is not a fingerprint or a wzp: invite link: {error}.</source>
-        <translation>Das ist kein Fingerabdruck und kein wzp:-Einladungslink: {error}.</translation>
+        <source>This is not a fingerprint: {error}.</source>
+        <translation>Das ist kein Fingerabdruck: {error}.</translation>
     </message>
     <message>
         <source>Reached at: {relays}</source>

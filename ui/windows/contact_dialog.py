@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from app.identity.alias import display_alias
-from app.invite import InviteError, parse_target
+from app.invite import InviteError, looks_like_invite, parse_target
 from app.storage import Contact
 from ui.access import with_clear_button
 from ui.fonts import fixed_font
@@ -135,9 +135,14 @@ class ContactDialog(QDialog):
             try:
                 target = parse_target(text)
             except InviteError as exc:
-                self._target_error = self.tr("This is not a fingerprint or a wzp: invite link: {error}.").format(
-                    error=str(exc).removeprefix("the invite link ")
-                )
+                reason = str(exc)  # from app.invite, in English
+                if looks_like_invite(text):
+                    self._target_error = f"{reason[:1].upper()}{reason[1:]}."
+                else:
+                    self._target_error = self.tr("This is not a fingerprint: {error}.").format(error=reason)
+                if self._name_from_link and self.name_field.text() == self._name_from_link:
+                    self.name_field.clear()  # the name came with a link that is gone
+                    self._name_from_link = ""
             else:
                 self.fingerprint, self.relays = target.fingerprint, target.relays
                 name = display_alias(target.name)

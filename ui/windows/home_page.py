@@ -255,7 +255,11 @@ class HomePage(QWidget):
         with_clear_button(self.search_field)
         self.search_field.setMinimumWidth(200)
         self.search_field.textChanged.connect(self._search_changed)
-        self.tabs.setCornerWidget(self.search_field, Qt.Corner.TopRightCorner)
+        corner = QWidget()  # margins keep the field inside the tab row (a bare corner widget is clipped)
+        corner_layout = QHBoxLayout(corner)
+        corner_layout.setContentsMargins(0, 0, 2, 3)
+        corner_layout.addWidget(self.search_field)
+        self.tabs.setCornerWidget(corner, Qt.Corner.TopRightCorner)
         self.search_shortcut = QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self)
         self.search_shortcut.activated.connect(self.focus_search)
 

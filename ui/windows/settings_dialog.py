@@ -479,7 +479,7 @@ class SettingsDialog(QDialog):
         self.log_view.setFont(fixed_font())
         self.log_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.log_view.setPlainText(self.log_buffer.text())
-        self.log_view.moveCursor(QTextCursor.MoveOperation.End)
+        self._show_last_log_line()
         self.log_buffer.emitter.line.connect(self._append_log)
         self.log_copy = QPushButton(self.tr("Copy"))
         self.log_copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.log_view.toPlainText()))
@@ -497,6 +497,13 @@ class SettingsDialog(QDialog):
 
     def _append_log(self, line: str) -> None:
         self.log_view.appendPlainText(line)
+        self.log_view.horizontalScrollBar().setValue(0)
+
+    def _show_last_log_line(self) -> None:
+        """Scrolled to the newest line, at its start (the end of a long line would hide every short one)."""
+        self.log_view.moveCursor(QTextCursor.MoveOperation.End)
+        self.log_view.moveCursor(QTextCursor.MoveOperation.StartOfBlock)
+        self.log_view.horizontalScrollBar().setValue(0)
 
     def _disconnect_log(self) -> None:
         try:
