@@ -337,7 +337,7 @@ class HomePage(QWidget):
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
-        if event.type() == QEvent.Type.PaletteChange:
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "undo_bar"):  # (not while building)
             # Rows coloured from the palette (missed calls, blocked people) take the new scheme's colours.
             self._refresh_online()
             self._refresh_history()
