@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QObject, Qt
-from PySide6.QtWidgets import QApplication, QMessageBox
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox
 
 from app import events as ev
 from app.identity import IdentityFileError, default_data_dir, load_or_create_identity
@@ -25,7 +25,7 @@ from app.nat.addresses import parse_ip
 from app.nat.relay_address import is_literal, parse_relay_address, split_relay_address
 from app.relay.hosted import RelayHost, RelayHostError
 from app.storage import BlockList, CallHistory, ContactBook, DatabaseError, Settings, SettingsStore, open_database
-from ui import autostart
+from ui import autostart, file_log
 from ui.client_host import ClientHost, MediaOptions, processing_of
 from ui.icons import RESOURCES, app_icon
 from ui.log_buffer import log_buffer
@@ -36,6 +36,7 @@ from ui.models.dialer import DialerModel
 from ui.models.history import HistoryModel
 from ui.models.relay_status import RelayStatusModel
 from ui.notifications import ACCEPT, ACCEPT_PRIVATELY, Notifications
+from ui.relay_list import service_nodes
 from ui.sounds import RINGBACK, RINGTONE, SinkFactory, Sounds, end_cue
 from ui.tasks import TaskRunner
 from ui.tray import Tray
@@ -142,6 +143,7 @@ class WzpApp(QObject):
         self.welcome: WelcomeDialog | None = None
         self.settings_dialog: SettingsDialog | None = None
         self.key_dialog: QMessageBox | None = None
+        self.save_log_dialog: QFileDialog | None = None
         self.closed = asyncio.Event()
         self._shut_down = False
         self.close_question: QMessageBox | None = None  # "hang up and close/quit?" while in a call
@@ -149,6 +151,7 @@ class WzpApp(QObject):
         self.window.settings_requested.connect(self.open_settings)
         self.window.close_requested.connect(self.request_close)
         self.window.quit_requested.connect(self.request_quit)
+        self.window.save_log_requested.connect(self.ask_save_log)
         self.tasks.failed.connect(self.window.show_problem)
         self.contacts.message.connect(self.window.show_message)
         self.blocks.message.connect(self.window.show_message)
@@ -231,8 +234,8 @@ class WzpApp(QObject):
         if self.relay_host.running:
             public = self.relay_host.public_address
             return [*([public] if public else []), *self.relay_host.lan_addresses()]
-        relay = self.settings.relay_or_none()
-        return [relay] if relay else []
+        relay = self.settings.relay_or_none()  # one service: its nodes, in order
+        return service_nodes(relay) if relay else []
 
     def invite_link(self) -> str:
         return format_invite(Invite(self.identity.fingerprint, tuple(self.invite_relays()), self.alias))
@@ -361,7 +364,10 @@ class WzpApp(QObject):
         self.save_settings()
         self.window.allow_close = True
         self.sounds.stop()
-        for dialog in (self.welcome, self.settings_dialog, self.key_dialog, self.incoming_dialog, self.close_question):
+        for dialog in (
+            self.welcome, self.settings_dialog, self.key_dialog, self.incoming_dialog, self.close_question,
+            self.save_log_dialog,
+        ):
             if dialog is not None:
                 dialog.hide()
         await self.tasks.cancel_all()
@@ -427,7 +433,46 @@ class WzpApp(QObject):
         )
         self.settings_dialog.saved.connect(self.apply_settings)
         self.settings_dialog.autostart_changed.connect(self.set_autostart)
+        self.settings_dialog.save_log_requested.connect(self.ask_save_log)
         self.settings_dialog.show()
+
+    # --------------------------------------------------------------------- log
+
+    def ask_save_log(self) -> None:
+        """Help > Save log… (and Settings > Log > Save…): where to put a copy of the log."""
+        if self.save_log_dialog is not None and self.save_log_dialog.isVisible():
+            self.save_log_dialog.raise_()
+            return
+        parent = self.settings_dialog if self.settings_dialog is not None and self.settings_dialog.isVisible() else None
+        dialog = QFileDialog(parent or self.window, self.tr("Save log — WZP"))
+        dialog.setAcceptMode(QFileDialog.AcceptMode.AcceptSave)
+        dialog.setFileMode(QFileDialog.FileMode.AnyFile)
+        dialog.setNameFilter(self.tr("Text files (*.txt *.log)"))
+        dialog.setDefaultSuffix("txt")
+        dialog.setDirectory(str(Path.home()))
+        dialog.selectFile(time.strftime("wzp-log-%Y%m%d-%H%M.txt"))
+        dialog.fileSelected.connect(lambda path: self.save_log_to(Path(path)))
+        self.save_log_dialog = dialog
+        dialog.open()
+
+    def save_log_to(self, target: Path) -> bool:
+        """Write the log files (or, with no log file, the lines kept in memory) into `target`."""
+        try:
+            log_file = file_log.current()
+            if log_file is not None:
+                size = log_file.save_copy(target)
+            else:
+                data = (self.log_buffer.text() + "\n").encode("utf-8")
+                target.write_bytes(data)
+                size = len(data)
+        except OSError as exc:
+            self.window.show_problem(
+                self.tr("The log could not be saved to {path}: {error}.").format(path=target, error=exc.strerror or exc)
+            )
+            return False
+        log.info("log saved to %s (%d bytes)", target, size)
+        self.window.show_message(self.tr("Log saved to {path}.").format(path=target))
+        return True
 
     def apply_settings(self, new: Settings) -> None:
         old = self.settings

@@ -1,6 +1,6 @@
 """`wzp`: the desktop app (PySide6 on a qasync event loop).
 
-wzp [--data-dir DIR] [--relay HOST[:PORT]] [--no-audio] [--minimized] [-v] [LINK]
+wzp [--data-dir DIR] [--relay HOST[:PORT][,HOST[:PORT]...]] [--no-audio] [--minimized] [-v] [LINK]
 wzp --self-test
 
 A second `wzp` for the same data directory does not start another app: it hands
@@ -19,7 +19,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from app.nat.relay_address import relay_address_arg
+from app.nat.relay_address import relay_list_arg
 
 log = logging.getLogger("wzp.ui")
 
@@ -27,7 +27,10 @@ log = logging.getLogger("wzp.ui")
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="wzp", description="WZP: end-to-end encrypted voice calls.")
     p.add_argument("--data-dir", type=Path, default=None, help="identity, settings, contacts and history folder")
-    p.add_argument("--relay", type=relay_address_arg, default=None, help="use this relay (HOST[:PORT]) and remember it")
+    p.add_argument(
+        "--relay", type=relay_list_arg, default=None,
+        help="use this relay (HOST[:PORT], or a service's nodes: A,B,C) and remember it",
+    )
     p.add_argument("--no-audio", action="store_true", help="use no audio devices (silence out, nothing played)")
     p.add_argument("--self-test", action="store_true", help="check the installation offscreen and exit")
     p.add_argument("--minimized", action="store_true", help="start in the tray (start at login uses it)")
@@ -100,10 +103,13 @@ def main(argv: list[str] | None = None) -> int:
             QMessageBox.information(None, "WZP is already running", message)
         return 0
 
+    from ui import file_log
+
+    file_log.install(data_dir)  # logs/wzp.log (rotating) and faulthandler into logs/crash.log
     loop = make_event_loop(qt_app)
     asyncio.set_event_loop(loop)
     try:
-        wzp = WzpApp(data_dir, relay=args.relay, no_audio=args.no_audio)
+        wzp = WzpApp(data_dir, relay=",".join(args.relay) if args.relay else None, no_audio=args.no_audio)
     except StartupError as exc:
         log.error("cannot start: %s", exc)
         QMessageBox.critical(None, "WZP cannot start", str(exc))

@@ -52,3 +52,27 @@ def test_every_control_has_an_accessible_name(qtbot: Any, relay: Any, make_app: 
     wait_in_call(qtbot, a, b)
     assert _unnamed(a.window) == [], "\n".join(_unnamed(a.window))
     assert a.window.call_page.input_meter.accessibleName() == "Microphone level"
+
+
+def test_contact_dialog_undo_note_and_empty_list_are_named(qtbot: Any, relay: Any, make_app: Any) -> None:
+    from app.identity import Identity
+
+    a = make_app("alice", relay)
+    home = a.window.home
+    assert home.contacts_empty.isVisible() and _unnamed(a.window) == [], "\n".join(_unnamed(a.window))
+    home.open_contact_dialog()
+    dialog = home.contact_dialog
+    assert dialog is not None
+    qtbot.keyClicks(dialog.target_field, "nonsense")
+    assert dialog.error_label.accessibleDescription() == dialog.error_label.text() != ""
+    assert _unnamed(dialog) == [], "\n".join(_unnamed(dialog))
+    dialog.reject()
+    bob = Identity.generate().fingerprint
+    a.contacts.save(bob, "Bob")
+    home.remove_contact(bob)
+    assert home.undo_bar.isVisible() and home.undo_bar.accessibleName() == "Removed Bob from your contacts."
+    assert _unnamed(a.window) == [], "\n".join(_unnamed(a.window))
+    a.open_settings()
+    assert a.settings_dialog is not None
+    a.settings_dialog.tabs.setCurrentIndex(1)
+    assert _unnamed(a.settings_dialog) == [], "\n".join(_unnamed(a.settings_dialog))

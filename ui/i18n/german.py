@@ -394,4 +394,90 @@ GERMAN: dict[str, str] = {
     "Stay in the call": "Im Gespräch bleiben",
     "The new relay settings apply after this call.": "Die neuen Relay-Einstellungen gelten nach diesem Gespräch.",
     "Settings saved.": "Einstellungen gespeichert.",
+    # -- contacts: add, edit, remove with undo, search, menus
+    "Clear": "Leeren",
+    "Edit contact — WZP": "Kontakt bearbeiten — WZP",
+    "Add contact — WZP": "Kontakt hinzufügen — WZP",
+    "Fingerprint or invite link": "Fingerabdruck oder Einladungslink",
+    "Paste their fingerprint or wzp: invite link": "Fingerabdruck oder wzp:-Einladungslink einfügen",
+    "How you call them, e.g. Ada": "Wie Sie die Person nennen, z. B. Ada",
+    "Calls with this contact may go directly between your computers, which shows them your IP address.":
+        "Anrufe mit diesem Kontakt dürfen direkt zwischen Ihren Computern laufen; dabei sieht er Ihre IP-Adresse.",
+    "&Fingerprint or link:": "&Fingerabdruck oder Link:",
+    "&Name:": "&Name:",
+    "This is not a fingerprint: {error}.": "Das ist kein Fingerabdruck: {error}.",
+    "Reached at: {relays}": "Erreichbar über: {relays}",
+    "That is your own fingerprint; enter the other person's.":
+        "Das ist Ihr eigener Fingerabdruck; geben Sie den der anderen Person ein.",
+    "{name} is already in your contacts.": "{name} ist schon in Ihren Kontakten.",
+    "Enter a name for this contact.": "Geben Sie einen Namen für diesen Kontakt ein.",
+    "Remove from your contacts (you can undo it for a few seconds)":
+        "Aus den Kontakten entfernen (einige Sekunden lang rückgängig zu machen)",
+    "Add contact…": "Kontakt hinzufügen…",
+    "&Add contact…": "Kontakt &hinzufügen…",
+    "Add someone by their fingerprint or invite link": "Jemanden per Fingerabdruck oder Einladungslink hinzufügen",
+    "Clear history…": "Verlauf löschen…",
+    "Search (Ctrl+F)": "Suchen (Strg+F)",
+    "Search contacts, people online and history": "Kontakte, Personen online und Verlauf durchsuchen",
+    "Filter the lists by name or fingerprint": "Die Listen nach Name oder Fingerabdruck filtern",
+    "No contacts yet": "Noch keine Kontakte",
+    "Share your invite link so people can call you and add you, see who is on this network under Online now, "
+    "or add someone whose fingerprint or invite link you have.":
+        "Teilen Sie Ihren Einladungslink, damit andere Sie anrufen und hinzufügen können, sehen Sie unter "
+        "„Jetzt online“, wer in diesem Netzwerk ist, oder fügen Sie jemanden hinzu, dessen Fingerabdruck oder "
+        "Einladungslink Sie haben.",
+    "Copy my invite link": "Meinen Einladungslink kopieren",
+    "Who is online or nearby": "Wer online oder in der Nähe ist",
+    "verified": "überprüft",
+    "not verified": "nicht überprüft",
+    "direct calls": "direkte Anrufe",
+    "blocked": "blockiert",
+    "No contact matches “{query}”.": "Kein Kontakt passt zu „{query}“.",
+    "Removed {name} from your contacts.": "{name} wurde aus Ihren Kontakten entfernt.",
+    "{name} is back in your contacts.": "{name} ist wieder in Ihren Kontakten.",
+    "Added {name} to your contacts.": "{name} wurde zu Ihren Kontakten hinzugefügt.",
+    "Saved {name}.": "{name} gespeichert.",
+    "Nobody online matches “{query}”.": "Niemand online passt zu „{query}“.",
+    "No call matches “{query}”.": "Kein Anruf passt zu „{query}“.",
+    "No calls yet.": "Noch keine Anrufe.",
+    "Deleted the call with {name} from the history.": "Der Anruf mit {name} wurde aus dem Verlauf gelöscht.",
+    "Edit…": "Bearbeiten…",
+    "Compare the safety code with them, then mark them verified.":
+        "Vergleichen Sie den Sicherheitscode mit der Person und markieren Sie sie dann als überprüft.",
+    "Delete": "Löschen",
+    "Delete this call from the history": "Diesen Anruf aus dem Verlauf löschen",
+    "They see the same code under Verify… on their side, or on the call screen when you talk. "
+    "Mark them verified only if every digit is the same.":
+        "Die Person sieht denselben Code unter „Überprüfen…“ auf ihrer Seite oder während eines Gesprächs. "
+        "Markieren Sie sie nur als überprüft, wenn jede Ziffer gleich ist.",
+    "Undo": "Rückgängig",
+    "Dismiss": "Schließen",
+    "Your invite link is copied. Send it to people who will call you.":
+        "Ihr Einladungslink ist kopiert. Senden Sie ihn an Personen, die Sie anrufen sollen.",
+    # -- log
+    "Save &log…": "&Protokoll speichern…",
+    "Save a copy of WZP's log, e.g. for a bug report":
+        "Eine Kopie des WZP-Protokolls speichern, z. B. für einen Fehlerbericht",
+    "Save…": "Speichern…",
+    "Save a copy of the whole log file, e.g. for a bug report":
+        "Eine Kopie der ganzen Protokolldatei speichern, z. B. für einen Fehlerbericht",
+    "Save log — WZP": "Protokoll speichern — WZP",
+    "Text files (*.txt *.log)": "Textdateien (*.txt *.log)",
+    "The log could not be saved to {path}: {error}.":
+        "Das Protokoll konnte nicht unter {path} gespeichert werden: {error}.",
+    "Log saved to {path}.": "Protokoll unter {path} gespeichert.",
+    # -- relays: a service of several nodes
+    "Relays you use": "Ihre Relays",
+    "Relay addresses to add": "Hinzuzufügende Relay-Adressen",
+    "e.g. relay.example.org or 192.168.1.20:4433\n"
+    "A service with several nodes: one address per line, or separated by commas":
+        "z. B. relay.example.org oder 192.168.1.20:4433\nEin Dienst mit mehreren Knoten: eine Adresse pro Zeile oder "
+        "durch Kommas getrennt",
+    "Add these addresses as one relay (Ctrl+Enter)": "Diese Adressen als ein Relay hinzufügen (Strg+Eingabe)",
+    "{relay}   (in use)": "{relay}   (in Verwendung)",
+    "One relay service with {count} nodes, tried in this order":
+        "Ein Relay-Dienst mit {count} Knoten, in dieser Reihenfolge versucht",
+    "“{entry}” (entry {index}): {reason}.": "„{entry}“ (Eintrag {index}): {reason}.",
+    "Continue": "Weiter",
+    "Enter the relay's host name or address.": "Geben Sie den Hostnamen oder die Adresse des Relays ein.",
 }

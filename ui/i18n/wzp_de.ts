@@ -1,6 +1,13 @@
 <?xml version='1.0' encoding='utf-8'?>
 <TS version="2.1" language="de_DE">
 <context>
+    <name>Access</name>
+    <message>
+        <source>Clear</source>
+        <translation>Leeren</translation>
+    </message>
+</context>
+<context>
     <name>BlockConfirm</name>
     <message>
         <source>Block — WZP</source>
@@ -235,6 +242,69 @@
     </message>
 </context>
 <context>
+    <name>ContactDialog</name>
+    <message>
+        <source>Edit contact — WZP</source>
+        <translation>Kontakt bearbeiten — WZP</translation>
+    </message>
+    <message>
+        <source>Add contact — WZP</source>
+        <translation>Kontakt hinzufügen — WZP</translation>
+    </message>
+    <message>
+        <source>Fingerprint or invite link</source>
+        <translation>Fingerabdruck oder Einladungslink</translation>
+    </message>
+    <message>
+        <source>Paste their fingerprint or wzp: invite link</source>
+        <translation>Fingerabdruck oder wzp:-Einladungslink einfügen</translation>
+    </message>
+    <message>
+        <source>Contact name</source>
+        <translation>Kontaktname</translation>
+    </message>
+    <message>
+        <source>How you call them, e.g. Ada</source>
+        <translation>Wie Sie die Person nennen, z. B. Ada</translation>
+    </message>
+    <message>
+        <source>Allow direct calls</source>
+        <translation>Direkte Anrufe erlauben</translation>
+    </message>
+    <message>
+        <source>Calls with this contact may go directly between your computers, which shows them your IP address.</source>
+        <translation>Anrufe mit diesem Kontakt dürfen direkt zwischen Ihren Computern laufen; dabei sieht er Ihre IP-Adresse.</translation>
+    </message>
+    <message>
+        <source>&amp;Fingerprint or link:</source>
+        <translation>&amp;Fingerabdruck oder Link:</translation>
+    </message>
+    <message>
+        <source>&amp;Name:</source>
+        <translation>&amp;Name:</translation>
+    </message>
+    <message>
+        <source>This is not a fingerprint: {error}.</source>
+        <translation>Das ist kein Fingerabdruck: {error}.</translation>
+    </message>
+    <message>
+        <source>Reached at: {relays}</source>
+        <translation>Erreichbar über: {relays}</translation>
+    </message>
+    <message>
+        <source>That is your own fingerprint; enter the other person's.</source>
+        <translation>Das ist Ihr eigener Fingerabdruck; geben Sie den der anderen Person ein.</translation>
+    </message>
+    <message>
+        <source>{name} is already in your contacts.</source>
+        <translation>{name} ist schon in Ihren Kontakten.</translation>
+    </message>
+    <message>
+        <source>Enter a name for this contact.</source>
+        <translation>Geben Sie einen Namen für diesen Kontakt ein.</translation>
+    </message>
+</context>
+<context>
     <name>ContactsModel</name>
     <message>
         <source>Not saved: {error}.</source>
@@ -307,10 +377,6 @@
         <translation>Entfernen</translation>
     </message>
     <message>
-        <source>No contacts yet. Call someone or pick a person who is online, then add them.</source>
-        <translation>Noch keine Kontakte. Rufen Sie jemanden an oder wählen Sie eine Person, die online ist, und fügen Sie sie hinzu.</translation>
-    </message>
-    <message>
         <source>Nobody else is online on this relay right now.</source>
         <translation>Gerade ist niemand sonst auf diesem Relay online.</translation>
     </message>
@@ -327,12 +393,40 @@
         <translation>Kontakte</translation>
     </message>
     <message>
+        <source>Remove from your contacts (you can undo it for a few seconds)</source>
+        <translation>Aus den Kontakten entfernen (einige Sekunden lang rückgängig zu machen)</translation>
+    </message>
+    <message>
+        <source>Add contact…</source>
+        <translation>Kontakt hinzufügen…</translation>
+    </message>
+    <message>
+        <source>Add someone by their fingerprint or invite link</source>
+        <translation>Jemanden per Fingerabdruck oder Einladungslink hinzufügen</translation>
+    </message>
+    <message>
+        <source>Clear history…</source>
+        <translation>Verlauf löschen…</translation>
+    </message>
+    <message>
         <source>Online now</source>
         <translation>Jetzt online</translation>
     </message>
     <message>
         <source>History</source>
         <translation>Verlauf</translation>
+    </message>
+    <message>
+        <source>Search (Ctrl+F)</source>
+        <translation>Suchen (Strg+F)</translation>
+    </message>
+    <message>
+        <source>Search contacts, people online and history</source>
+        <translation>Kontakte, Personen online und Verlauf durchsuchen</translation>
+    </message>
+    <message>
+        <source>Filter the lists by name or fingerprint</source>
+        <translation>Die Listen nach Name oder Fingerabdruck filtern</translation>
     </message>
     <message>
         <source>People online</source>
@@ -367,6 +461,66 @@
         <translation>{count} verpasste Anrufe, die Sie noch nicht gesehen haben</translation>
     </message>
     <message>
+        <source>No contacts yet</source>
+        <translation>Noch keine Kontakte</translation>
+    </message>
+    <message>
+        <source>Share your invite link so people can call you and add you, see who is on this network under Online now, or add someone whose fingerprint or invite link you have.</source>
+        <translation>Teilen Sie Ihren Einladungslink, damit andere Sie anrufen und hinzufügen können, sehen Sie unter „Jetzt online“, wer in diesem Netzwerk ist, oder fügen Sie jemanden hinzu, dessen Fingerabdruck oder Einladungslink Sie haben.</translation>
+    </message>
+    <message>
+        <source>Copy my invite link</source>
+        <translation>Meinen Einladungslink kopieren</translation>
+    </message>
+    <message>
+        <source>Who is online or nearby</source>
+        <translation>Wer online oder in der Nähe ist</translation>
+    </message>
+    <message>
+        <source>online</source>
+        <translation>online</translation>
+    </message>
+    <message>
+        <source>offline</source>
+        <translation>offline</translation>
+    </message>
+    <message>
+        <source>verified</source>
+        <translation>überprüft</translation>
+    </message>
+    <message>
+        <source>not verified</source>
+        <translation>nicht überprüft</translation>
+    </message>
+    <message>
+        <source>direct calls</source>
+        <translation>direkte Anrufe</translation>
+    </message>
+    <message>
+        <source>blocked</source>
+        <translation>blockiert</translation>
+    </message>
+    <message>
+        <source>No contact matches “{query}”.</source>
+        <translation>Kein Kontakt passt zu „{query}“.</translation>
+    </message>
+    <message>
+        <source>Removed {name} from your contacts.</source>
+        <translation>{name} wurde aus Ihren Kontakten entfernt.</translation>
+    </message>
+    <message>
+        <source>{name} is back in your contacts.</source>
+        <translation>{name} ist wieder in Ihren Kontakten.</translation>
+    </message>
+    <message>
+        <source>Added {name} to your contacts.</source>
+        <translation>{name} wurde zu Ihren Kontakten hinzugefügt.</translation>
+    </message>
+    <message>
+        <source>Saved {name}.</source>
+        <translation>{name} gespeichert.</translation>
+    </message>
+    <message>
         <source>nearby, on this network</source>
         <translation>in der Nähe, in diesem Netzwerk</translation>
     </message>
@@ -375,8 +529,36 @@
         <translation>in Ihren Kontakten</translation>
     </message>
     <message>
+        <source>Nobody online matches “{query}”.</source>
+        <translation>Niemand online passt zu „{query}“.</translation>
+    </message>
+    <message>
         <source>Online now ({count})</source>
         <translation>Jetzt online ({count})</translation>
+    </message>
+    <message>
+        <source>No call matches “{query}”.</source>
+        <translation>Kein Anruf passt zu „{query}“.</translation>
+    </message>
+    <message>
+        <source>No calls yet.</source>
+        <translation>Noch keine Anrufe.</translation>
+    </message>
+    <message>
+        <source>Deleted the call with {name} from the history.</source>
+        <translation>Der Anruf mit {name} wurde aus dem Verlauf gelöscht.</translation>
+    </message>
+    <message>
+        <source>Edit…</source>
+        <translation>Bearbeiten…</translation>
+    </message>
+    <message>
+        <source>Verify…</source>
+        <translation>Überprüfen…</translation>
+    </message>
+    <message>
+        <source>Compare the safety code with them, then mark them verified.</source>
+        <translation>Vergleichen Sie den Sicherheitscode mit der Person und markieren Sie sie dann als überprüft.</translation>
     </message>
     <message>
         <source>Direct calls show this contact your IP address.</source>
@@ -393,6 +575,34 @@
     <message>
         <source>Block…</source>
         <translation>Blockieren…</translation>
+    </message>
+    <message>
+        <source>Delete</source>
+        <translation>Löschen</translation>
+    </message>
+    <message>
+        <source>Delete this call from the history</source>
+        <translation>Diesen Anruf aus dem Verlauf löschen</translation>
+    </message>
+    <message>
+        <source>Verify — WZP</source>
+        <translation>Überprüfen — WZP</translation>
+    </message>
+    <message>
+        <source>Compare this code with {name}:</source>
+        <translation>Vergleichen Sie diesen Code mit {name}:</translation>
+    </message>
+    <message>
+        <source>They see the same code under Verify… on their side, or on the call screen when you talk. Mark them verified only if every digit is the same.</source>
+        <translation>Die Person sieht denselben Code unter „Überprüfen…“ auf ihrer Seite oder während eines Gesprächs. Markieren Sie sie nur als überprüft, wenn jede Ziffer gleich ist.</translation>
+    </message>
+    <message>
+        <source>The codes match</source>
+        <translation>Die Codes stimmen überein</translation>
+    </message>
+    <message>
+        <source>Not now</source>
+        <translation>Nicht jetzt</translation>
     </message>
 </context>
 <context>
@@ -547,6 +757,10 @@
         <translation>WZP &amp;beenden</translation>
     </message>
     <message>
+        <source>&amp;Add contact…</source>
+        <translation>Kontakt &amp;hinzufügen…</translation>
+    </message>
+    <message>
         <source>&amp;Help</source>
         <translation>&amp;Hilfe</translation>
     </message>
@@ -555,8 +769,20 @@
         <translation>&amp;Über WZP</translation>
     </message>
     <message>
+        <source>Save &amp;log…</source>
+        <translation>&amp;Protokoll speichern…</translation>
+    </message>
+    <message>
+        <source>Save a copy of WZP's log, e.g. for a bug report</source>
+        <translation>Eine Kopie des WZP-Protokolls speichern, z. B. für einen Fehlerbericht</translation>
+    </message>
+    <message>
         <source>You are in a call. Hang up first.</source>
         <translation>Sie telefonieren gerade. Legen Sie zuerst auf.</translation>
+    </message>
+    <message>
+        <source>Your invite link is copied. Send it to people who will call you.</source>
+        <translation>Ihr Einladungslink ist kopiert. Senden Sie ihn an Personen, die Sie anrufen sollen.</translation>
     </message>
     <message>
         <source>&lt;b&gt;WZP Desktop {version}&lt;/b&gt;&lt;br&gt;End-to-end encrypted voice calls, peer to peer over QUIC when possible, via a relay when not.</source>
@@ -998,12 +1224,34 @@ direkte Anrufe</translation>
         <translation>Ein Relay auf diesem Computer betreiben und verwenden</translation>
     </message>
     <message>
-        <source>e.g. relay.example.org or 192.168.1.20:4433</source>
-        <translation>z. B. relay.example.org oder 192.168.1.20:4433</translation>
+        <source>Relays you use</source>
+        <translation>Ihre Relays</translation>
+    </message>
+    <message>
+        <source>Relay addresses to add</source>
+        <translation>Hinzuzufügende Relay-Adressen</translation>
+    </message>
+    <message>
+        <source>e.g. relay.example.org or 192.168.1.20:4433
+A service with several nodes: one address per line, or separated by commas</source>
+        <translation>z. B. relay.example.org oder 192.168.1.20:4433
+Ein Dienst mit mehreren Knoten: eine Adresse pro Zeile oder durch Kommas getrennt</translation>
+    </message>
+    <message>
+        <source>Save…</source>
+        <translation>Speichern…</translation>
+    </message>
+    <message>
+        <source>Save a copy of the whole log file, e.g. for a bug report</source>
+        <translation>Eine Kopie der ganzen Protokolldatei speichern, z. B. für einen Fehlerbericht</translation>
     </message>
     <message>
         <source>Add</source>
         <translation>Hinzufügen</translation>
+    </message>
+    <message>
+        <source>Add these addresses as one relay (Ctrl+Enter)</source>
+        <translation>Diese Adressen als ein Relay hinzufügen (Strg+Eingabe)</translation>
     </message>
     <message>
         <source>Remove</source>
@@ -1016,6 +1264,18 @@ direkte Anrufe</translation>
     <message>
         <source>Relays you use:</source>
         <translation>Ihre Relays:</translation>
+    </message>
+    <message>
+        <source>{relay}   (in use)</source>
+        <translation>{relay}   (in Verwendung)</translation>
+    </message>
+    <message>
+        <source>One relay service with {count} nodes, tried in this order</source>
+        <translation>Ein Relay-Dienst mit {count} Knoten, in dieser Reihenfolge versucht</translation>
+    </message>
+    <message>
+        <source>“{entry}” (entry {index}): {reason}.</source>
+        <translation>„{entry}“ (Eintrag {index}): {reason}.</translation>
     </message>
     <message>
         <source>Echo cancellation (not needed with a headset; harmless)</source>
@@ -1155,6 +1415,17 @@ direkte Anrufe</translation>
     </message>
 </context>
 <context>
+    <name>UndoBar</name>
+    <message>
+        <source>Undo</source>
+        <translation>Rückgängig</translation>
+    </message>
+    <message>
+        <source>Dismiss</source>
+        <translation>Schließen</translation>
+    </message>
+</context>
+<context>
     <name>WelcomeDialog</name>
     <message>
         <source>Welcome to WZP</source>
@@ -1183,6 +1454,18 @@ direkte Anrufe</translation>
     <message>
         <source>Start</source>
         <translation>Starten</translation>
+    </message>
+    <message>
+        <source>Continue</source>
+        <translation>Weiter</translation>
+    </message>
+    <message>
+        <source>Enter the relay's host name or address.</source>
+        <translation>Geben Sie den Hostnamen oder die Adresse des Relays ein.</translation>
+    </message>
+    <message>
+        <source>“{entry}” (entry {index}): {reason}.</source>
+        <translation>„{entry}“ (Eintrag {index}): {reason}.</translation>
     </message>
 </context>
 <context>
@@ -1234,6 +1517,22 @@ direkte Anrufe</translation>
     <message>
         <source>This computer's relay is running. Others can use it at {addresses}. Its key fingerprint is {key}.</source>
         <translation>Das Relay dieses Computers läuft. Andere erreichen es unter {addresses}. Sein Schlüssel-Fingerabdruck ist {key}.</translation>
+    </message>
+    <message>
+        <source>Save log — WZP</source>
+        <translation>Protokoll speichern — WZP</translation>
+    </message>
+    <message>
+        <source>Text files (*.txt *.log)</source>
+        <translation>Textdateien (*.txt *.log)</translation>
+    </message>
+    <message>
+        <source>The log could not be saved to {path}: {error}.</source>
+        <translation>Das Protokoll konnte nicht unter {path} gespeichert werden: {error}.</translation>
+    </message>
+    <message>
+        <source>Log saved to {path}.</source>
+        <translation>Protokoll unter {path} gespeichert.</translation>
     </message>
     <message>
         <source>The new relay settings apply after this call.</source>

@@ -111,8 +111,28 @@ class ContactsModel(QObject):
         self.book.remember_relays(fingerprint, relays)
         self._reload()
 
-    def remove(self, fingerprint: str) -> None:
+    def remove(self, fingerprint: str) -> Contact | None:
+        """Remove a contact; returns what was removed (for `restore`), None if they were not one."""
+        contact = self.get(fingerprint)
         self.book.remove(fingerprint)
+        log.info("contact %s removed", fingerprint)
+        self._reload()
+        return contact
+
+    def restore(self, contact: Contact) -> None:
+        """Put a removed contact back (Undo): name, direct calls, verified and where they were reached.
+
+        Through ContactBook's own calls, so the time it was added and verified become now."""
+        try:
+            self.book.save(contact.fingerprint, contact.name, contact.trusted)
+            if contact.verified:
+                self.book.set_verified(contact.fingerprint, True)
+            if contact.relays:
+                self.book.remember_relays(contact.fingerprint, contact.relays)
+        except FingerprintError as exc:
+            self.message.emit(self.tr("Not saved: {error}.").format(error=exc))
+            return
+        log.info("contact %s restored", contact.fingerprint)
         self._reload()
 
     def refresh_presence(self) -> None:

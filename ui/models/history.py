@@ -44,6 +44,28 @@ class HistoryModel(QObject):
         """Missed calls that started after `seen_at` (when the user last looked at the history)."""
         return sum(1 for r in self.records if r.direction == "missed" and r.started_at > seen_at)
 
+    def delete(self, record: CallRecord) -> None:
+        """Delete one call from the history.
+
+        app.storage.CallHistory has no delete-one call yet (app/ is not ours to change here), so this
+        runs its one statement on the history's own connection."""
+        self.history.conn.execute("DELETE FROM calls WHERE id = ?", (record.id,))
+        self.records = self.history.recent()
+        self.changed.emit()
+
+    def restore(self, record: CallRecord) -> None:
+        """Put a deleted call back (Undo); it gets a new row id."""
+        self.record(
+            call_id=record.call_id,
+            direction=record.direction,
+            peer_fingerprint=record.peer_fingerprint,
+            peer_alias=record.peer_alias,
+            started_at=record.started_at,
+            duration_s=record.duration_s,
+            reason=record.reason,
+            path=record.path,
+        )
+
     def clear(self) -> None:
         self.history.clear()
         self.records = []

@@ -16,7 +16,8 @@ class BlockConfirm(QMessageBox):
         self.fingerprint = fingerprint
         self.setWindowTitle(self.tr("Block — WZP"))
         self.setTextFormat(Qt.TextFormat.PlainText)  # names other people chose are never markup
-        self.setIconPixmap(identicon_pixmap(fingerprint, 48))
+        ratio = parent.devicePixelRatioF() if parent is not None else 2.0  # sharp at the window's pixel ratio
+        self.setIconPixmap(identicon_pixmap(fingerprint, 48, ratio))
         self.setText(self.tr("Block {name}?").format(name=name))
         self.setInformativeText(f"{question}\n\n{fingerprint}")
         self.block_button = self.addButton(self.tr("Block"), QMessageBox.ButtonRole.DestructiveRole)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtGui import QFont, QGuiApplication
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ui.fonts import fixed_font
 from ui.widgets.identicon import IdenticonWidget
 from ui.widgets.qr_code import QrCode
 
@@ -32,9 +33,7 @@ class IdentityCard(QWidget):
         font.setBold(True)
         self.alias_label.setFont(font)
         self.fingerprint_label = QLabel(fingerprint)
-        mono = QFont("DejaVu Sans Mono")
-        mono.setStyleHint(QFont.StyleHint.Monospace)
-        self.fingerprint_label.setFont(mono)
+        self.fingerprint_label.setFont(fixed_font())
         self.fingerprint_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.fingerprint_label.setToolTip(self.tr("Your fingerprint: give it to people so they can call you."))
         self.copy_button = QPushButton(self.tr("Copy"))

@@ -1,9 +1,10 @@
-"""A small coloured dot: green connected, amber connecting/reconnecting, red problem, grey offline."""
+"""A small coloured dot: green connected, amber connecting/reconnecting, red problem, offline in the
+palette's disabled text colour; ringed in the palette's text colour so it shows on light and dark."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPaintEvent
+from PySide6.QtCore import QSize
+from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPalette, QPen
 from PySide6.QtWidgets import QWidget
 
 COLORS = {
@@ -11,7 +12,6 @@ COLORS = {
     "connecting": QColor(230, 160, 20),
     "reconnecting": QColor(230, 160, 20),
     "key-changed": QColor(220, 50, 50),
-    "offline": QColor(150, 150, 150),
     "online": QColor(34, 170, 90),
 }
 
@@ -46,7 +46,11 @@ class StatusDot(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, True)
-        painter.setPen(Qt.PenStyle.NoPen)
-        painter.setBrush(COLORS.get(self.state, COLORS["offline"]))
+        palette = self.palette()
+        ring = palette.color(QPalette.ColorRole.WindowText)
+        ring.setAlpha(70)
+        painter.setPen(QPen(ring, 1.0))
+        offline = palette.color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.WindowText)
+        painter.setBrush(COLORS.get(self.state, offline))
         painter.drawEllipse(1, 1, self._d, self._d)
         painter.end()

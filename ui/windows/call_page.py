@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -19,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from ui.devices import fill_device_combo
+from ui.fonts import fixed_font
 from ui.models.call import CALLING, CONNECTING, IN_CALL, INCOMING, RINGING, CallModel
 from ui.quality import connection_quality, poor_note
 from ui.sentences import badge_text, path_explanation
@@ -49,7 +49,7 @@ class CallPage(QWidget):
         self.name_label.setFont(font)
         self.name_label.setTextFormat(Qt.TextFormat.PlainText)  # a peer's alias is never markup
         self.fingerprint_label = QLabel()
-        self.fingerprint_label.setFont(QFont("DejaVu Sans Mono"))
+        self.fingerprint_label.setFont(fixed_font())
         self.fingerprint_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status_label = QLabel()
         self.status_label.setObjectName("callStatus")
@@ -99,7 +99,7 @@ class CallPage(QWidget):
         self.safety_title = QLabel(self.tr("Safety code"))
         self.safety_label = QLabel()
         self.safety_label.setObjectName("safetyCode")
-        self.safety_label.setFont(QFont("DejaVu Sans Mono"))
+        self.safety_label.setFont(fixed_font())
         self.safety_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.safety_label.setToolTip(self.tr(
             "Both of you see the same code if nobody is in between. Compare it aloud."

@@ -1,11 +1,18 @@
-"""The idle page: the dialer, contacts, who is online, and the call history."""
+"""The idle page: the dialer, contacts, who is online, and the call history.
+
+Contacts are added with the Add-contact dialog (a fingerprint or an invite link), edited there or in
+the row under the list, and removed at once with an Undo note (no question first); a call in the
+history is deleted the same way. "Clear history" asks first (it cannot be undone). The search field
+(Ctrl+F) filters all three lists by name or fingerprint. Every row has a right-click menu.
+"""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QCoreApplication, QDate, QDateTime, QLocale, QPoint, QSize, Qt, Signal
-from PySide6.QtGui import QIcon, QPalette
+from PySide6.QtCore import QCoreApplication, QDate, QDateTime, QEvent, QLocale, QPoint, QSize, Qt, Signal
+from PySide6.QtGui import QKeySequence, QPalette, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -20,19 +27,26 @@ from PySide6.QtWidgets import (
 )
 
 from app.identity.alias import display_alias
+from app.identity.safety_code import safety_code
 from app.lan.nearby import NearbyPeer
-from app.storage import CallRecord
+from app.storage import CallRecord, Contact
+from ui.access import with_clear_button
 from ui.models.blocks import BlocksModel
 from ui.models.call import CallModel
 from ui.models.contacts import ContactsModel
 from ui.models.dialer import DialerModel
 from ui.models.history import HistoryModel
 from ui.sentences import format_duration, history_label, reason_label
+from ui.theme import error_color
 from ui.widgets.block_confirm import BlockConfirm
-from ui.widgets.identicon import IdenticonWidget, identicon_pixmap
+from ui.widgets.error_label import ErrorLabel
+from ui.widgets.identicon import IdenticonWidget, identicon_icon
+from ui.widgets.undo_bar import UndoBar
+from ui.windows.contact_dialog import ContactDialog, ContactEntry
 
 FP_ROLE = Qt.ItemDataRole.UserRole
 ALIAS_ROLE = Qt.ItemDataRole.UserRole + 1
+RECORD_ROLE = Qt.ItemDataRole.UserRole + 2  # a history row's CallRecord.id
 
 
 def _when(ts: float) -> str:
@@ -62,8 +76,25 @@ def history_text(record: CallRecord, name: str) -> str:
 HISTORY_TAB = 2
 
 
+def _compact(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch not in ": -")
+
+
+def matches(query: str, *texts: str) -> bool:
+    """Does a row with these texts (a name, a fingerprint...) match the search? Case and the separators
+    people put in fingerprints (colons, spaces, dashes) do not count."""
+    words = query.lower().split()
+    if not words:
+        return True
+    haystack = " ".join(t.lower() for t in texts)
+    compact = _compact(" ".join(texts))
+    return all(w in haystack or (_compact(w) and _compact(w) in compact) for w in words)
+
+
 class HomePage(QWidget):
     history_viewed = Signal()  # the History tab was brought up: its missed calls are seen
+    copy_invite_requested = Signal()  # "Copy my invite link" on the empty contact list
+    message = Signal(str)  # a sentence for the status line
 
     def __init__(
         self,
@@ -79,6 +110,9 @@ class HomePage(QWidget):
         self.blocks = blocks
         self.item_menu: QMenu | None = None  # the right-click menu of a person in a list
         self.block_confirm: BlockConfirm | None = None
+        self.contact_dialog: ContactDialog | None = None
+        self.verify_dialog: QMessageBox | None = None
+        self.verify_match_button: QPushButton | None = None
 
         # -- banner: how the last call ended, or what went wrong
         self.banner = QLabel()
@@ -96,7 +130,7 @@ class HomePage(QWidget):
         self.dial_field.setPlaceholderText(self.tr(
             "Paste a fingerprint or a wzp: invite link to call"
         ))
-        self.dial_field.setClearButtonEnabled(True)
+        with_clear_button(self.dial_field)
         self.dial_field.setAccessibleName(self.tr("Fingerprint to call"))
         self.dial_field.textChanged.connect(dialer.set_text)
         self.dial_field.returnPressed.connect(self._call_dialed)
@@ -106,10 +140,8 @@ class HomePage(QWidget):
         self.call_button.clicked.connect(self._call_dialed)
         self.save_dialed_button = QPushButton(self.tr("Add to contacts"))
         self.save_dialed_button.clicked.connect(self._save_dialed)
-        self.dial_error = QLabel()
+        self.dial_error = ErrorLabel()
         self.dial_error.setObjectName("dialError")
-        self.dial_error.setStyleSheet("color: #d33;")
-        self.dial_error.setWordWrap(True)
         dial_row = QHBoxLayout()
         dial_row.addWidget(self.dial_icon)
         dial_row.addWidget(self.dial_field, 1)
@@ -137,22 +169,31 @@ class HomePage(QWidget):
         self.contact_call = QPushButton(self.tr("Call"))
         self.contact_call.clicked.connect(lambda: self._call_item(self.contact_list.currentItem()))
         self.contact_remove = QPushButton(self.tr("Remove"))
+        self.contact_remove.setToolTip(self.tr("Remove from your contacts (you can undo it for a few seconds)"))
         self.contact_remove.clicked.connect(self._remove_contact)
-        editor = QHBoxLayout()
+        self.add_contact_button = QPushButton(self.tr("Add contact…"))
+        self.add_contact_button.setToolTip(self.tr("Add someone by their fingerprint or invite link"))
+        self.add_contact_button.clicked.connect(lambda: self.open_contact_dialog())
+        self.contact_editor = QWidget()
+        editor = QHBoxLayout(self.contact_editor)
+        editor.setContentsMargins(0, 0, 0, 0)
+        editor.addWidget(self.add_contact_button)
+        editor.addSpacing(12)
         editor.addWidget(self.contact_name, 1)
         editor.addWidget(self.contact_trusted)
         editor.addWidget(self.contact_save)
         editor.addWidget(self.contact_call)
         editor.addWidget(self.contact_remove)
-        self.contacts_empty = QLabel(self.tr(
-            "No contacts yet. Call someone or pick a person who is online, then add them."
-        ))
-        self.contacts_empty.setWordWrap(True)
+        self.contacts_empty = self._empty_contacts()
+        self.contacts_no_match = QLabel()
+        self.contacts_no_match.setTextFormat(Qt.TextFormat.PlainText)
+        self.contacts_no_match.setWordWrap(True)
         contacts_tab = QWidget()
         cl = QVBoxLayout(contacts_tab)
-        cl.addWidget(self.contacts_empty)
+        cl.addWidget(self.contacts_empty, 1)
+        cl.addWidget(self.contacts_no_match)
         cl.addWidget(self.contact_list, 1)
-        cl.addLayout(editor)
+        cl.addWidget(self.contact_editor)
 
         # -- online tab
         self.online_list = QListWidget()
@@ -183,11 +224,15 @@ class HomePage(QWidget):
         self.redial_button.clicked.connect(lambda: self._call_item(self.history_list.currentItem()))
         self.history_add = QPushButton(self.tr("Add to contacts"))
         self.history_add.clicked.connect(lambda: self._add_item(self.history_list.currentItem()))
-        self.history_clear = QPushButton(self.tr("Clear history"))
+        self.history_clear = QPushButton(self.tr("Clear history…"))
         self.history_clear.clicked.connect(self.ask_clear_history)
         self.clear_question: QMessageBox | None = None
+        self.history_empty = QLabel()
+        self.history_empty.setTextFormat(Qt.TextFormat.PlainText)
+        self.history_empty.setWordWrap(True)
         history_tab = QWidget()
         hl = QVBoxLayout(history_tab)
+        hl.addWidget(self.history_empty)
         hl.addWidget(self.history_list, 1)
         row = QHBoxLayout()
         row.addWidget(self.history_clear)
@@ -202,6 +247,24 @@ class HomePage(QWidget):
         self.tabs.addTab(history_tab, self.tr("History"))
         self.tabs.currentChanged.connect(lambda index: self.history_viewed.emit() if index == HISTORY_TAB else None)
 
+        # -- search over all three lists, in the tab row's corner
+        self.search_field = QLineEdit()
+        self.search_field.setPlaceholderText(self.tr("Search (Ctrl+F)"))
+        self.search_field.setAccessibleName(self.tr("Search contacts, people online and history"))
+        self.search_field.setToolTip(self.tr("Filter the lists by name or fingerprint"))
+        with_clear_button(self.search_field)
+        self.search_field.setMinimumWidth(200)
+        self.search_field.textChanged.connect(self._search_changed)
+        corner = QWidget()  # margins keep the field inside the tab row (a bare corner widget is clipped)
+        corner_layout = QHBoxLayout(corner)
+        corner_layout.setContentsMargins(0, 0, 2, 3)
+        corner_layout.addWidget(self.search_field)
+        self.tabs.setCornerWidget(corner, Qt.Corner.TopRightCorner)
+        self.search_shortcut = QShortcut(QKeySequence(QKeySequence.StandardKey.Find), self)
+        self.search_shortcut.activated.connect(self.focus_search)
+
+        self.undo_bar = UndoBar()
+
         self.contact_list.setAccessibleName(self.tr("Contacts"))
         self.online_list.setAccessibleName(self.tr("People online"))
         self.history_list.setAccessibleName(self.tr("Call history"))
@@ -214,6 +277,7 @@ class HomePage(QWidget):
         layout.addLayout(dial_row)
         layout.addWidget(self.dial_error)
         layout.addWidget(self.tabs, 1)
+        layout.addWidget(self.undo_bar)
 
         dialer.changed.connect(self._refresh_dialer)
         contacts.changed.connect(self._refresh_contacts)
@@ -258,6 +322,26 @@ class HomePage(QWidget):
             HISTORY_TAB, self.tr("{count} missed calls you have not seen").format(count=count) if count else ""
         )
 
+    def focus_search(self) -> None:
+        self.search_field.setFocus()
+        self.search_field.selectAll()
+
+    @property
+    def query(self) -> str:
+        return self.search_field.text().strip()
+
+    def _search_changed(self) -> None:
+        self._refresh_contacts()
+        self._refresh_online()
+        self._refresh_history()
+
+    def changeEvent(self, event: QEvent) -> None:
+        super().changeEvent(event)
+        if event.type() == QEvent.Type.PaletteChange and hasattr(self, "undo_bar"):  # (not while building)
+            # Rows coloured from the palette (missed calls, blocked people) take the new scheme's colours.
+            self._refresh_online()
+            self._refresh_history()
+
     def show_banner(self, text: str) -> None:
         self.banner.setText(text)
         self.banner.setVisible(bool(text))
@@ -266,8 +350,7 @@ class HomePage(QWidget):
 
     def _refresh_dialer(self) -> None:
         d = self.dialer
-        self.dial_error.setText(d.error)
-        self.dial_error.setVisible(bool(d.error))
+        self.dial_error.set_error(d.error)
         self.dial_icon.set_fingerprint(d.fingerprint or "")
         self.dial_icon.setVisible(d.valid)
         self.call_button.setEnabled(d.valid and not self.call.active)
@@ -290,8 +373,40 @@ class HomePage(QWidget):
 
     # ---------------------------------------------------------------- contacts
 
+    def _empty_contacts(self) -> QFrame:
+        """What an empty contact list says: how people find you, and how you add them."""
+        box = QFrame()
+        box.setObjectName("contactsEmpty")
+        title = QLabel(self.tr("No contacts yet"))
+        font = title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.2)
+        font.setBold(True)
+        title.setFont(font)
+        text = QLabel(self.tr(
+            "Share your invite link so people can call you and add you, see who is on this network under "
+            "Online now, or add someone whose fingerprint or invite link you have."
+        ))
+        text.setWordWrap(True)
+        self.empty_invite_button = QPushButton(self.tr("Copy my invite link"))
+        self.empty_invite_button.clicked.connect(self.copy_invite_requested.emit)
+        self.empty_nearby_button = QPushButton(self.tr("Who is online or nearby"))
+        self.empty_nearby_button.clicked.connect(lambda: self.tabs.setCurrentIndex(1))
+        self.empty_add_button = QPushButton(self.tr("Add contact…"))
+        self.empty_add_button.clicked.connect(lambda: self.open_contact_dialog())
+        buttons = QHBoxLayout()
+        for button in (self.empty_invite_button, self.empty_nearby_button, self.empty_add_button):
+            buttons.addWidget(button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(box)
+        layout.addStretch(1)
+        layout.addWidget(title)
+        layout.addWidget(text)
+        layout.addLayout(buttons)
+        layout.addStretch(2)
+        return box
+
     def _item(self, fingerprint: str, text: str, alias: str = "") -> QListWidgetItem:
-        item = QListWidgetItem(QIcon(identicon_pixmap(fingerprint, 32)), text)
+        item = QListWidgetItem(identicon_icon(fingerprint, 32), text)
         item.setData(FP_ROLE, fingerprint)
         item.setData(ALIAS_ROLE, alias)
         item.setToolTip(fingerprint)
@@ -301,15 +416,29 @@ class HomePage(QWidget):
         current = self.selected_contact()
         self.contact_list.blockSignals(True)
         self.contact_list.clear()
+        query = self.query
         for c in self.contacts.contacts:
-            state = "online" if self.contacts.is_online(c.fingerprint) else "offline"
-            tags = [state, "verified" if c.verified else "not verified"] + (["direct calls"] if c.allow_direct else [])
+            name = self.contacts.display_name(c.fingerprint)
+            if not matches(query, name, c.fingerprint):
+                continue
+            state = self.tr("online") if self.contacts.is_online(c.fingerprint) else self.tr("offline")
+            tags = [state, self.tr("verified") if c.verified else self.tr("not verified")]
+            if c.allow_direct:
+                tags.append(self.tr("direct calls"))
             if self.blocks.is_blocked(c.fingerprint):
-                tags.append("blocked")
-            text = f"{self.contacts.display_name(c.fingerprint)}\n{c.fingerprint}  ·  {', '.join(tags)}"
+                tags.append(self.tr("blocked"))
+            text = f"{name}\n{c.fingerprint}  ·  {', '.join(tags)}"
             self.contact_list.addItem(self._item(c.fingerprint, text))
         self.contact_list.blockSignals(False)
-        self.contacts_empty.setVisible(not self.contacts.contacts)
+        empty = not self.contacts.contacts
+        no_match = not empty and self.contact_list.count() == 0
+        self.contacts_empty.setVisible(empty)
+        self.contact_list.setVisible(not empty and not no_match)
+        self.contact_editor.setVisible(not empty)
+        self.contacts_no_match.setText(
+            self.tr("No contact matches “{query}”.").format(query=query) if no_match else ""
+        )
+        self.contacts_no_match.setVisible(no_match)
         if current:
             self._select_contact(current)
         self._contact_selected()
@@ -347,7 +476,48 @@ class HomePage(QWidget):
     def _remove_contact(self) -> None:
         fp = self.selected_contact()
         if fp:
-            self.contacts.remove(fp)
+            self.remove_contact(fp)
+
+    def remove_contact(self, fingerprint: str) -> None:
+        """Remove at once; the note under the lists offers Undo for a few seconds."""
+        name = self.contacts.display_name(fingerprint)
+        removed = self.contacts.remove(fingerprint)
+        if removed is not None:
+            self.undo_bar.show_undo(
+                self.tr("Removed {name} from your contacts.").format(name=name), lambda: self._undo_remove(removed)
+            )
+
+    def _undo_remove(self, contact: Contact) -> None:
+        self.contacts.restore(contact)
+        self.tabs.setCurrentIndex(0)
+        self._select_contact(contact.fingerprint)
+        name = self.contacts.display_name(contact.fingerprint)
+        self.message.emit(self.tr("{name} is back in your contacts.").format(name=name))
+
+    def open_contact_dialog(self, fingerprint: str = "", text: str = "") -> None:
+        """Add a contact (`text` pre-filled: a fingerprint or link), or edit `fingerprint`'s if they are one."""
+        if self.contact_dialog is not None:
+            self.contact_dialog.deleteLater()
+        existing = self.contacts.get(fingerprint) if fingerprint else None
+        self.contact_dialog = ContactDialog(
+            self.dialer.own_fingerprint, existing=existing, find=self.contacts.get,
+            text=text or (fingerprint if existing is None else ""), parent=self,
+        )
+        self.contact_dialog.saved.connect(self._contact_entered)
+        self.contact_dialog.open()
+
+    def _contact_entered(self, entry: ContactEntry) -> None:
+        new = self.contacts.get(entry.fingerprint) is None
+        if self.contacts.save(entry.fingerprint, entry.name, entry.allow_direct) is None:
+            return
+        if entry.relays:
+            self.contacts.remember_relays(entry.fingerprint, entry.relays)
+        self.search_field.clear()
+        self.tabs.setCurrentIndex(0)
+        self._select_contact(entry.fingerprint)
+        self._refresh_dialer()
+        text = self.tr("Added {name} to your contacts.") if new else self.tr("Saved {name}.")
+        self.message.emit(text.format(name=entry.name))
 
     # ------------------------------------------------------------------ online
 
@@ -361,9 +531,12 @@ class HomePage(QWidget):
         users = self.contacts.online_users()
         online = {u.fingerprint for u in users}
         nearby = [p for p in getattr(self, "nearby_peers", []) if p.fingerprint not in online]
+        query = self.query
         for peer in nearby:
             contact = self.contacts.get(peer.fingerprint)
             name = self.contacts.display_name(peer.fingerprint, peer.alias) if (contact or peer.alias) else "(no name)"
+            if not matches(query, name, peer.fingerprint):
+                continue
             tags = [self.tr("nearby, on this network")] + ([self.tr("in your contacts")] if contact else [])
             text = f"{name}\n{peer.fingerprint}" + "".join(f"  ·  {t}" for t in tags)
             self.online_list.addItem(self._item(peer.fingerprint, text, peer.alias))
@@ -371,15 +544,21 @@ class HomePage(QWidget):
             contact = self.contacts.get(u.fingerprint)
             known = contact is not None or display_alias(u.alias)
             name = self.contacts.display_name(u.fingerprint, u.alias) if known else "(no name)"
+            if not matches(query, name, u.fingerprint):
+                continue
             blocked = self.blocks.is_blocked(u.fingerprint)
-            tags = (["in your contacts"] if contact else []) + (["blocked"] if blocked else [])
+            tags = ([self.tr("in your contacts")] if contact else []) + ([self.tr("blocked")] if blocked else [])
             text = f"{name}\n{u.fingerprint}" + "".join(f"  ·  {t}" for t in tags)
             item = self._item(u.fingerprint, text, u.alias)
             if blocked:  # shown (so they can be unblocked here), greyed out
                 item.setForeground(self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
             self.online_list.addItem(item)
         count = len(users) + len(nearby)
-        self.online_empty.setVisible(not count)
+        self.online_empty.setText(
+            self.tr("Nobody online matches “{query}”.").format(query=query) if count and not self.online_list.count()
+            else self.tr("Nobody else is online on this relay right now.")
+        )
+        self.online_empty.setVisible(not self.online_list.count())
         self.tabs.setTabText(
             1, self.tr("Online now ({count})").format(count=count) if count else self.tr("Online now")
         )
@@ -388,12 +567,38 @@ class HomePage(QWidget):
 
     def _refresh_history(self) -> None:
         self.history_list.clear()
+        query = self.query
+        missed = error_color(self.palette())
         for r in self.history.records:
             name = self.contacts.display_name(r.peer_fingerprint, r.peer_alias)
+            if not matches(query, name, r.peer_fingerprint):
+                continue
             item = self._item(r.peer_fingerprint, history_text(r, name), r.peer_alias)
-            if r.direction == "missed":
-                item.setForeground(Qt.GlobalColor.red)
+            item.setData(RECORD_ROLE, r.id)
+            if r.direction == "missed":  # the row also starts with "Missed": not said by colour alone
+                item.setForeground(missed)
             self.history_list.addItem(item)
+        empty = self.history_list.count() == 0
+        self.history_empty.setText(
+            (self.tr("No call matches “{query}”.").format(query=query) if query else self.tr("No calls yet."))
+            if empty else ""
+        )
+        self.history_empty.setVisible(empty)
+        self.history_list.setVisible(not empty)
+        self.history_clear.setEnabled(bool(self.history.records))
+
+    def record_of(self, item: QListWidgetItem) -> CallRecord | None:
+        record_id = item.data(RECORD_ROLE)
+        return next((r for r in self.history.records if r.id == record_id), None)
+
+    def delete_history_row(self, record: CallRecord) -> None:
+        """Delete one call from the history at once; Undo puts it back."""
+        name = self.contacts.display_name(record.peer_fingerprint, record.peer_alias)
+        self.history.delete(record)
+        self.undo_bar.show_undo(
+            self.tr("Deleted the call with {name} from the history.").format(name=name),
+            lambda: self.history.restore(record),
+        )
 
     # ---------------------------------------------------------------- shared
 
@@ -416,10 +621,17 @@ class HomePage(QWidget):
     # ------------------------------------------------------ right-click menus
 
     def item_menu_for(self, item: QListWidgetItem) -> QMenu:
-        """The right-click menu of a person in any of the lists: Call, Add to contacts, Block… / Unblock."""
+        """The right-click menu of a row.
+
+        Contacts: Call, Edit…, Verify…, Allow direct calls, Block…, Remove.
+        History: Call back, Add to contacts (or Edit…), Block…, Delete.
+        Online: Call, Add to contacts (or Edit…), Block…."""
         fp, alias = str(item.data(FP_ROLE)), str(item.data(ALIAS_ROLE) or "")  # the item may go on a refresh
+        in_history = item.listWidget() is self.history_list
+        in_contacts = item.listWidget() is self.contact_list
+        record = self.record_of(item) if in_history else None
         menu = QMenu(self)
-        call = menu.addAction(self.tr("Call"))
+        call = menu.addAction(self.tr("Call back") if in_history else self.tr("Call"))
         call.setEnabled(not self.call.active)
         call.triggered.connect(lambda _checked=False: self.call.place_call(fp, alias))
         contact = self.contacts.get(fp)
@@ -427,6 +639,12 @@ class HomePage(QWidget):
             add = menu.addAction(self.tr("Add to contacts"))
             add.triggered.connect(lambda _checked=False: self._add(fp, alias))
         else:
+            edit = menu.addAction(self.tr("Edit…"))
+            edit.triggered.connect(lambda _checked=False: self.open_contact_dialog(fp))
+            if in_contacts and not contact.verified:
+                verify = menu.addAction(self.tr("Verify…"))
+                verify.setToolTip(self.tr("Compare the safety code with them, then mark them verified."))
+                verify.triggered.connect(lambda _checked=False: self.ask_verify(fp))
             direct = menu.addAction(self.tr("Allow direct calls"))
             direct.setCheckable(True)
             direct.setChecked(contact.allow_direct)
@@ -442,7 +660,44 @@ class HomePage(QWidget):
         else:
             block = menu.addAction(self.tr("Block…"))
             block.triggered.connect(lambda _checked=False: self.ask_block(fp, alias))
+        if in_contacts:
+            remove = menu.addAction(self.tr("Remove"))
+            remove.triggered.connect(lambda _checked=False: self.remove_contact(fp))
+        if record is not None:
+            delete = menu.addAction(self.tr("Delete"))
+            delete.setToolTip(self.tr("Delete this call from the history"))
+            delete.triggered.connect(lambda _checked=False: self.delete_history_row(record))
         return menu
+
+    def ask_verify(self, fingerprint: str) -> None:
+        """Verify a contact outside a call: compare the safety code (in person, or on another channel you
+        trust); only "The codes match" marks them verified."""
+        contact = self.contacts.get(fingerprint)
+        if contact is None:
+            return
+        code = safety_code(self.dialer.own_fingerprint, fingerprint)
+        name = self.contacts.display_name(fingerprint)
+        box = QMessageBox(self)
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle(self.tr("Verify — WZP"))
+        box.setTextFormat(Qt.TextFormat.PlainText)  # a name is never markup
+        box.setText(self.tr("Compare this code with {name}:").format(name=name) + f"\n\n{code}")
+        box.setInformativeText(self.tr(
+            "They see the same code under Verify… on their side, or on the call screen when you talk. "
+            "Mark them verified only if every digit is the same."
+        ))
+        self.verify_match_button = box.addButton(self.tr("The codes match"), QMessageBox.ButtonRole.AcceptRole)
+        not_now = box.addButton(self.tr("Not now"), QMessageBox.ButtonRole.RejectRole)
+        box.setDefaultButton(not_now)  # marking verified is never the Enter key's doing
+        box.setEscapeButton(not_now)
+        match = self.verify_match_button
+        box.buttonClicked.connect(
+            lambda button: self.contacts.set_verified(fingerprint, True) if button is match else None
+        )
+        if self.verify_dialog is not None:
+            self.verify_dialog.deleteLater()
+        self.verify_dialog = box
+        box.open()
 
     def _show_item_menu(self, lst: QListWidget, pos: QPoint) -> None:
         item = lst.itemAt(pos)

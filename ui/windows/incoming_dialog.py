@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QCloseEvent, QFont, QKeyEvent
+from PySide6.QtGui import QCloseEvent, QKeyEvent
 from PySide6.QtWidgets import QDialog, QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
+from ui.fonts import fixed_font
 from ui.models.blocks import BlocksModel
 from ui.models.call import INCOMING, CallModel
 from ui.widgets.block_confirm import BlockConfirm
@@ -35,7 +36,7 @@ class IncomingDialog(QDialog):
         self.trust_label = QLabel()  # "✓ Verified" or "Not verified": in words, not only a colour
         self.trust_label.setObjectName("trust")
         self.fingerprint_label = QLabel()
-        self.fingerprint_label.setFont(QFont("DejaVu Sans Mono"))
+        self.fingerprint_label.setFont(fixed_font())
         self.note = QLabel()
         self.note.setWordWrap(True)
         self.note.setMinimumWidth(440)

@@ -39,6 +39,7 @@ class MainWindow(QMainWindow):
     close_requested = Signal()  # the window's close button: the app hides or quits
     quit_requested = Signal()  # Quit in the menu, Ctrl+Q
     activated = Signal()  # the window became the active one
+    save_log_requested = Signal()  # Help > Save log…
 
     def __init__(
         self,
@@ -94,6 +95,8 @@ class MainWindow(QMainWindow):
         call.changed.connect(self._on_call_changed)
         call.ended.connect(self.home.show_banner)
         call.message.connect(self.show_message)
+        self.home.message.connect(self.show_message)
+        self.home.copy_invite_requested.connect(self.copy_invite)
         self._on_call_changed()
 
     def _build_menu(self) -> None:
@@ -109,7 +112,11 @@ class MainWindow(QMainWindow):
         self.quit_action.setShortcut(QKeySequence("Ctrl+Q"))
         self.quit_action.setMenuRole(QAction.MenuRole.QuitRole)
         self.quit_action.triggered.connect(self.quit_requested.emit)
+        self.add_contact_action = QAction(self.tr("&Add contact…"), self)
+        self.add_contact_action.setShortcut(QKeySequence("Ctrl+Shift+N"))
+        self.add_contact_action.triggered.connect(lambda: self.home.open_contact_dialog())
         menu.addAction(self.new_call_action)
+        menu.addAction(self.add_contact_action)
         menu.addAction(self.settings_action)
         menu.addSeparator()
         menu.addAction(self.quit_action)
@@ -117,8 +124,13 @@ class MainWindow(QMainWindow):
         self.about_action = QAction(self.tr("&About WZP"), self)
         self.about_action.setMenuRole(QAction.MenuRole.AboutRole)
         self.about_action.triggered.connect(self.show_about)
+        self.save_log_action = QAction(self.tr("Save &log…"), self)
+        self.save_log_action.setToolTip(self.tr("Save a copy of WZP's log, e.g. for a bug report"))
+        self.save_log_action.triggered.connect(self.save_log_requested.emit)
+        help_menu.addAction(self.save_log_action)
+        help_menu.addSeparator()
         help_menu.addAction(self.about_action)
-        for action in (self.new_call_action, self.settings_action, self.quit_action):
+        for action in (self.new_call_action, self.add_contact_action, self.settings_action, self.quit_action):
             action.setShortcutContext(Qt.ShortcutContext.ApplicationShortcut)
 
     def focus_dialer(self) -> None:
@@ -128,6 +140,12 @@ class MainWindow(QMainWindow):
         self.home.tabs.setCurrentIndex(0)
         self.home.dial_field.setFocus()
         self.home.dial_field.selectAll()
+
+    def copy_invite(self) -> None:
+        if self.identity.invite_provider is None:
+            return
+        self.identity.copy_invite()
+        self.show_message(self.tr("Your invite link is copied. Send it to people who will call you."))
 
     def open_link(self, text: str) -> None:
         """Open a link handed to the app (a second launch, the command line, the OS URL handler): it goes into

@@ -8,7 +8,7 @@ from collections.abc import Callable, Coroutine
 from typing import Any
 
 from PySide6.QtCore import QCoreApplication, QSize, Qt, Signal
-from PySide6.QtGui import QFont, QGuiApplication, QIcon, QTextCursor
+from PySide6.QtGui import QGuiApplication, QKeySequence, QShortcut, QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -29,14 +29,16 @@ from PySide6.QtWidgets import (
 
 from app.media.audio_processing import ProcessingConfig
 from app.nat.nat_type import NatReport
-from app.nat.relay_address import RelayAddressError, parse_relay_address
 from app.storage import Settings
 from ui.audio_test import MicTester, SpeakerTester
 from ui.devices import fill_device_combo
+from ui.fonts import fixed_font
 from ui.log_buffer import LogBuffer
 from ui.models.blocks import BlocksModel
+from ui.relay_list import join_nodes, parse_relay_list, service_nodes
 from ui.tasks import TaskRunner
-from ui.widgets.identicon import identicon_pixmap
+from ui.widgets.error_label import ErrorLabel
+from ui.widgets.identicon import identicon_icon
 from ui.widgets.level_meter import LevelMeter
 
 log = logging.getLogger(__name__)
@@ -79,6 +81,7 @@ def nat_report_text(report: NatReport) -> str:
 class SettingsDialog(QDialog):
     saved = Signal(object)  # Settings
     autostart_changed = Signal(bool)  # the "Start WZP when I log in" switch was flipped (and saved)
+    save_log_requested = Signal()  # Log > Save…
 
     def __init__(
         self,
@@ -165,21 +168,32 @@ class SettingsDialog(QDialog):
         self.host_info = QLabel(hosted_relay_info)
         self.host_info.setWordWrap(True)
         self.relay_list = QListWidget()
-        self.relay_field = QLineEdit()
-        self.relay_field.setPlaceholderText(self.tr("e.g. relay.example.org or 192.168.1.20:4433"))
+        self.relay_list.setAccessibleName(self.tr("Relays you use"))
+        # One entry is one relay service: an address, or its nodes' addresses (tried in order when one fails).
+        self.relay_field = QPlainTextEdit()
+        self.relay_field.setAccessibleName(self.tr("Relay addresses to add"))
+        self.relay_field.setPlaceholderText(self.tr(
+            "e.g. relay.example.org or 192.168.1.20:4433\n"
+            "A service with several nodes: one address per line, or separated by commas"
+        ))
+        self.relay_field.setTabChangesFocus(True)
+        self.relay_field.setFixedHeight(self.relay_field.fontMetrics().lineSpacing() * 3 + 14)
         self.relay_field.textChanged.connect(self._validate_relay)
-        self.relay_field.returnPressed.connect(self._add_relay)
         self.relay_add = QPushButton(self.tr("Add"))
+        self.relay_add.setToolTip(self.tr("Add these addresses as one relay (Ctrl+Enter)"))
         self.relay_add.clicked.connect(self._add_relay)
+        for keys in ("Ctrl+Return", "Ctrl+Enter"):
+            shortcut = QShortcut(QKeySequence(keys), self.relay_field)
+            shortcut.setContext(Qt.ShortcutContext.WidgetShortcut)
+            shortcut.activated.connect(self._add_relay)
         self.relay_remove = QPushButton(self.tr("Remove"))
         self.relay_remove.clicked.connect(self._remove_relay)
         self.relay_use = QPushButton(self.tr("Use this relay"))
         self.relay_use.clicked.connect(self._use_relay)
-        self.relay_error = QLabel()
-        self.relay_error.setStyleSheet("color: #d33;")
+        self.relay_error = ErrorLabel()
         add_row = QHBoxLayout()
         add_row.addWidget(self.relay_field, 1)
-        add_row.addWidget(self.relay_add)
+        add_row.addWidget(self.relay_add, 0, Qt.AlignmentFlag.AlignTop)
         row = QHBoxLayout()
         row.addStretch(1)
         row.addWidget(self.relay_remove)
@@ -200,8 +214,14 @@ class SettingsDialog(QDialog):
         hosting = self.host_check.isChecked()
         for relay in self.settings.relays:
             in_use = relay == self.settings.selected_relay and not hosting
-            item = QListWidgetItem(f"{relay}   (in use)" if in_use else relay)
+            nodes = service_nodes(relay) or [relay]
+            shown = ", ".join(nodes)
+            item = QListWidgetItem(self.tr("{relay}   (in use)").format(relay=shown) if in_use else shown)
             item.setData(Qt.ItemDataRole.UserRole, relay)
+            if len(nodes) > 1:
+                item.setToolTip(self.tr("One relay service with {count} nodes, tried in this order").format(
+                    count=len(nodes)
+                ))
             if in_use:
                 font = item.font()
                 font.setBold(True)
@@ -212,22 +232,24 @@ class SettingsDialog(QDialog):
         self.host_info.setVisible(hosting and bool(self.host_info.text()))
 
     def _validate_relay(self) -> str:
-        text = self.relay_field.text().strip()
-        error = ""
-        if text:
-            try:
-                parse_relay_address(text)
-            except RelayAddressError as exc:
-                error = f"{str(exc)[:1].upper()}{str(exc)[1:]}."
-        self.relay_error.setText(error)
-        self.relay_add.setEnabled(bool(text) and not error)
+        """One sentence per bad entry ("" when every entry is a relay address)."""
+        text = self.relay_field.toPlainText()
+        nodes, errors = parse_relay_list(text)
+        lines = [
+            self.tr("“{entry}” (entry {index}): {reason}.").format(entry=e.text, index=e.index, reason=e.reason)
+            for e in errors
+        ]
+        error = "\n".join(lines)
+        self.relay_error.set_error(error)
+        self.relay_add.setEnabled(bool(nodes) and not error)
         return error
 
     def _add_relay(self) -> None:
-        text = self.relay_field.text().strip()
-        if not text or self._validate_relay():
+        nodes, errors = parse_relay_list(self.relay_field.toPlainText())
+        if not nodes or errors:
+            self._validate_relay()
             return
-        self.settings.add_relay(text)
+        self.settings.add_relay(join_nodes(nodes))
         self.relay_field.clear()
         self._refresh_relays()
 
@@ -416,7 +438,7 @@ class SettingsDialog(QDialog):
         for person in people:
             note = "  ·  in your contacts" if person.contact else ""
             text = f"{person.name}\n{person.fingerprint}{note}"
-            item = QListWidgetItem(QIcon(identicon_pixmap(person.fingerprint, 32)), text)
+            item = QListWidgetItem(identicon_icon(person.fingerprint, 32), text)
             item.setData(Qt.ItemDataRole.UserRole, person.fingerprint)
             item.setToolTip(person.fingerprint)
             self.blocked_list.addItem(item)
@@ -454,16 +476,20 @@ class SettingsDialog(QDialog):
         self.log_view = QPlainTextEdit()
         self.log_view.setReadOnly(True)
         self.log_view.setMaximumBlockCount(5000)
-        self.log_view.setFont(QFont("DejaVu Sans Mono", 9))
+        self.log_view.setFont(fixed_font())
         self.log_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
         self.log_view.setPlainText(self.log_buffer.text())
-        self.log_view.moveCursor(QTextCursor.MoveOperation.End)
+        self._show_last_log_line()
         self.log_buffer.emitter.line.connect(self._append_log)
         self.log_copy = QPushButton(self.tr("Copy"))
         self.log_copy.clicked.connect(lambda: QGuiApplication.clipboard().setText(self.log_view.toPlainText()))
+        self.log_save = QPushButton(self.tr("Save…"))
+        self.log_save.setToolTip(self.tr("Save a copy of the whole log file, e.g. for a bug report"))
+        self.log_save.clicked.connect(self.save_log_requested.emit)
         row = QHBoxLayout()
         row.addStretch(1)
         row.addWidget(self.log_copy)
+        row.addWidget(self.log_save)
         layout.addWidget(self.log_view, 1)
         layout.addLayout(row)
         self.finished.connect(lambda _r: self._disconnect_log())
@@ -471,6 +497,13 @@ class SettingsDialog(QDialog):
 
     def _append_log(self, line: str) -> None:
         self.log_view.appendPlainText(line)
+        self.log_view.horizontalScrollBar().setValue(0)
+
+    def _show_last_log_line(self) -> None:
+        """Scrolled to the newest line, at its start (the end of a long line would hide every short one)."""
+        self.log_view.moveCursor(QTextCursor.MoveOperation.End)
+        self.log_view.moveCursor(QTextCursor.MoveOperation.StartOfBlock)
+        self.log_view.horizontalScrollBar().setValue(0)
 
     def _disconnect_log(self) -> None:
         try:
@@ -481,9 +514,9 @@ class SettingsDialog(QDialog):
     # -------------------------------------------------------------------- save
 
     def _save(self) -> None:
-        pending = self.relay_field.text().strip()
-        if pending and not self._validate_relay():
-            self.settings.add_relay(pending)
+        pending, errors = parse_relay_list(self.relay_field.toPlainText())
+        if pending and not errors:
+            self.settings.add_relay(join_nodes(pending))
         s = self.settings
         s.alias = " ".join(self.alias_field.text().split())
         s.privacy_default = str(self.privacy_combo.currentData())

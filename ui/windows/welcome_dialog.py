@@ -15,7 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app.nat.relay_address import RelayAddressError, parse_relay_address
+from ui.relay_list import join_nodes, parse_relay_list, split_entries
+from ui.widgets.error_label import ErrorLabel
 from ui.widgets.identity_card import IdentityCard
 
 
@@ -44,8 +45,7 @@ class WelcomeDialog(QDialog):
         self.relay_radio = QRadioButton(self.tr("Use a relay:"))
         self.relay_field = QLineEdit()
         self.relay_field.setPlaceholderText(self.tr("e.g. relay.example.org or 192.168.1.20:4433"))
-        self.relay_error = QLabel()
-        self.relay_error.setStyleSheet("color: #d33;")
+        self.relay_error = ErrorLabel()
         group = QButtonGroup(self)
         group.addButton(self.host_radio)
         group.addButton(self.relay_radio)
@@ -69,7 +69,7 @@ class WelcomeDialog(QDialog):
         rb.addWidget(self.relay_error)
         relay_box.setVisible(need_relay)
 
-        self.continue_button = QPushButton(self.tr("Start") if need_relay else "Continue")
+        self.continue_button = QPushButton(self.tr("Start") if need_relay else self.tr("Continue"))
         self.continue_button.setDefault(True)
         self.continue_button.clicked.connect(self._continue)
         buttons = QHBoxLayout()
@@ -90,13 +90,16 @@ class WelcomeDialog(QDialog):
         error = ""
         if self.relay_radio.isChecked():
             text = self.relay_field.text().strip()
+            _nodes, errors = parse_relay_list(text)
             if not text:
-                error = "Enter the relay's host name or address."
-            else:
-                try:
-                    parse_relay_address(text)
-                except RelayAddressError as exc:
-                    error = f"{str(exc)[:1].upper()}{str(exc)[1:]}."
+                error = self.tr("Enter the relay's host name or address.")
+            elif errors:
+                # Several addresses (the nodes of one service) may be given, separated by commas.
+                error = "\n".join(
+                    self.tr("“{entry}” (entry {index}): {reason}.").format(entry=e.text, index=e.index, reason=e.reason)
+                    if len(split_entries(text)) > 1 else f"{e.reason[:1].upper()}{e.reason[1:]}."
+                    for e in errors
+                )
         self.relay_error.setText(error)
         self.relay_error.setVisible(bool(error) and bool(self.relay_field.text().strip()))
         self.continue_button.setEnabled(not error)
@@ -107,5 +110,5 @@ class WelcomeDialog(QDialog):
         elif self.host_radio.isChecked():
             self.chosen.emit("host", "")
         else:
-            self.chosen.emit("relay", self.relay_field.text().strip())
+            self.chosen.emit("relay", join_nodes(parse_relay_list(self.relay_field.text())[0]))
         self.accept()
