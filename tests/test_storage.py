@@ -152,6 +152,18 @@ def test_contacts_add_rename_trust_remove(tmp_path: Path) -> None:
     assert book.get(FP_A) is None and not book.is_trusted(FP_A)
 
 
+def test_a_removed_contact_comes_back_exactly_as_it_was(tmp_path: Path) -> None:
+    book = ContactBook(open_database(tmp_path))
+    book.save(FP_A, "Ada", trusted=True)
+    book.set_verified(FP_A, True)
+    book.remember_relays(FP_A, ["relay.example.org:4433", "[2001:db8::1]:5000"])
+    before = book.get(FP_A)
+    assert before is not None
+    book.remove(FP_A)
+    assert book.restore(before) == before  # added and verified times too, not "now"
+    assert book.get(FP_A) == before
+
+
 def test_contacts_reject_bad_fingerprints(tmp_path: Path) -> None:
     book = ContactBook(open_database(tmp_path))
     with pytest.raises(FingerprintError):
@@ -178,6 +190,8 @@ def test_history_records_and_orders_calls(tmp_path: Path) -> None:
     assert [r.call_id for r in recent] == ["2", "3", "1"]
     assert recent[2].duration_s == 12.5 and recent[2].path == "direct" and recent[2].direction == "outgoing"
     assert recent[0].peer_alias == "Bob"
+    history.delete(recent[1].id)
+    assert [r.call_id for r in history.recent()] == ["2", "1"]
     history.clear()
     assert history.recent() == []
 

@@ -135,6 +135,27 @@ class ContactBook:
     def remove(self, fingerprint: str) -> None:
         self.conn.execute("DELETE FROM contacts WHERE fingerprint = ?", (parse_fingerprint(fingerprint),))
 
+    def restore(self, contact: Contact) -> Contact:
+        """Put a removed contact back exactly as it was (Undo): name, direct calls, verified, when it was
+        added and verified, and where the person was reached. FingerprintError for a bad fingerprint."""
+        fp = parse_fingerprint(contact.fingerprint)
+        self.conn.execute(
+            "INSERT OR REPLACE INTO contacts (fingerprint, name, trusted, added_at, verified, verified_at, relays)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                fp,
+                " ".join(contact.name.split())[:MAX_NAME],
+                int(contact.trusted),
+                contact.added_at,
+                int(contact.verified),
+                contact.verified_at if contact.verified else 0.0,
+                ",".join(_relays(",".join(contact.relays))),
+            ),
+        )
+        restored = self.get(fp)
+        assert restored is not None
+        return restored
+
     def is_trusted(self, fingerprint: str) -> bool:
         contact = self.get(fingerprint)
         return contact is not None and contact.trusted

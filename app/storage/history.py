@@ -71,5 +71,9 @@ class CallHistory:
         rows = self.conn.execute("SELECT * FROM calls ORDER BY started_at DESC, id DESC LIMIT ?", (limit,)).fetchall()
         return [_row(r) for r in rows]
 
+    def delete(self, record_id: int) -> None:
+        """Delete one call from the history (nothing if it is not there)."""
+        self.conn.execute("DELETE FROM calls WHERE id = ?", (record_id,))
+
     def clear(self) -> None:
         self.conn.execute("DELETE FROM calls")

@@ -120,15 +120,10 @@ class ContactsModel(QObject):
         return contact
 
     def restore(self, contact: Contact) -> None:
-        """Put a removed contact back (Undo): name, direct calls, verified and where they were reached.
-
-        Through ContactBook's own calls, so the time it was added and verified become now."""
+        """Put a removed contact back (Undo) exactly as it was: name, direct calls, verified (and when),
+        when it was added, and where the person was reached."""
         try:
-            self.book.save(contact.fingerprint, contact.name, contact.trusted)
-            if contact.verified:
-                self.book.set_verified(contact.fingerprint, True)
-            if contact.relays:
-                self.book.remember_relays(contact.fingerprint, contact.relays)
+            self.book.restore(contact)
         except FingerprintError as exc:
             self.message.emit(self.tr("Not saved: {error}.").format(error=exc))
             return

@@ -45,11 +45,8 @@ class HistoryModel(QObject):
         return sum(1 for r in self.records if r.direction == "missed" and r.started_at > seen_at)
 
     def delete(self, record: CallRecord) -> None:
-        """Delete one call from the history.
-
-        app.storage.CallHistory has no delete-one call yet (app/ is not ours to change here), so this
-        runs its one statement on the history's own connection."""
-        self.history.conn.execute("DELETE FROM calls WHERE id = ?", (record.id,))
+        """Delete one call from the history."""
+        self.history.delete(record.id)
         self.records = self.history.recent()
         self.changed.emit()
 
