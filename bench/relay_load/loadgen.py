@@ -118,7 +118,7 @@ class _User:
 class _Stream:
     """One direction of one call: 50 datagrams/s from `conn` (the far side receives)."""
 
-    __slots__ = ("active", "conn", "handle", "next_at", "seq", "sid")
+    __slots__ = ("active", "conn", "handle", "next_at", "seq", "sid", "win_lat", "win_received", "win_sent")
 
     def __init__(self, sid: int, conn: QuicPeerConnection, active: bool) -> None:
         self.sid = sid
@@ -127,6 +127,10 @@ class _Stream:
         self.seq = 0
         self.next_at = 0.0
         self.handle: asyncio.TimerHandle | None = None
+        # this stream's share of the measuring window: sent, received (by the far side), latencies
+        self.win_sent = 0
+        self.win_received = 0
+        self.win_lat: list[float] = []
 
 
 class _Call:
@@ -136,6 +140,8 @@ class _Call:
         self.users: list[_User] = []
         self.media: list[QuicPeerConnection] = []
         self.streams: list[_Stream] = []
+        #: the media room's address, as CallSetup named it (caller's view, callee's view)
+        self.rooms: tuple[str, str] = ("", "")
 
 
 class Worker:
@@ -148,6 +154,7 @@ class Worker:
         self.calls: list[_Call] = []
         self.active_group: str | None = None
         self._sids = 0
+        self.by_sid: dict[int, _Stream] = {}
         # measurement window (send times) and what fell in it
         self.win_start = math.inf
         self.win_end = math.inf
@@ -310,12 +317,22 @@ class Worker:
         return {"calls": calls, "errors": errors, "setup_s": time.monotonic() - t0}
 
     async def _setup_relay_call(self, call: _Call, relay: str) -> None:
-        """Real signaling: register both, offer, AcceptGeneric (relay only), MediaJoin from both."""
+        """Real signaling: register both, offer, AcceptGeneric (relay only), MediaJoin from both.
+
+        A failure names its stage (register, offer, answer, media-join) and what the caller heard."""
+        stage = ["register"]
+        try:
+            await self._relay_call_stages(call, relay, stage)
+        except Exception as exc:
+            raise RuntimeError(f"{stage[0]}: {exc!r}"[:300]) from exc
+
+    async def _relay_call_stages(self, call: _Call, relay: str, stage: list[str]) -> None:
         call.endpoints = [await QuicEndpoint.create(self.next_ip(), 0) for _ in range(2)]
         relay_a, _, relay_b = relay.partition(",")
         a, b = _User(call.endpoints[0], relay_a), _User(call.endpoints[1], relay_b or relay_a)
         call.users = [a, b]
         await asyncio.gather(a.open(), b.open())
+        stage[0] = "offer"
         ia, ib = a.identity, b.identity
         call_id = secrets.token_hex(16)
         eph_a, eph_b = EphemeralKey.generate(), EphemeralKey.generate()
@@ -329,7 +346,19 @@ class Worker:
                 key_signature=_sign(ia, call_id, ia, ib, "caller", eph_a),
             )
         )
-        await _expect(b.inbox, m.CallIncoming)
+        incoming = asyncio.ensure_future(_expect(b.inbox, m.CallIncoming))
+        hangup = asyncio.ensure_future(_expect(a.inbox, m.Hangup))  # e.g. the relay says the callee is offline
+        try:
+            done, _ = await asyncio.wait({incoming, hangup}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (incoming, hangup):
+                task.cancel()
+        if hangup in done and not hangup.cancelled() and hangup.exception() is None:
+            raise RuntimeError(f"caller got Hangup({hangup.result().reason!r}) instead of the callee ringing")
+        if incoming not in done:
+            raise TimeoutError("the callee heard no CallIncoming")
+        incoming.result()
+        stage[0] = "answer"
         b.link.send(
             m.DirectCallAnswer(
                 call_id=call_id,
@@ -339,6 +368,10 @@ class Worker:
             )
         )
         setup_a, setup_b = await asyncio.gather(_expect(a.inbox, m.CallSetup), _expect(b.inbox, m.CallSetup))
+        call.rooms = (setup_a.relay_addr, setup_b.relay_addr)
+        if call.rooms[0] != call.rooms[1]:
+            raise RuntimeError(f"CallSetup named two media rooms: caller {call.rooms[0]}, callee {call.rooms[1]}")
+        stage[0] = "media-join"
         call.media = list(
             await asyncio.gather(
                 open_media_connection(call.endpoints[0], setup_a.relay_addr, ia, call_id),
@@ -374,6 +407,7 @@ class Worker:
             self._sids += 1
             stream = _Stream(self._sids, sender, call.group == self.active_group)
             call.streams.append(stream)
+            self.by_sid[stream.sid] = stream
             receiver.set_datagram_handler(self._on_datagram)
             self._schedule(stream, time.monotonic())
 
@@ -393,6 +427,7 @@ class Worker:
             return
         if self.win_start <= now < self.win_end:
             self.sent += 1
+            s.win_sent += 1
             self.lags.append(now - s.next_at)
         s.conn.send_datagram(HEADER.pack(MAGIC, s.sid, now, s.seq) + PADDING)
         s.seq += 1
@@ -417,12 +452,20 @@ class Worker:
             self.seen.add(key)
             self.received += 1
             self.latencies.append(now - sent_at)
+            stream = self.by_sid.get(sid)
+            if stream is not None:
+                stream.win_received += 1
+                stream.win_lat.append(now - sent_at)
 
     async def measure(self, start: float, end: float, drain: float) -> dict:
         self.sent = self.received = self.skipped = self.duplicates = 0
         self.seen = set()
         self.latencies, self.lags = [], []
         self.gc_worst = 0.0
+        for call in self.calls:
+            for s in call.streams:
+                s.win_sent = s.win_received = 0
+                s.win_lat = []
         # A busy worker may read this command after `start`: packets it sent before then would be
         # received inside the window but never counted as sent. The window starts now at the earliest.
         start = max(start, time.monotonic() + 0.001)
@@ -436,7 +479,17 @@ class Worker:
         lags = sorted(self.lags)
         media = [conn for c in self._group_calls(self.active_group) for conn in c.media]
         backlog = max((len(conn._quic._datagrams_pending) for conn in media), default=0)  # aioquic's unbounded queue
+        per_call = []  # [loss %, p95 one-way ms, media room] of each call (both directions together)
+        for call in self._group_calls(self.active_group):
+            if not call.streams:
+                continue
+            sent = sum(s.win_sent for s in call.streams)
+            got = sum(s.win_received for s in call.streams)
+            lat = sorted(x for s in call.streams for x in s.win_lat)
+            loss = 100.0 * (sent - got) / sent if sent else 100.0
+            per_call.append([round(loss, 3), round(percentile(lat, 95) * 1000, 3) if lat else None, call.rooms[1]])
         return {
+            "per_call": per_call,
             "calls": sum(1 for c in self._group_calls(self.active_group) if c.streams),
             "window": end - start,
             "sent": self.sent,
@@ -455,6 +508,7 @@ class Worker:
         self.calls = [c for c in self.calls if c not in gone]
         for call in gone:
             for s in call.streams:
+                self.by_sid.pop(s.sid, None)
                 if s.handle is not None:
                     s.handle.cancel()
         for call in gone:
