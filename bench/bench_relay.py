@@ -900,8 +900,12 @@ async def scale_ramp(
     out: list[ScaleStep] = []
     have = 0
     errors: list[str] = []
+    began = time.monotonic()
     try:
         for n in steps:
+            if time.monotonic() - began > args.scale_budget:
+                print(f"  [{label}] time budget ({args.scale_budget:.0f} s) spent before N={n}", flush=True)
+                break
             grouped: dict[tuple[int, str], int] = {}
             for i in range(have, n):
                 target = f"{relays[i % len(relays)].addr},{relays[(i + 1) % len(relays)].addr}"
@@ -1009,22 +1013,24 @@ async def run_scaling(args: argparse.Namespace) -> int:
             procs.remove(srv)
 
         # ---- capacity, 1 process: relay on CPU 0, generators on CPU 1
-        gen_cpu = {cpus[1]}
+        pin = not args.no_pin
+        gen_cpu = {cpus[1]} if pin else None
         for w in workers:
             _pin(w.pid, gen_cpu)
         _pin(os.getpid(), gen_cpu)
-        _pin(single.pid, {cpus[0]})
+        _pin(single.pid, {cpus[0]} if pin else None)
         if quota:
             limit_cpu(single.pid, "single", quota)
-        print(f"-- capacity, 1 relay process (relay on CPU {cpus[0]}, generators on CPU {cpus[1]})", flush=True)
+        where = f"relay on CPU {cpus[0]}, generators on CPU {cpus[1]}" if pin else "nothing pinned"
+        print(f"-- capacity, 1 relay process ({where})", flush=True)
         ramps["1 process"] = await scale_ramp("1 proc", workers, [single], None, steps1, args)
         await single.stop()
         procs.remove(single)
 
         # ---- capacity, 2 cluster processes: one per core; the generators float over both cores
         cap1 = _capacity(ramps["1 process"])
-        n1 = await start_relay_node(tmp, "n1", {cpus[0]}, nats_url, quota)
-        n2 = await start_relay_node(tmp, "n2", {cpus[1]}, nats_url, quota)
+        n1 = await start_relay_node(tmp, "n1", {cpus[0]} if pin else None, nats_url, quota)
+        n2 = await start_relay_node(tmp, "n2", {cpus[1]} if pin else None, nats_url, quota)
         procs += [n1, n2]
         all_cpus = set(cpus)
         for w in workers:
@@ -1033,11 +1039,8 @@ async def run_scaling(args: argparse.Namespace) -> int:
         await asyncio.sleep(2 * 1.0 + 0.5)  # two heartbeats: each node knows the other
         # below ~the 1-process capacity 2 processes pass for sure: start there (--scale-skip 0: every N)
         steps2 = [s for s in steps1 if s >= (cap1.n if cap1 else 0) * args.scale_skip] or steps1
-        print(
-            f"-- capacity, 2 relay processes in a cluster (n1 on CPU {cpus[0]}, n2 on CPU {cpus[1]}, generators on "
-            f"both CPUs; NATS unpinned); from N={steps2[0]}",
-            flush=True,
-        )
+        where = f"n1 on CPU {cpus[0]}, n2 on CPU {cpus[1]}, generators on both CPUs" if pin else "nothing pinned"
+        print(f"-- capacity, 2 relay processes in a cluster ({where}; NATS unpinned); from N={steps2[0]}", flush=True)
         ramps["2 processes"] = await scale_ramp("2 proc", workers, [n1, n2], nats_proc.pid, steps2, args)
     finally:
         await asyncio.gather(*(p.stop() for p in procs), return_exceptions=True)
@@ -1093,7 +1096,7 @@ def print_scaling_report(
                 f"{failed.gen_cpu_pct:.0f}%, NATS {failed.nats_cpu_pct:.0f}%, others {failed.other_cpu_pct:.0f}%)"
             )
         else:
-            print("  (no failing N: the step list ended first)")
+            print("  (no failing N: the step list or the time budget ended first; the capacity is at least this)")
     c1, c2 = caps.get("1 process"), caps.get("2 processes")
     if c1 and c2:
         print(f"Ratio 2 processes / 1 process: {c2.n / c1.n:.2f}x (target >= 1.7x)")
@@ -1258,13 +1261,19 @@ def main() -> int:
     p.add_argument("--quick", action="store_true", help="small smoke run (with --scaling: under 2 minutes)")
     s = p.add_argument_group("--scaling: 1 relay process vs 2 in a NATS cluster (capacity and offer->ringing)")
     s.add_argument("--scaling", action="store_true", help="run the scaling bench instead of phases 1-4")
-    s.add_argument("--scale-steps", default=",".join(str(n) for n in range(10, 301, 5)), help="N values (calls)")
-    s.add_argument("--scale-window", type=float, default=10.0, help="measuring window per N, s")
+    s.add_argument("--scale-steps", default=None, help="N values (calls); default 10,15,...,300 (--quick: 10,20,...)")
+    s.add_argument("--scale-window", type=float, default=None, help="measuring window per N, s (10; --quick 3)")
     s.add_argument("--scale-warmup", type=float, default=1.0, help="s between adding calls and measuring")
     s.add_argument("--scale-retries", type=int, default=1, help="extra looks at a failing N")
-    s.add_argument("--scale-ringing", type=int, default=100, help="offer->ringing samples per setup (0 skips)")
+    s.add_argument("--scale-budget", type=float, default=None, help="max seconds per ramp (900; --quick 40)")
     s.add_argument(
-        "--scale-skip", type=float, default=0.8, help="the 2-process ramp starts at this fraction of the 1-process N"
+        "--scale-ringing", type=int, default=None, help="offer->ringing samples per setup (100; --quick 40; 0 skips)"
+    )
+    s.add_argument(
+        "--scale-skip",
+        type=float,
+        default=None,
+        help="the 2-process ramp starts at this fraction of the 1-process N (0.8; --quick 0.7)",
     )
     s.add_argument(
         "--relay-cpu-quota",
@@ -1275,9 +1284,17 @@ def main() -> int:
     )
     args = p.parse_args()
     if args.scaling:
-        if args.quick:
-            args.scale_steps = ",".join(str(n) for n in range(10, 301, 10))
-            args.scale_window, args.scale_ringing, args.scale_skip = 3.0, 40, 0.7
+        quick = args.quick
+        defaults = {
+            "scale_steps": ",".join(str(n) for n in range(10, 301, 10 if quick else 5)),
+            "scale_window": 3.0 if quick else 10.0,
+            "scale_ringing": 40 if quick else 100,
+            "scale_skip": 0.7 if quick else 0.8,
+            "scale_budget": 40.0 if quick else 900.0,
+        }
+        for key, value in defaults.items():
+            if getattr(args, key) is None:
+                setattr(args, key, value)
         args.workers = max(2, args.workers)
         try:
             return asyncio.run(run_scaling(args))

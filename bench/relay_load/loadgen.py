@@ -332,9 +332,9 @@ class Worker:
         a, b = _User(call.endpoints[0], relay_a), _User(call.endpoints[1], relay_b or relay_a)
         call.users = [a, b]
         await asyncio.gather(a.open(), b.open())
-        stage[0] = "offer"
         ia, ib = a.identity, b.identity
         call_id = secrets.token_hex(16)
+        stage[0] = f"offer (call {call_id})"
         eph_a, eph_b = EphemeralKey.generate(), EphemeralKey.generate()
         a.link.send(
             m.DirectCallOffer(
@@ -346,19 +346,16 @@ class Worker:
                 key_signature=_sign(ia, call_id, ia, ib, "caller", eph_a),
             )
         )
-        incoming = asyncio.ensure_future(_expect(b.inbox, m.CallIncoming))
-        hangup = asyncio.ensure_future(_expect(a.inbox, m.Hangup))  # e.g. the relay says the callee is offline
         try:
-            done, _ = await asyncio.wait({incoming, hangup}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (incoming, hangup):
-                task.cancel()
-        if hangup in done and not hangup.cancelled() and hangup.exception() is None:
-            raise RuntimeError(f"caller got Hangup({hangup.result().reason!r}) instead of the callee ringing")
-        if incoming not in done:
-            raise TimeoutError("the callee heard no CallIncoming")
-        incoming.result()
-        stage[0] = "answer"
+            await _expect(b.inbox, m.CallIncoming)
+        except TimeoutError:
+            # What did the caller hear instead (e.g. Hangup "Offline")? No second reader of the caller's
+            # inbox while waiting: one that misses its cancellation would eat the CallSetup.
+            heard = []
+            while not a.inbox.empty():
+                heard.append(a.inbox.get_nowait())
+            raise RuntimeError(f"the callee heard no CallIncoming; the caller heard {heard!r:.200}") from None
+        stage[0] = f"answer (call {call_id})"
         b.link.send(
             m.DirectCallAnswer(
                 call_id=call_id,
@@ -367,11 +364,15 @@ class Worker:
                 key_signature=_sign(ib, call_id, ia, ib, "callee", eph_b),
             )
         )
-        setup_a, setup_b = await asyncio.gather(_expect(a.inbox, m.CallSetup), _expect(b.inbox, m.CallSetup))
+        got = await asyncio.gather(_expect(a.inbox, m.CallSetup), _expect(b.inbox, m.CallSetup), return_exceptions=True)
+        missing = [who for who, r in zip(("caller", "callee"), got, strict=True) if isinstance(r, BaseException)]
+        if missing:
+            raise RuntimeError(f"no CallSetup for the {' and the '.join(missing)}: {[repr(r) for r in got]}")
+        setup_a, setup_b = got
         call.rooms = (setup_a.relay_addr, setup_b.relay_addr)
         if call.rooms[0] != call.rooms[1]:
             raise RuntimeError(f"CallSetup named two media rooms: caller {call.rooms[0]}, callee {call.rooms[1]}")
-        stage[0] = "media-join"
+        stage[0] = f"media-join (call {call_id})"
         call.media = list(
             await asyncio.gather(
                 open_media_connection(call.endpoints[0], setup_a.relay_addr, ia, call_id),
