@@ -889,36 +889,48 @@ async def scale_ramp(
     workers: list[Worker],
     relays: list[Server],
     nats_pid: int | None,
-    steps: list[int],
+    start_n: int,
     args: argparse.Namespace,
 ) -> list[ScaleStep]:
-    """Add calls up to each N and measure every call; stop at the first N where a call is not good.
+    """The largest N at which every call is good: N doubles from `start_n` until a step fails (or
+    halves while the first ones fail), then bisects between the last good and the first failing N
+    until they are `--scale-resolution` apart (a fraction of N). Calls are added and hung up
+    between steps; every step measures every call.
 
     Call i is set up by worker i % W with its caller on relay i % R and its callee on relay
     (i + 1) % R: with 2 cluster nodes every call's signalling crosses nodes and the media rooms
     (on the callee's node) alternate between the nodes."""
     out: list[ScaleStep] = []
-    have = 0
+    have = [0] * len(workers)  # calls each worker holds (call i is on worker i % W)
     errors: list[str] = []
     began = time.monotonic()
+    good_n, bad_n = 0, 0
+    n = max(1, start_n)
+
+    def share(total: int, w: int) -> int:
+        return len(range(w, total, len(workers)))
+
     try:
-        for n in steps:
+        while True:
             if time.monotonic() - began > args.scale_budget:
                 print(f"  [{label}] time budget ({args.scale_budget:.0f} s) spent before N={n}", flush=True)
                 break
             grouped: dict[tuple[int, str], int] = {}
-            for i in range(have, n):
-                target = f"{relays[i % len(relays)].addr},{relays[(i + 1) % len(relays)].addr}"
-                key = (i % len(workers), target)
-                grouped[key] = grouped.get(key, 0) + 1
+            for i in range(n):
+                w = i % len(workers)
+                if i // len(workers) >= have[w]:
+                    target = f"{relays[i % len(relays)].addr},{relays[(i + 1) % len(relays)].addr}"
+                    grouped[(w, target)] = grouped.get((w, target), 0) + 1
+            drops = [(w, have[w] - share(n, w)) for w in range(len(workers)) if have[w] > share(n, w)]
             replies = await asyncio.gather(
                 *(
                     workers[wi].call("add_calls", timeout=180, mode="relay", target=t, n=k)
                     for (wi, t), k in grouped.items()
-                )
+                ),
+                *(workers[wi].call("clear_calls", timeout=120, group="relay", n=k) for wi, k in drops),
             )
-            have = n
-            errors += [e for r in replies for e in r["errors"]]
+            have = [share(n, w) for w in range(len(workers))]
+            errors += [e for r in replies for e in r.get("errors", [])]
             await asyncio.gather(*(w.call("activate", group="relay") for w in workers))
             step = await _scale_measure(workers, relays, nats_pid, n, args.scale_warmup, args.scale_window)
             looks = 1
@@ -930,19 +942,37 @@ async def scale_ramp(
                 if again.passed or again.good > step.good:
                     step = again
             step.looks = looks
-            step.setup_errors = errors
+            step.setup_errors = list(errors)
             out.append(step)
             print(f"  [{label}] {step.line()}", flush=True)
-            if not step.passed:
-                break
+            if errors:
+                break  # a call that could not be set up: no quality verdict past this point
+            if step.passed:
+                good_n = max(good_n, n)
+            else:
+                bad_n = n if not bad_n else min(bad_n, n)
+            if not bad_n:
+                n = min(2 * n, args.scale_max)
+                if n == good_n:
+                    break  # --scale-max passed
+            elif not good_n:
+                if n <= 1:
+                    break
+                n = max(1, n // 2)
+            else:
+                if bad_n - good_n <= max(1, round(good_n * args.scale_resolution)):
+                    break
+                n = (good_n + bad_n) // 2
     finally:
         await asyncio.gather(*(w.call("clear_calls", timeout=120) for w in workers), return_exceptions=True)
     return out
 
 
 def _capacity(steps: list[ScaleStep]) -> ScaleStep | None:
-    passed = [s for s in steps if s.passed]
-    return passed[-1] if passed else None
+    """The largest good N below the smallest failing N (a noisy pass above a failure does not count)."""
+    failed = min((s.n for s in steps if not s.passed), default=math.inf)
+    passed = [s for s in steps if s.passed and s.n < failed]
+    return max(passed, key=lambda s: s.n) if passed else None
 
 
 async def ringing_across(worker: Worker, a: str, b: str, n: int) -> dict[str, Any]:
@@ -971,7 +1001,6 @@ async def run_scaling(args: argparse.Namespace) -> int:
         return 2
     tmp = Path(tempfile.mkdtemp(prefix="wzp-bench-scaling-"))
     began = time.monotonic()
-    steps1 = [int(x) for x in args.scale_steps.split(",") if x.strip()]
     procs: list[Server | Worker] = []
     nats_proc: asyncio.subprocess.Process | None = None
     ring: dict[str, dict[str, Any]] = {}
@@ -1023,7 +1052,7 @@ async def run_scaling(args: argparse.Namespace) -> int:
             limit_cpu(single.pid, "single", quota)
         where = f"relay on CPU {cpus[0]}, generators on CPU {cpus[1]}" if pin else "nothing pinned"
         print(f"-- capacity, 1 relay process ({where})", flush=True)
-        ramps["1 process"] = await scale_ramp("1 proc", workers, [single], None, steps1, args)
+        ramps["1 process"] = await scale_ramp("1 proc", workers, [single], None, args.scale_start, args)
         await single.stop()
         procs.remove(single)
 
@@ -1037,11 +1066,10 @@ async def run_scaling(args: argparse.Namespace) -> int:
             _pin(w.pid, all_cpus)
         _pin(os.getpid(), all_cpus)
         await asyncio.sleep(2 * 1.0 + 0.5)  # two heartbeats: each node knows the other
-        # below ~the 1-process capacity 2 processes pass for sure: start there (--scale-skip 0: every N)
-        steps2 = [s for s in steps1 if s >= (cap1.n if cap1 else 0) * args.scale_skip] or steps1
+        start2 = max(args.scale_start, round((cap1.n if cap1 else 0) * args.scale_skip))
         where = f"n1 on CPU {cpus[0]}, n2 on CPU {cpus[1]}, generators on both CPUs" if pin else "nothing pinned"
-        print(f"-- capacity, 2 relay processes in a cluster ({where}; NATS unpinned); from N={steps2[0]}", flush=True)
-        ramps["2 processes"] = await scale_ramp("2 proc", workers, [n1, n2], nats_proc.pid, steps2, args)
+        print(f"-- capacity, 2 relay processes in a cluster ({where}; NATS unpinned); from N={start2}", flush=True)
+        ramps["2 processes"] = await scale_ramp("2 proc", workers, [n1, n2], nats_proc.pid, start2, args)
     finally:
         await asyncio.gather(*(p.stop() for p in procs), return_exceptions=True)
         if nats_proc is not None:
@@ -1054,12 +1082,12 @@ async def run_scaling(args: argparse.Namespace) -> int:
     env["total time"] = f"{time.monotonic() - began:.0f} s; load average at end {_loadavg()}"
     if quota:
         env["relay CPU cap"] = f"each relay process capped at {quota:g} of a core (cgroup CFS quota, 10 ms period)"
-    print_scaling_report(env, ring, ramps)
+    print_scaling_report(env, ring, ramps, quota)
     return 0
 
 
 def print_scaling_report(
-    env: dict[str, Any], ring: dict[str, dict[str, Any]], ramps: dict[str, list[ScaleStep]]
+    env: dict[str, Any], ring: dict[str, dict[str, Any]], ramps: dict[str, list[ScaleStep]], quota: float = 0.0
 ) -> None:
     line = "=" * 100
     print()
@@ -1076,7 +1104,7 @@ def print_scaling_report(
     caps: dict[str, ScaleStep | None] = {}
     for label, steps in ramps.items():
         cap = caps[label] = _capacity(steps)
-        failed = next((s for s in steps if not s.passed), None)
+        failed = min((s for s in steps if not s.passed), key=lambda s: s.n, default=None)
         print(f"Capacity, {label}: {cap.n if cap else 0} calls at good quality")
         if cap:
             per_call = cap.relay_cpu_total / cap.n
@@ -1104,6 +1132,26 @@ def print_scaling_report(
         print(
             f"  relay CPU per call: 1 process {e1:.2f}%, 2-process cluster {e2:.2f}% of a core "
             f"({100 * (e2 / e1 - 1):+.0f}%: what clustering costs the media path per call)"
+        )
+        # What this machine can show: the generators do the same QUIC work per datagram as the relay.
+        cores = len(os.sched_getaffinity(0))
+        g = c2.gen_cpu_pct / c2.n
+        if quota:
+            bound2 = min(2 * 100 * quota / e2, (cores - 2 * quota) * 100 / g)
+            bound1 = min(100 * quota / e1, (cores - quota) * 100 / (c1.gen_cpu_pct / c1.n))
+        else:
+            bound2 = cores * 100 / (e2 + g)  # relays and generators share every core
+            bound1 = min(100 / e1, (cores - 1) * 100 / (c1.gen_cpu_pct / c1.n))  # relay core / generator cores
+        print(
+            f"  generators: {g:.2f}% of a core per call ({g / e2:.1f}x the relay's); with {cores} cores the CPU "
+            f"allows at most ~{bound1:.0f} calls with 1 process and ~{bound2:.0f} with 2 (ratio <= "
+            f"{bound2 / bound1:.2f}x from CPU alone)"
+        )
+    noisy = [s for steps in ramps.values() for s in steps if s.other_cpu_pct > 20]
+    if noisy:
+        print(
+            f"  NOISY: other tenants used > 20 % CPU in {len(noisy)} of {sum(len(v) for v in ramps.values())} "
+            f"steps (up to {max(s.other_cpu_pct for s in noisy):.0f} %): these figures are not the relay's"
         )
     print(line, flush=True)
 
@@ -1261,10 +1309,14 @@ def main() -> int:
     p.add_argument("--quick", action="store_true", help="small smoke run (with --scaling: under 2 minutes)")
     s = p.add_argument_group("--scaling: 1 relay process vs 2 in a NATS cluster (capacity and offer->ringing)")
     s.add_argument("--scaling", action="store_true", help="run the scaling bench instead of phases 1-4")
-    s.add_argument("--scale-steps", default=None, help="N values (calls); default 10,15,...,300 (--quick: 10,20,...)")
+    s.add_argument("--scale-start", type=int, default=None, help="first N (calls) of the 1-process search (10)")
+    s.add_argument("--scale-max", type=int, default=400, help="largest N tried")
+    s.add_argument(
+        "--scale-resolution", type=float, default=None, help="bisect until good and failing N are this fraction apart"
+    )
     s.add_argument("--scale-window", type=float, default=None, help="measuring window per N, s (10; --quick 3)")
     s.add_argument("--scale-warmup", type=float, default=1.0, help="s between adding calls and measuring")
-    s.add_argument("--scale-retries", type=int, default=1, help="extra looks at a failing N")
+    s.add_argument("--scale-retries", type=int, default=None, help="extra looks at a failing N (1; --quick 0)")
     s.add_argument("--scale-budget", type=float, default=None, help="max seconds per ramp (900; --quick 40)")
     s.add_argument(
         "--scale-ringing", type=int, default=None, help="offer->ringing samples per setup (100; --quick 40; 0 skips)"
@@ -1273,7 +1325,7 @@ def main() -> int:
         "--scale-skip",
         type=float,
         default=None,
-        help="the 2-process ramp starts at this fraction of the 1-process N (0.8; --quick 0.7)",
+        help="the 2-process search starts at this fraction of the 1-process N (1.0)",
     )
     s.add_argument(
         "--relay-cpu-quota",
@@ -1286,10 +1338,12 @@ def main() -> int:
     if args.scaling:
         quick = args.quick
         defaults = {
-            "scale_steps": ",".join(str(n) for n in range(10, 301, 10 if quick else 5)),
+            "scale_start": 10,
+            "scale_resolution": 0.1 if quick else 0.04,
+            "scale_retries": 0 if quick else 1,
             "scale_window": 3.0 if quick else 10.0,
             "scale_ringing": 40 if quick else 100,
-            "scale_skip": 0.7 if quick else 0.8,
+            "scale_skip": 1.0,
             "scale_budget": 40.0 if quick else 900.0,
         }
         for key, value in defaults.items():

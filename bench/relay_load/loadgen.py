@@ -18,7 +18,8 @@ register, `open_media_connection` to join a call's media room.
   {"cmd": "activate", "group": G}         G's calls at full rate, every other group paused
   {"cmd": "measure", "start": T0, "end": T1, "drain": D}
       counts, one-way latencies and this process's CPU for datagrams sent in [T0, T1)
-  {"cmd": "clear_calls", "group": G}      hang up and close G's calls (every call when G is null)
+  {"cmd": "clear_calls", "group": G, "n": N}
+      hang up and close G's calls (every call when G is null; only the last N set up when N is given)
   {"cmd": "quit"}
 
 All times are time.monotonic() (CLOCK_MONOTONIC, the same clock in every process).
@@ -504,8 +505,11 @@ class Worker:
             "gen_backlog_max": backlog,
         }
 
-    async def clear_calls(self, group: str | None = None) -> dict:
+    async def clear_calls(self, group: str | None = None, n: int | None = None) -> dict:
+        """Hang up G's calls: all of them, or the `n` set up last."""
         gone = self._group_calls(group)
+        if n is not None:
+            gone = gone[len(gone) - n :] if n > 0 else []
         self.calls = [c for c in self.calls if c not in gone]
         for call in gone:
             for s in call.streams:
