@@ -923,7 +923,6 @@ async def scale_ramp(
     (on the callee's node) alternate between the nodes."""
     out: list[ScaleStep] = []
     have = [0] * len(workers)  # calls each worker holds (call i is on worker i % W)
-    errors: list[str] = []
     began = time.monotonic()
     good_n, bad_n = 0, 0
     n = max(1, start_n)
@@ -951,7 +950,7 @@ async def scale_ramp(
                 *(workers[wi].call("clear_calls", timeout=120, group="relay", n=k) for wi, k in drops),
             )
             have = [share(n, w) for w in range(len(workers))]
-            errors += [e for r in replies for e in r.get("errors", [])]
+            errors = [e for r in replies for e in r.get("errors", [])]
             await asyncio.gather(*(w.call("activate", group="relay") for w in workers))
             step = await _scale_measure(workers, relays, nats_pid, n, args.scale_warmup, args.scale_window)
             looks = 1
@@ -966,8 +965,10 @@ async def scale_ramp(
             step.setup_errors = list(errors)
             out.append(step)
             print(f"  [{label}] {step.line()}", flush=True)
-            if errors:
-                break  # a call that could not be set up: no quality verdict past this point
+            if errors:  # calls that could not be set up (e.g. an overloaded relay did not open a room): a
+                # failed step; the next one starts from fresh calls
+                await asyncio.gather(*(w.call("clear_calls", timeout=120) for w in workers))
+                have = [0] * len(workers)
             if step.passed:
                 good_n = max(good_n, n)
             else:
