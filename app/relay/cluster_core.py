@@ -26,6 +26,10 @@ sends over NATS. RelayCore stays the single source of the rules:
   users' connections dropped ("Offline"). A node that stops cleanly says `bye`.
 * A user registering on a node replaces their registration on any other node
   (newest wins, as on one relay).
+* **An offer to a user no node knows** waits up to `unknown_callee_grace` for
+  their presence (a user who registered elsewhere a moment ago is callable at
+  once, as on one relay: the presence delta may still be on its way); then the
+  core answers as on one relay (Offline). A lone node answers at once.
 
 Subjects (under a service prefix, default "wzp"):
   `<prefix>.presence`          broadcast: hb, pres, bye
@@ -100,6 +104,10 @@ class ClusterTimings:
     heartbeat: float = 1.0  # a node's heartbeat period
     expiry: float = 4.0  # a node not heard from this long is gone
     offer_reply_timeout: float = 5.0  # a routed offer with no word from the callee's node ends as Offline
+    # An offer to a user no node knows waits this long for their presence before the core answers
+    # (Offline): a user who registered on another node a moment ago is callable, as on one relay.
+    unknown_callee_grace: float = 0.5
+    held_per_conn: int = 4  # offers one connection may have waiting; beyond, the core answers at once
     sync_retry: float = 2.0  # a snapshot request unanswered this long is asked again
     sync_page: int = 500  # users per snapshot message
 
@@ -115,6 +123,14 @@ class _Node:
     sync_next_page: int = 0
     buffered: list[Envelope] = field(default_factory=list)  # deltas that came during a snapshot
     users: dict[str, tuple[str, bool]] = field(default_factory=dict)  # fingerprint -> (alias, listed)
+
+
+@dataclass
+class _Held:
+    """A local caller's offer to a user no node knows yet, waiting for their presence."""
+
+    conn: ConnId
+    offer: m.DirectCallOffer
 
 
 @dataclass
@@ -161,6 +177,8 @@ class ClusterCore:
         self._origin_of: dict[ConnId, Origin] = {}
         self._vconn_ids = itertools.count(-1, -1)
         self._busy: dict[str, int] = {}  # local fingerprint -> active calls hosted elsewhere
+        self._held: dict[str, _Held] = {}  # call_id -> an offer waiting for its callee's presence
+        self._held_for: dict[str, list[str]] = {}  # callee fingerprint -> call_ids held for them
         self._deadlines: list[tuple[float, int, str, Any]] = []
         self._seq = itertools.count()
         self._started = False
@@ -212,6 +230,8 @@ class ClusterCore:
         if kind == "reply":
             proxy = self._proxies.get(key)
             return proxy is None or proxy.replied
+        if kind == "held":
+            return key not in self._held
         name, epoch = key
         node = self._nodes.get(name)
         if node is None or node.epoch != epoch:
@@ -250,6 +270,8 @@ class ClusterCore:
         return self._out(self.inner.connection_opened(conn, observed_addr, ip, now), now)
 
     def connection_closed(self, conn: ConnId, now: float) -> list[Action | Publish]:
+        for call_id in [cid for cid, held in self._held.items() if held.conn == conn]:
+            self._unhold(call_id)  # the caller is gone: nobody to ring for
         fingerprint = self.inner.fingerprint_of_conn(conn)
         out = self._out(self.inner.connection_closed(conn, now), now)
         out += self._local_conn_gone(conn, "Offline")
@@ -284,6 +306,8 @@ class ClusterCore:
                 self._drop_proxy(proxy)
                 out.append(Send(proxy.conn, m.Hangup(call_id=proxy.call_id, reason="Offline")))
                 out.append(self._forward(proxy, m.CallCancel(call_id=proxy.call_id)))
+            elif kind == "held":
+                out += self._release([key], now)  # still unknown: the core answers (Offline)
             elif kind == "sync":
                 out.append(self._sync_request(self._nodes[key[0]], now))
             else:  # expire
@@ -297,13 +321,19 @@ class ClusterCore:
     # -------------------------------------------------------- local -> cluster
 
     def _route_out(
-        self, conn: ConnId, info: tuple[str, str, bytes, str], msg: m.Message, now: float
+        self, conn: ConnId, info: tuple[str, str, bytes, str], msg: m.Message, now: float, hold: bool = True
     ) -> list[Action | Publish] | None:
         """A registered local user's message that another node must handle, or None for the core."""
         fingerprint, alias, public_key, observed = info
         if isinstance(msg, m.DirectCallOffer):
             target = msg.target_fingerprint
             name = self._route.get(target)
+            if name is None and hold and self._may_hold(conn, fingerprint, msg):
+                self._held[msg.call_id] = _Held(conn, msg)
+                self._held_for.setdefault(target, []).append(msg.call_id)
+                self._add_deadline(now + self.timings.unknown_callee_grace, "held", msg.call_id)
+                log.debug("offer held for presence call_id=%s callee=%s", msg.call_id, target)
+                return []
             if (
                 name is None
                 or self.inner.user_info(target) is not None
@@ -334,6 +364,11 @@ class ClusterCore:
                     msg=msgspec.Raw(encode_message(msg)),
                 )
             ]
+        if isinstance(msg, m.CallCancel | m.Hangup) and msg.call_id in self._held:
+            if self._held[msg.call_id].conn != conn:
+                return None
+            # Cancelled while no node knew the callee: the offer is answered now, then the cancel, as on one relay.
+            return self._release([msg.call_id], now) + self._out(self.inner.message_received(conn, msg, now), now)
         if isinstance(msg, m.CallCancel | m.Hangup | m.PunchReady | m.MediaPathReport | m.DirectCallAnswer):
             proxy = self._proxies.get(msg.call_id)
             if proxy is None or proxy.conn != conn:
@@ -345,6 +380,42 @@ class ClusterCore:
                 self._drop_proxy(proxy)  # over for the caller; the callee's node tells only the callee
             return [self._forward(proxy, msg)]
         return None
+
+    def _may_hold(self, conn: ConnId, fingerprint: str, msg: m.DirectCallOffer) -> bool:
+        """Whether an offer to a user unknown here waits for their presence from another node."""
+        return (
+            bool(self._nodes)  # no other node: one relay's answer, at once
+            and self.inner.user_info(msg.target_fingerprint) is None
+            and msg.caller_fingerprint == fingerprint
+            and msg.target_fingerprint != fingerprint
+            and msg.call_id not in self._held
+            and msg.call_id not in self._proxies
+            and sum(1 for held in self._held.values() if held.conn == conn) < self.timings.held_per_conn
+        )
+
+    def _unhold(self, call_id: str) -> _Held | None:
+        held = self._held.pop(call_id, None)
+        if held is not None:
+            ids = self._held_for.get(held.offer.target_fingerprint, [])
+            if call_id in ids:
+                ids.remove(call_id)
+            if not ids:
+                self._held_for.pop(held.offer.target_fingerprint, None)
+        return held
+
+    def _release(self, call_ids: list[str], now: float) -> list[Action | Publish]:
+        """Held offers handled now: routed to the callee's node if it is known by now, else by the core."""
+        out: list[Action | Publish] = []
+        for call_id in call_ids:
+            held = self._unhold(call_id)
+            if held is None:
+                continue
+            info = self.inner.party_info(held.conn)
+            routed = self._route_out(held.conn, info, held.offer, now, hold=False) if info is not None else None
+            if routed is None:
+                routed = self._out(self.inner.message_received(held.conn, held.offer, now), now)
+            out += routed
+        return out
 
     def _forward(self, proxy: _Proxy, msg: m.Message) -> Publish:
         return self._to(proxy.node, proxy.epoch, "msg", conn=proxy.conn, msg=msgspec.Raw(encode_message(msg)))
@@ -401,6 +472,7 @@ class ClusterCore:
                 info = self.inner.user_info(action.message.fingerprint)
                 if info is not None:
                     out.append(self._presence([(action.message.fingerprint, info[0], info[1], True)]))
+                out += self._release(list(self._held_for.get(action.message.fingerprint, ())), now)
             elif isinstance(action, Send) and isinstance(action.message, m.Replaced):
                 out += self._local_conn_gone(action.conn, PEER_REPLACED_REASON)
         for conn in touched:  # a remote party with no call left here is forgotten
@@ -527,6 +599,7 @@ class ClusterCore:
             node.users[fingerprint] = (alias, listed)
             self._route[fingerprint] = node.name
             self.inner.remote_presence(fingerprint, alias, online=listed, now=now)
+            out += self._release(list(self._held_for.get(fingerprint, ())), now)
             if live and self.inner.user_info(fingerprint) is not None:
                 # A newer registration elsewhere: this node's one gives way (newest wins).
                 actions = self.inner.replaced_elsewhere(fingerprint, now)

@@ -6,10 +6,12 @@ import math
 import os
 import struct
 
-#: Media datagram: magic, stream id, send time (time.monotonic(), seconds), sequence; padded to 100 bytes.
+#: Media datagram: magic, stream id, send time (time.monotonic(), seconds), sequence; padded to the size
+#: of a real sealed media datagram: app.media.packet's 10-byte header + a 60-byte Opus frame (the default
+#: 24 kbit/s x 20 ms) + its 16-byte AEAD tag = 86 bytes.
 MAGIC = b"WZPB"
 HEADER = struct.Struct("!4sIdI")
-PAYLOAD_SIZE = 100
+PAYLOAD_SIZE = 10 + 60 + 16
 PADDING = b"\x00" * (PAYLOAD_SIZE - HEADER.size)
 PACKETS_PER_SECOND = 50
 PERIOD = 1.0 / PACKETS_PER_SECOND

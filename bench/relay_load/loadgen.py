@@ -18,7 +18,8 @@ register, `open_media_connection` to join a call's media room.
   {"cmd": "activate", "group": G}         G's calls at full rate, every other group paused
   {"cmd": "measure", "start": T0, "end": T1, "drain": D}
       counts, one-way latencies and this process's CPU for datagrams sent in [T0, T1)
-  {"cmd": "clear_calls", "group": G}      hang up and close G's calls (every call when G is null)
+  {"cmd": "clear_calls", "group": G, "n": N}
+      hang up and close G's calls (every call when G is null; only the last N set up when N is given)
   {"cmd": "quit"}
 
 All times are time.monotonic() (CLOCK_MONOTONIC, the same clock in every process).
@@ -118,7 +119,7 @@ class _User:
 class _Stream:
     """One direction of one call: 50 datagrams/s from `conn` (the far side receives)."""
 
-    __slots__ = ("active", "conn", "handle", "next_at", "seq", "sid")
+    __slots__ = ("active", "conn", "handle", "next_at", "seq", "sid", "win_lat", "win_received", "win_sent")
 
     def __init__(self, sid: int, conn: QuicPeerConnection, active: bool) -> None:
         self.sid = sid
@@ -127,6 +128,10 @@ class _Stream:
         self.seq = 0
         self.next_at = 0.0
         self.handle: asyncio.TimerHandle | None = None
+        # this stream's share of the measuring window: sent, received (by the far side), latencies
+        self.win_sent = 0
+        self.win_received = 0
+        self.win_lat: list[float] = []
 
 
 class _Call:
@@ -136,6 +141,8 @@ class _Call:
         self.users: list[_User] = []
         self.media: list[QuicPeerConnection] = []
         self.streams: list[_Stream] = []
+        #: the media room's address, as CallSetup named it (caller's view, callee's view)
+        self.rooms: tuple[str, str] = ("", "")
 
 
 class Worker:
@@ -148,6 +155,7 @@ class Worker:
         self.calls: list[_Call] = []
         self.active_group: str | None = None
         self._sids = 0
+        self.by_sid: dict[int, _Stream] = {}
         # measurement window (send times) and what fell in it
         self.win_start = math.inf
         self.win_end = math.inf
@@ -310,7 +318,16 @@ class Worker:
         return {"calls": calls, "errors": errors, "setup_s": time.monotonic() - t0}
 
     async def _setup_relay_call(self, call: _Call, relay: str) -> None:
-        """Real signaling: register both, offer, AcceptGeneric (relay only), MediaJoin from both."""
+        """Real signaling: register both, offer, AcceptGeneric (relay only), MediaJoin from both.
+
+        A failure names its stage (register, offer, answer, media-join) and what the caller heard."""
+        stage = ["register"]
+        try:
+            await self._relay_call_stages(call, relay, stage)
+        except Exception as exc:
+            raise RuntimeError(f"{stage[0]}: {exc!r}"[:300]) from exc
+
+    async def _relay_call_stages(self, call: _Call, relay: str, stage: list[str]) -> None:
         call.endpoints = [await QuicEndpoint.create(self.next_ip(), 0) for _ in range(2)]
         relay_a, _, relay_b = relay.partition(",")
         a, b = _User(call.endpoints[0], relay_a), _User(call.endpoints[1], relay_b or relay_a)
@@ -318,6 +335,7 @@ class Worker:
         await asyncio.gather(a.open(), b.open())
         ia, ib = a.identity, b.identity
         call_id = secrets.token_hex(16)
+        stage[0] = f"offer (call {call_id})"
         eph_a, eph_b = EphemeralKey.generate(), EphemeralKey.generate()
         a.link.send(
             m.DirectCallOffer(
@@ -329,7 +347,16 @@ class Worker:
                 key_signature=_sign(ia, call_id, ia, ib, "caller", eph_a),
             )
         )
-        await _expect(b.inbox, m.CallIncoming)
+        try:
+            await _expect(b.inbox, m.CallIncoming)
+        except TimeoutError:
+            # What did the caller hear instead (e.g. Hangup "Offline")? No second reader of the caller's
+            # inbox while waiting: one that misses its cancellation would eat the CallSetup.
+            heard = []
+            while not a.inbox.empty():
+                heard.append(a.inbox.get_nowait())
+            raise RuntimeError(f"the callee heard no CallIncoming; the caller heard {heard!r:.200}") from None
+        stage[0] = f"answer (call {call_id})"
         b.link.send(
             m.DirectCallAnswer(
                 call_id=call_id,
@@ -338,7 +365,15 @@ class Worker:
                 key_signature=_sign(ib, call_id, ia, ib, "callee", eph_b),
             )
         )
-        setup_a, setup_b = await asyncio.gather(_expect(a.inbox, m.CallSetup), _expect(b.inbox, m.CallSetup))
+        got = await asyncio.gather(_expect(a.inbox, m.CallSetup), _expect(b.inbox, m.CallSetup), return_exceptions=True)
+        missing = [who for who, r in zip(("caller", "callee"), got, strict=True) if isinstance(r, BaseException)]
+        if missing:
+            raise RuntimeError(f"no CallSetup for the {' and the '.join(missing)}: {[repr(r) for r in got]}")
+        setup_a, setup_b = got
+        call.rooms = (setup_a.relay_addr, setup_b.relay_addr)
+        if call.rooms[0] != call.rooms[1]:
+            raise RuntimeError(f"CallSetup named two media rooms: caller {call.rooms[0]}, callee {call.rooms[1]}")
+        stage[0] = f"media-join (call {call_id})"
         call.media = list(
             await asyncio.gather(
                 open_media_connection(call.endpoints[0], setup_a.relay_addr, ia, call_id),
@@ -374,6 +409,7 @@ class Worker:
             self._sids += 1
             stream = _Stream(self._sids, sender, call.group == self.active_group)
             call.streams.append(stream)
+            self.by_sid[stream.sid] = stream
             receiver.set_datagram_handler(self._on_datagram)
             self._schedule(stream, time.monotonic())
 
@@ -393,6 +429,7 @@ class Worker:
             return
         if self.win_start <= now < self.win_end:
             self.sent += 1
+            s.win_sent += 1
             self.lags.append(now - s.next_at)
         s.conn.send_datagram(HEADER.pack(MAGIC, s.sid, now, s.seq) + PADDING)
         s.seq += 1
@@ -417,12 +454,20 @@ class Worker:
             self.seen.add(key)
             self.received += 1
             self.latencies.append(now - sent_at)
+            stream = self.by_sid.get(sid)
+            if stream is not None:
+                stream.win_received += 1
+                stream.win_lat.append(now - sent_at)
 
     async def measure(self, start: float, end: float, drain: float) -> dict:
         self.sent = self.received = self.skipped = self.duplicates = 0
         self.seen = set()
         self.latencies, self.lags = [], []
         self.gc_worst = 0.0
+        for call in self.calls:
+            for s in call.streams:
+                s.win_sent = s.win_received = 0
+                s.win_lat = []
         # A busy worker may read this command after `start`: packets it sent before then would be
         # received inside the window but never counted as sent. The window starts now at the earliest.
         start = max(start, time.monotonic() + 0.001)
@@ -436,7 +481,17 @@ class Worker:
         lags = sorted(self.lags)
         media = [conn for c in self._group_calls(self.active_group) for conn in c.media]
         backlog = max((len(conn._quic._datagrams_pending) for conn in media), default=0)  # aioquic's unbounded queue
+        per_call = []  # [loss %, p95 one-way ms, media room] of each call (both directions together)
+        for call in self._group_calls(self.active_group):
+            if not call.streams:
+                continue
+            sent = sum(s.win_sent for s in call.streams)
+            got = sum(s.win_received for s in call.streams)
+            lat = sorted(x for s in call.streams for x in s.win_lat)
+            loss = 100.0 * (sent - got) / sent if sent else 100.0
+            per_call.append([round(loss, 3), round(percentile(lat, 95) * 1000, 3) if lat else None, call.rooms[1]])
         return {
+            "per_call": per_call,
             "calls": sum(1 for c in self._group_calls(self.active_group) if c.streams),
             "window": end - start,
             "sent": self.sent,
@@ -450,11 +505,15 @@ class Worker:
             "gen_backlog_max": backlog,
         }
 
-    async def clear_calls(self, group: str | None = None) -> dict:
+    async def clear_calls(self, group: str | None = None, n: int | None = None) -> dict:
+        """Hang up G's calls: all of them, or the `n` set up last."""
         gone = self._group_calls(group)
+        if n is not None:
+            gone = gone[len(gone) - n :] if n > 0 else []
         self.calls = [c for c in self.calls if c not in gone]
         for call in gone:
             for s in call.streams:
+                self.by_sid.pop(s.sid, None)
                 if s.handle is not None:
                     s.handle.cancel()
         for call in gone:

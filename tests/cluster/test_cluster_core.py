@@ -113,3 +113,66 @@ def test_call_hosted_on_callee_node_and_ended_when_it_expires() -> None:
     net.down.add("b")
     net.advance(TIMINGS.expiry + 1.0)
     assert m.Hangup(call_id="c" * 32, reason="Offline") in net.sent["a/1"]
+
+
+def test_offer_right_after_the_callee_registered_elsewhere_rings() -> None:
+    """The callee's presence is still on its way over NATS when the offer arrives: it waits for it."""
+    net = Net("a", "b")
+    alice, bob = Identity.generate(), Identity.generate()
+    net.register("a", 1, alice)
+    net.advance(1.0)
+    core_b = net.nodes["b"]
+    (challenge,) = [a.message for a in core_b.connection_opened(1, "198.51.100.9:5000", "198.51.100.9", net.now)]
+    transcript = register_transcript(RELAY.fingerprint, challenge.nonce, bob.public_key)
+    reg = m.Register(public_key=bob.public_key, alias="bob", nonce=challenge.nonce, signature=bob.sign(transcript))
+    in_flight = core_b.message_received(1, reg, net.now)  # bob is registered on b; a has not heard yet
+    net.run("a", net.nodes["a"].message_received(1, offer(alice, bob), net.now))
+    assert not any(isinstance(x, m.Hangup) for x in net.sent.get("a/1", []))
+    net.run("b", in_flight)  # b's presence delta reaches a
+    assert any(isinstance(x, m.CallRinging) for x in net.sent["a/1"])
+    assert any(isinstance(x, m.CallIncoming) for x in net.sent["b/1"])
+    net.advance(TIMINGS.heartbeat * 2)
+    assert not any(isinstance(x, m.Hangup) for x in net.sent["a/1"])
+
+
+def test_offer_to_a_user_no_node_knows_ends_offline_after_the_grace() -> None:
+    net = Net("a", "b")
+    alice, nobody = Identity.generate(), Identity.generate()
+    net.register("a", 1, alice)
+    net.advance(1.0)
+    net.run("a", net.nodes["a"].message_received(1, offer(alice, nobody), net.now))
+    assert not any(isinstance(x, m.Hangup) for x in net.sent["a/1"])
+    net.advance(TIMINGS.unknown_callee_grace + 0.25)
+    assert m.Hangup(call_id="c" * 32, reason="Offline") in net.sent["a/1"]
+    assert not net.nodes["a"].calls and not net.nodes["b"].calls
+
+
+def test_offer_held_for_presence_then_cancelled_is_answered_at_once() -> None:
+    net = Net("a", "b")
+    alice, nobody = Identity.generate(), Identity.generate()
+    net.register("a", 1, alice)
+    net.advance(1.0)
+    net.run("a", net.nodes["a"].message_received(1, offer(alice, nobody), net.now))
+    net.run("a", net.nodes["a"].message_received(1, m.CallCancel(call_id="c" * 32), net.now))
+    assert m.Hangup(call_id="c" * 32, reason="Offline") in net.sent["a/1"]
+    net.advance(TIMINGS.unknown_callee_grace + 0.25)
+    assert sum(isinstance(x, m.Hangup) for x in net.sent["a/1"]) == 1
+
+
+def test_a_lone_node_answers_an_unknown_callee_at_once_as_one_relay() -> None:
+    net = Net("a")
+    alice, nobody = Identity.generate(), Identity.generate()
+    net.register("a", 1, alice)
+    net.run("a", net.nodes["a"].message_received(1, offer(alice, nobody), net.now))
+    assert m.Hangup(call_id="c" * 32, reason="Offline") in net.sent["a/1"]
+
+
+def test_held_offers_per_connection_are_bounded() -> None:
+    net = Net("a", "b")
+    alice = Identity.generate()
+    net.register("a", 1, alice)
+    net.advance(1.0)
+    for i in range(TIMINGS.held_per_conn + 2):
+        net.run("a", net.nodes["a"].message_received(1, offer(alice, Identity.generate(), f"{i:032x}"), net.now))
+    answered = [x for x in net.sent["a/1"] if isinstance(x, m.Hangup)]
+    assert len(answered) == 2  # the ones beyond the bound: at once
