@@ -8,8 +8,8 @@ otherwise every meter update would repaint the whole chain of widgets behind it.
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QPoint, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPaintEvent, QPixmap, QRegion, QResizeEvent
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtGui import QColor, QHelpEvent, QPainter, QPaintEvent, QPixmap, QRegion, QResizeEvent
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 FLOOR_DB = -60.0
 
@@ -26,9 +26,25 @@ class LevelMeter(QWidget):
     def set_level_db(self, level_db: float) -> None:
         if abs(level_db - self.level_db) < 0.05:
             return
+        before = self._drawn()
         self.level_db = level_db
-        self.setToolTip("silent" if level_db <= FLOOR_DB else f"{level_db:.0f} dBFS")
-        self.update()
+        if self._drawn() != before:  # a change smaller than a pixel paints nothing new
+            self.update()
+
+    def _drawn(self) -> tuple[int, int]:
+        """What a paint would show: the filled width in device pixels and the colour band."""
+        band = 0 if self.level_db < -12 else 1 if self.level_db <= -3 else 2
+        return round(self.fraction * self.width() * self.devicePixelRatioF()), band
+
+    def tool_tip(self) -> str:
+        return "silent" if self.level_db <= FLOOR_DB else f"{self.level_db:.0f} dBFS"
+
+    def event(self, event: QEvent) -> bool:
+        # The tooltip is made when asked for, not set 10 times a second while nobody hovers.
+        if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
+            QToolTip.showText(event.globalPos(), self.tool_tip(), self)
+            return True
+        return super().event(event)
 
     @property
     def fraction(self) -> float:
