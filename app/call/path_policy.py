@@ -31,23 +31,24 @@ The rules:
 * **Give up.** Direct attempts stop at `direct_timeout` (dialer) or
   `acceptor_wait` (acceptor, which waits for the dialer's word). With no path at
   all by `relay_timeout`, or when every path failed, the call fails.
-
 * **Recovered.** While the relay carries the call and direct is dead (failed over)
   or never came up, the dialer probes direct again: `PROBE_FIRST_S` (3 s) after it
-  was lost or given up, then each wait times `PROBE_BACKOFF` (1.5) up to
-  `PROBE_MAX_S` (15 s): 3, 4.5, 6.8, 10.1, 15, 15 s... A path that drops with a
-  Wi-Fi blip or a NAT rebinding is usually back within seconds, so the first
-  probes come soon; one that stays blocked (a firewall, symmetric NATs) costs a
-  few handshake packets and one signature per side every 15 s, and 15 s bounds how
-  long a call stays on the relay after the path is back. A round (`Probe`) gets
-  `PROBE_WINDOW_S`: the dialer punches and says `PunchReady` through the relay;
-  the acceptor, asked by that word (it never probes on its own, so the two never
-  drift apart), accepts and punches for `ACCEPTOR_PROBE_WINDOW_S` and says
-  `PunchReady` back; only then does the dialer re-dial every candidate, with the
-  same identity proof as the first dial. A checked path passes the same RTT rule
-  as an upgrade and is used with reason "recovered". A probe only adds direct
-  attempts: the relay keeps carrying the audio until the switch, and there is no
-  probing on a relay-only (privacy) call or after the hang-up (`end()`).
+  was lost or given up (or after the last round ended), each wait `PROBE_BACKOFF`
+  (1.5) times the last, up to `PROBE_MAX_S` (15 s): 3, 4.5, 6.8, 10.1, 15, 15 s...
+  A path that drops with a Wi-Fi blip or a NAT rebinding is usually back within
+  seconds, so the first probes come soon; one that stays blocked (a firewall,
+  symmetric NATs) costs a few handshake packets and one signature per side every
+  15 s, and 15 s (plus one round) bounds how long a call stays on the relay once the
+  path is back. A round (`Probe`) gets `PROBE_WINDOW_S`: the dialer punches and
+  says `PunchReady` through the relay; the acceptor, asked by that word (it never
+  probes on its own, so the two sides never drift apart), accepts and punches for
+  `ACCEPTOR_PROBE_WINDOW_S` and says `PunchReady` back; only then does the dialer
+  re-dial every candidate, with the same identity proof as the first dial. A
+  checked path passes the same RTT rule as an upgrade and is used with reason
+  "recovered" (a slower one waits as a standby, compared every `RECHECK_S`). A
+  probe only adds direct attempts: the relay keeps carrying the audio until the
+  switch. No probing on a relay-only (privacy) call or after the hang-up (`end()`);
+  a relay lost during a round fails the call only if the round finds nothing.
 """
 
 from __future__ import annotations
