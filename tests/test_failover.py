@@ -15,6 +15,7 @@ from collections.abc import Callable
 from helpers.calls import cut_direct
 from helpers.events import EventLog
 
+from app.call.path_policy import PathState
 from app.client.client import WzpClient
 from app.media.session import MediaSession
 from app.media.session_factory import make_media_factory
@@ -146,6 +147,15 @@ async def test_a_direct_path_that_comes_back_carries_the_call_again(relay: Relay
     for log in (la, lb):
         assert (await log.wait("path", call_id=call_id, reason="failover")).path == "relay"
     assert await frames_flow(25) >= 25  # on the relay: the room forwards the audio
+
+    # While the cut lasts, the dialer's first probe round (3 s after the failover) finds nothing;
+    # the audio keeps flowing through the relay all along.
+    dialer = next(c for c in (a, b) if c.calls[call_id].race.p.role == "dialer")  # type: ignore[union-attr]
+    policy = dialer.calls[call_id].race.policy  # type: ignore[union-attr]
+    received = {n: s.counters.received for n, s in sessions.items()}
+    await until(lambda: policy.probes == 1 and policy.direct is PathState.FAILED, 10.0)  # the round is over
+    assert all(s.counters.received > received[n] + 100 for n, s in sessions.items())  # 2+ s of audio
+    assert dialer.calls[call_id].result.path == "relay"  # type: ignore[union-attr]
 
     for restore in undo:
         restore()
