@@ -215,13 +215,17 @@ class PathRace:
             p.allow_direct,
             self._elapsed_ms(),
         )
-        self._spawn(self._relay_attempt())
-        if p.allow_direct:
+        # Punches (and the PunchReady the peer's dial waits for) go out before the relay attempt
+        # starts its QUIC handshake, which holds the event loop for several milliseconds.
+        if not p.allow_direct:
+            self._spawn(self._relay_attempt())
+        else:
             if p.role == "dialer":
                 reflexive = [c for c in p.candidates if c.kind == "reflexive"]
                 spraying = p.spray == "sockets" and bool(reflexive)
                 if reflexive:  # when spraying, the spray says PunchReady once its sockets punched
                     self._spawn(self._punch(reflexive, tell_peer=not spraying))
+                self._spawn(self._relay_attempt())
                 if spraying:
                     self._spawn(self._spray_sockets(reflexive[0]), direct=True)
                     self._pending_dials += 1
@@ -234,6 +238,7 @@ class PathRace:
                 self._permit = self.endpoint.allow_incoming()
                 if p.candidates:
                     self._spawn(self._punch(list(p.candidates), tell_peer=True))
+                self._spawn(self._relay_attempt())
                 if p.spray == "probe" and p.spray_ip:
                     self._spawn(self._spray_probes(p.spray_ip), direct=True)
         try:
