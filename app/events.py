@@ -142,7 +142,9 @@ class PathChosen(ClientEvent):
     remote: str
     candidate: str  # "host" | "mapped" | "spray" | "reflexive" | "relay"
     setup_ms: int
-    reason: str = "first"  # "first" (the race's winner) | "failover" (the path in use went silent or closed)
+    #: "first" (the race's winner) | "upgrade" (a checked direct path replaced the relay) | "failover" (the
+    #: path in use went silent or closed) | "recovered" (back on direct: a probe found it working again)
+    reason: str = "first"
 
 
 @dataclass(frozen=True)

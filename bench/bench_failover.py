@@ -1,5 +1,6 @@
-"""Failover and upgrade gaps on loopback: how long the audio stops when the direct path dies
-mid-call, and how many frames an upgrade to direct costs.
+"""Failover, upgrade and recovery on loopback: how long the audio stops when the direct path dies
+mid-call, how many frames an upgrade to direct costs, and how soon a call gets back to direct
+once the dead direct path works again.
 
 A real relay and two real clients in one process (real QUIC on 127.0.0.1, real Opus in the
 media sessions, silence source and no devices). The direct path is cut by dropping, at both
@@ -7,7 +8,12 @@ endpoints' sockets, every datagram to the other client (relay traffic still flow
 
 * failover gap: from the cut to the first frame received again (now via the relay), per side;
 * detection: from the cut to the `path` event with reason "failover";
-* upgrade: frames concealed on each side around a relay -> direct switch (target 0).
+* upgrade: frames concealed on each side around a relay -> direct switch (target 0);
+* recovered: the direct path is restored as soon as the audio flows through the relay after a
+  failover; from the restore to the `path` event with reason "recovered" on both sides (mostly
+  the wait for the next probe round: 3 s after the failover), from the dialer's probe round start
+  to it (the probe itself: punch, the peer's PunchReady, re-dial, handshake, proof), and frames
+  concealed at the switch back (target 0).
 
 Usage: .venv/bin/python bench/bench_failover.py [N]   (default 10 runs of each)
 """
@@ -35,6 +41,21 @@ from app.identity import Identity
 from app.media.session import MediaSession
 from app.media.session_factory import make_media_factory
 from app.relay.server import RelayServer
+
+
+class ProbeStarts(logging.Handler):
+    """Loop time of each "probing direct again" log line of the race (the dialer's probe rounds)."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.times: list[float] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg.startswith("probing direct again") and "role=dialer" in record.getMessage():
+            self.times.append(asyncio.get_running_loop().time())
+
+
+PROBES = ProbeStarts()
 
 
 def p95(values: list[float]) -> float:
@@ -75,7 +96,7 @@ async def until(condition: Callable[[], bool], timeout: float = 15.0) -> float:
     return loop.time()
 
 
-async def one_call(relay: RelayServer, tmp: Path, *, upgrade: bool) -> dict[str, float]:
+async def one_call(relay: RelayServer, tmp: Path, *, upgrade: bool, recover: bool = False) -> dict[str, float]:
     sides = []
     for name in ("a", "b"):
         (tmp / name).mkdir()
@@ -113,8 +134,7 @@ async def one_call(relay: RelayServer, tmp: Path, *, upgrade: bool) -> dict[str,
         await until(lambda: all(s.session is not None and s.session.counters.received > 25 for s in sides))
         before = [s.session.counters.received for s in sides if s.session]
         cut_at = loop.time()
-        cut(a.client, b.client.endpoint.port)
-        cut(b.client, a.client.endpoint.port)
+        undo = [cut(a.client, b.client.endpoint.port), cut(b.client, a.client.endpoint.port)]
         # Frames already in flight may still land just after the cut: wait for a real resumption.
         gaps = []
         for s in sides:
@@ -125,7 +145,26 @@ async def one_call(relay: RelayServer, tmp: Path, *, upgrade: bool) -> dict[str,
             resumed = await until(lambda s=s, moved=moved: s.session.counters.received > moved)  # type: ignore[union-attr]
             gaps.append(resumed - cut_at)
             del n
-        return {"gap": max(gaps), "detected": detected}
+        if not recover:
+            return {"gap": max(gaps), "detected": detected}
+        concealed = [s.session.jitter.stats().concealed for s in sides if s.session]
+        PROBES.times.clear()
+        restored_at = loop.time()
+        for restore in undo:
+            restore()
+        for s in sides:
+            await s.wait("path", call_id=call_id, reason="recovered")
+        back = loop.time()
+        probe = [t for t in PROBES.times if t <= back]
+        got = [s.session.counters.received for s in sides if s.session]
+        await until(lambda: all(s.session.counters.received > g + 50 for s, g in zip(sides, got, strict=True)))  # type: ignore[union-attr]
+        after = [s.session.jitter.stats().concealed for s in sides if s.session]
+        return {
+            "restore": back - restored_at,
+            "probe": back - probe[-1] if probe else float("nan"),
+            "rounds": float(len(probe)),
+            "concealed": float(sum(x - y for x, y in zip(after, concealed, strict=True))),
+        }
     finally:
         for s in sides:
             await s.client.stop()
@@ -133,10 +172,18 @@ async def one_call(relay: RelayServer, tmp: Path, *, upgrade: bool) -> dict[str,
 
 async def main(n: int) -> int:
     logging.basicConfig(level=logging.ERROR)
+    race_log = logging.getLogger("app.call.race")
+    race_log.setLevel(logging.INFO)
+    race_log.addHandler(PROBES)
+    race_log.propagate = False
     relay = await RelayServer.start("127.0.0.1:0", identity=Identity.generate())
     gaps: list[float] = []
     detected: list[float] = []
     concealed: list[float] = []
+    restore: list[float] = []
+    probe: list[float] = []
+    rounds: list[float] = []
+    back_concealed: list[float] = []
     try:
         for i in range(n):
             with tempfile.TemporaryDirectory() as tmp:
@@ -145,7 +192,18 @@ async def main(n: int) -> int:
             detected.append(r["detected"] * 1000)
             with tempfile.TemporaryDirectory() as tmp:
                 concealed.append((await one_call(relay, Path(tmp), upgrade=True))["concealed"])
-            print(f"  run {i + 1}: gap {gaps[-1]:.0f} ms, upgrade concealed {concealed[-1]:.0f}", file=sys.stderr)
+            with tempfile.TemporaryDirectory() as tmp:
+                r = await one_call(relay, Path(tmp), upgrade=False, recover=True)
+            restore.append(r["restore"] * 1000)
+            probe.append(r["probe"] * 1000)
+            rounds.append(r["rounds"])
+            back_concealed.append(r["concealed"])
+            print(
+                f"  run {i + 1}: gap {gaps[-1]:.0f} ms, upgrade concealed {concealed[-1]:.0f},"
+                f" recovered {restore[-1]:.0f} ms after the restore (probe {probe[-1]:.0f} ms,"
+                f" {rounds[-1]:.0f} round(s)), concealed {back_concealed[-1]:.0f}",
+                file=sys.stderr,
+            )
     finally:
         await relay.stop()
     print(f"failover and upgrade on loopback, {n} runs each")
@@ -154,6 +212,12 @@ async def main(n: int) -> int:
     print(f"| cut -> failover decided on both sides (ms) | {statistics.median(detected):.0f} | {p95(detected):.0f} |")
     upgrade = f"{statistics.median(concealed):.0f} | {p95(concealed):.0f}"
     print(f"| frames concealed at a relay -> direct upgrade | {upgrade} |")
+    print(
+        f"| restore -> recovered to direct, both sides (ms) | {statistics.median(restore):.0f} | {p95(restore):.0f} |"
+    )
+    print(f"| dialer's probe round start -> recovered (ms) | {statistics.median(probe):.0f} | {p95(probe):.0f} |")
+    back = f"{statistics.median(back_concealed):.0f} | {p95(back_concealed):.0f}"
+    print(f"| frames concealed at the relay -> direct switch back | {back} |")
     return 0
 
 

@@ -1,4 +1,5 @@
-"""Failover in about a second: a direct path that dies mid-call moves to the relay standby.
+"""Failover in about a second: a direct path that dies mid-call moves to the relay standby, and
+moves back ("recovered") once a probe finds the direct path again.
 
 Real relay, real clients, real media sessions (silence source, no devices) on loopback
 QUIC. The direct path is cut by dropping, at both endpoints' sockets, every datagram
@@ -14,6 +15,7 @@ from collections.abc import Callable
 from helpers.calls import cut_direct
 from helpers.events import EventLog
 
+from app.call.path_policy import PathState
 from app.client.client import WzpClient
 from app.media.session import MediaSession
 from app.media.session_factory import make_media_factory
@@ -121,3 +123,58 @@ async def test_an_upgrade_to_direct_loses_no_frame(relay: RelayServer, make_clie
         assert session.counters.bad == 0
     assert any(s.counters.overlap_sent > 0 for s in sessions.values())
     assert not la.matching("ended") and not lb.matching("ended")
+
+
+async def test_a_direct_path_that_comes_back_carries_the_call_again(relay: RelayServer, make_client) -> None:
+    """direct -> direct cut -> failover to the relay -> direct restored -> a probe round re-dials and
+    re-checks the peer -> recovered to direct; the audio flows on each path in turn."""
+    call_id, a, la, b, lb, sessions = await direct_call(relay, make_client)
+    assert a.endpoint is not None and b.endpoint is not None
+    room = relay.rooms[call_id]
+    loop = asyncio.get_running_loop()
+
+    async def frames_flow(count: int) -> int:
+        """Both sides receive `count` more frames; returns how many the relay's room forwarded meanwhile."""
+        before = {n: s.counters.received for n, s in sessions.items()}
+        forwarded = room.forwarded
+        await until(lambda: all(s.counters.received >= before[n] + count for n, s in sessions.items()), 20.0)
+        return room.forwarded - forwarded
+
+    await asyncio.sleep(0.4)  # past the first switch's overlap (0.3 s), if the call upgraded
+    assert await frames_flow(25) < 10  # on direct: the relay only carries the standby's reports
+
+    undo = [cut_direct(a, b.endpoint.port), cut_direct(b, a.endpoint.port)]
+    for log in (la, lb):
+        assert (await log.wait("path", call_id=call_id, reason="failover")).path == "relay"
+    assert await frames_flow(25) >= 25  # on the relay: the room forwards the audio
+
+    # While the cut lasts, the dialer's first probe round (3 s after the failover) finds nothing;
+    # the audio keeps flowing through the relay all along.
+    dialer = next(c for c in (a, b) if c.calls[call_id].race.p.role == "dialer")  # type: ignore[union-attr]
+    policy = dialer.calls[call_id].race.policy  # type: ignore[union-attr]
+    received = {n: s.counters.received for n, s in sessions.items()}
+    await until(lambda: policy.probes == 1 and policy.direct is PathState.FAILED, 10.0)  # the round is over
+    assert all(s.counters.received > received[n] + 100 for n, s in sessions.items())  # 2+ s of audio
+    assert dialer.calls[call_id].result.path == "relay"  # type: ignore[union-attr]
+
+    for restore in undo:
+        restore()
+    restored_at = loop.time()
+    concealed = {n: s.jitter.stats().concealed for n, s in sessions.items()}
+    for log in (la, lb):
+        back = await log.wait("path", call_id=call_id, reason="recovered", timeout=25.0)
+        assert back.path == "direct"
+    took = loop.time() - restored_at
+    await asyncio.sleep(0.4)  # past the overlap: the relay copy of each frame stops
+    assert await frames_flow(50) < 10, "after recovering, the audio still goes through the relay"
+    for name, session in sessions.items():
+        assert session.jitter.stats().concealed == concealed[name], f"{name} concealed frames at the switch back"
+
+    for log in (la, lb):
+        paths = [(e.path, e.reason) for e in log.matching("path", call_id=call_id)]
+        assert paths[-3:] == [("direct", paths[-3][1]), ("relay", "failover"), ("direct", "recovered")], paths
+        assert paths[-3][1] in ("first", "upgrade")
+    assert took < 20.0, f"recovered {took:.1f} s after the restore"
+    assert not la.matching("ended") and not lb.matching("ended")
+    await a.hangup(call_id)
+    assert (await lb.wait("ended", call_id=call_id)).reason == "Normal"

@@ -48,6 +48,7 @@ from app.call.path_policy import (
     OpenRelay,
     PathPolicy,
     PathState,
+    Probe,
     StopDirect,
     Tell,
     Use,
@@ -174,7 +175,9 @@ class PathRace:
     # ------------------------------------------------------------- inputs
 
     def on_peer_punched(self) -> None:
+        log.info("peer punched call_id=%s since_setup_ms=%d", self.p.call_id, self._elapsed_ms())
         self._peer_punched.set()
+        self._queue.put_nowait(("peer_punched", None))  # the acceptor: the dialer may be probing
 
     def on_peer_report(self, report: m.MediaPathReport) -> None:
         self._queue.put_nowait(("peer_report", report))
@@ -204,20 +207,25 @@ class PathRace:
             )
         )
         log.info(
-            "race started call_id=%s role=%s candidates=%s relay=%s direct=%s",
+            "race started call_id=%s role=%s candidates=%s relay=%s direct=%s since_setup_ms=%d",
             p.call_id,
             p.role,
             [f"{c.kind}:{c.addr}" for c in p.candidates],
             p.relay_addr,
             p.allow_direct,
+            self._elapsed_ms(),
         )
-        self._spawn(self._relay_attempt())
-        if p.allow_direct:
+        # Punches (and the PunchReady the peer's dial waits for) go out before the relay attempt
+        # starts its QUIC handshake, which holds the event loop for several milliseconds.
+        if not p.allow_direct:
+            self._spawn(self._relay_attempt())
+        else:
             if p.role == "dialer":
                 reflexive = [c for c in p.candidates if c.kind == "reflexive"]
                 spraying = p.spray == "sockets" and bool(reflexive)
                 if reflexive:  # when spraying, the spray says PunchReady once its sockets punched
                     self._spawn(self._punch(reflexive, tell_peer=not spraying))
+                self._spawn(self._relay_attempt())
                 if spraying:
                     self._spawn(self._spray_sockets(reflexive[0]), direct=True)
                     self._pending_dials += 1
@@ -230,6 +238,7 @@ class PathRace:
                 self._permit = self.endpoint.allow_incoming()
                 if p.candidates:
                     self._spawn(self._punch(list(p.candidates), tell_peer=True))
+                self._spawn(self._relay_attempt())
                 if p.spray == "probe" and p.spray_ip:
                     self._spawn(self._spray_probes(p.spray_ip), direct=True)
         try:
@@ -259,9 +268,11 @@ class PathRace:
             return decisions
         if kind == "relay_failed":
             return policy.relay_failed(now, value)
+        if kind == "peer_punched":
+            return policy.peer_probing(now)
         if kind == "direct_ready":  # dialer: a dial passed the peer check
             conn, stream, cand = value
-            if DIRECT in self.paths or policy.direct is not PathState.PENDING:
+            if DIRECT in self.paths or policy.direct not in (PathState.PENDING, PathState.PROBING):
                 conn.close(CALL_ENDED, "another direct path won")
                 return []
             self.paths[DIRECT], self._direct_stream, self._direct_cand = conn, stream, cand
@@ -309,6 +320,8 @@ class PathRace:
                 self._tell(d.path)
             elif isinstance(d, StopDirect):
                 self._stop_direct(d.reason)
+            elif isinstance(d, Probe):
+                self._probe(d.window)
             elif isinstance(d, OpenRelay):
                 self.paths.pop(RELAY, None)
                 self._spawn(self._relay_attempt())
@@ -326,6 +339,8 @@ class PathRace:
         else:
             kind = "relay"
         other = self.paths.get(RELAY if path == DIRECT else DIRECT)
+        if other is not None and old is not None and other is old.conn and reason == "failover":
+            other = None  # the path that failed is no standby
         if other is None and path == RELAY:
             other = next((c for c in self._proven if not c.is_closed), None)  # acceptor: listen there too
         standby = other if other is not None and not other.is_closed else None
@@ -381,6 +396,28 @@ class PathRace:
             log.warning("direct decision not delivered call_id=%s: %s", self.p.call_id, exc)
             self._queue.put_nowait(("closed", (DIRECT, self.paths.get(DIRECT))))
 
+    def _probe(self, window: float) -> None:
+        """A probe round while the relay carries the call; the relay path is not touched."""
+        p = self.p
+        self.done = False
+        log.info("probing direct again call_id=%s role=%s window=%.1f s", p.call_id, p.role, window)
+        if p.role == "acceptor":
+            if self._permit is None:
+                self._permit = self.endpoint.allow_incoming()
+            self._spawn(self._punch(list(p.candidates), tell_peer=True), direct=True)
+            return
+        if not p.candidates:
+            self._pending_dials = 1
+            self._queue.put_nowait(("direct_failed", None))
+            return
+        deadline = self._loop.time() + window
+        self._peer_punched.clear()  # only the peer's answer to this round lets the dials go
+        self._pending_dials = len(p.candidates)
+        for cand in p.candidates:
+            self._spawn(self._dial(cand, deadline=deadline, wait_peer=True, probe=True), direct=True)
+        reflexive = [c for c in p.candidates if c.kind == "reflexive"]
+        self._spawn(self._punch(reflexive, tell_peer=True), direct=True)
+
     def _stop_direct(self, reason: str) -> None:
         if not self.done:
             log.info("direct attempts over call_id=%s: %s", self.p.call_id, reason)
@@ -424,24 +461,50 @@ class PathRace:
             self._queue.put_nowait(("relay_ready", conn))
 
     async def _punch(self, candidates: list[Candidate], *, tell_peer: bool) -> None:
+        """Low-TTL punches to every candidate: two at once, then the word to the peer (it goes
+        through the relay, so it arrives long after the punches left our NAT and the peer's first
+        packet finds the hole open), then `punch_count - 1` more, 20 ms apart, in case the first
+        two were lost on our LAN. (The word used to wait for all the punches: 60 ms of every
+        direct call through NATs.)"""
         p = self.p
-        for _ in range(p.punch_count):
-            for cand in candidates:
-                self.endpoint.send_raw(PUNCH_PAYLOAD, cand.addr, ttl=p.punch_ttl)
-            await asyncio.sleep(0.02)  # spread the punches a little: one lost packet is not fatal
-        log.info("punched call_id=%s ttl=%d targets=%s", p.call_id, p.punch_ttl, [c.addr for c in candidates])
+        for cand in candidates:
+            self.endpoint.send_raw(PUNCH_PAYLOAD, cand.addr, ttl=p.punch_ttl)
+            self.endpoint.send_raw(PUNCH_PAYLOAD, cand.addr, ttl=p.punch_ttl)
+        log.info(
+            "punched call_id=%s ttl=%d targets=%s since_setup_ms=%d",
+            p.call_id,
+            p.punch_ttl,
+            [c.addr for c in candidates],
+            self._elapsed_ms(),
+        )
         if tell_peer:
             with contextlib.suppress(ConnectionClosed):
                 self._signal(m.PunchReady(call_id=p.call_id))
+        for _ in range(p.punch_count - 1):
+            await asyncio.sleep(0.02)
+            for cand in candidates:
+                self.endpoint.send_raw(PUNCH_PAYLOAD, cand.addr, ttl=p.punch_ttl)
 
-    async def _dial(self, cand: Candidate, *, via: SideSocket | None = None) -> None:
+    async def _dial(
+        self,
+        cand: Candidate,
+        *,
+        via: SideSocket | None = None,
+        deadline: float | None = None,
+        wait_peer: bool = False,
+        probe: bool = False,
+    ) -> None:
+        """Dial `cand` and prove who we are. A probe round's dials (`probe`) wait for the peer's
+        PunchReady (`wait_peer`: it accepts again from then on) and report failures in the log only."""
         p = self.p
-        deadline = self._start + p.direct_timeout
+        deadline = deadline if deadline is not None else self._start + p.direct_timeout
         outcome, detail = "failed", ""
+        t0 = self._loop.time()
         try:
-            if cand.kind == "reflexive":
+            if cand.kind == "reflexive" or wait_peer:
                 # Never let a full-TTL packet reach the peer's NAT before it has punched.
                 await asyncio.wait_for(self._peer_punched.wait(), max(0.0, deadline - self._loop.time()))
+            t_dial = self._loop.time()
             conn = self.endpoint.start_connect(cand.addr, server_name="wzp-peer", via=via)
             if via is not None:  # the side socket lives as long as the connection it carries
                 self._spawn(self._close_side_after(conn, via))
@@ -449,6 +512,7 @@ class PathRace:
                 return
             remaining = max(0.05, deadline - self._loop.time())
             await asyncio.wait_for(conn.wait_connected(), remaining)
+            t_quic = self._loop.time()
             stream = MessageStream(*await conn.open_stream())
             acceptor_key = conn.peer_public_key or b""
             stream.send(self._proof(acceptor_key))
@@ -459,6 +523,18 @@ class PathRace:
                 conn.close(reason_phrase="peer check failed")
                 return
             outcome = "ok"
+            log.info(
+                "direct candidate checked call_id=%s addr=%s kind=%s probe=%s since_setup_ms=%d"
+                " waited_for_peer_ms=%d quic_handshake_ms=%d proof_ms=%d",
+                p.call_id,
+                cand.addr,
+                cand.kind,
+                probe,
+                self._elapsed_ms(),
+                int((t_dial - t0) * 1000),
+                int((t_quic - t_dial) * 1000),
+                self._ms(t_quic),
+            )
             self._queue.put_nowait(("direct_ready", (conn, stream, cand)))
         except TimeoutError:
             detail = "timeout"
@@ -470,20 +546,22 @@ class PathRace:
         finally:
             if outcome != "ok":
                 log.info(
-                    "direct candidate %s call_id=%s addr=%s kind=%s %s",
+                    "direct candidate %s call_id=%s addr=%s kind=%s probe=%s %s",
                     outcome,
                     p.call_id,
                     cand.addr,
                     cand.kind,
+                    probe,
                     detail,
                 )
+            if outcome != "ok" and (not probe or outcome == "rejected"):
                 self._emit(
                     ev.CandidateResult(
                         call_id=p.call_id, addr=cand.addr, kind=cand.kind, outcome=outcome, detail=detail
                     )
                 )
-                if outcome != "lost":
-                    self._queue.put_nowait(("direct_failed", cand))
+            if outcome not in ("ok", "lost"):
+                self._queue.put_nowait(("direct_failed", cand))
 
     async def _check_incoming(self, conn: QuicPeerConnection, stream: MessageStream, proof: m.PeerProof) -> None:
         p = self.p
@@ -510,13 +588,19 @@ class PathRace:
             task = asyncio.current_task()
             if task is not None:
                 self._direct_tasks.discard(task)
-            if self.result is not None and self.result.standby is None:
+            if self.result is not None and (self.result.standby is None or self.result.standby.is_closed):
                 # The dialer may already send media here (it decides, then tells us): play what
                 # arrives at once, instead of letting it queue until its word reaches us.
                 self._set_standby(conn)
             while True:
                 msg = await stream.recv()
                 if isinstance(msg, m.MediaPathReport) and msg.race_winner == "direct":
+                    log.info(
+                        "dialer chose direct call_id=%s remote=%s since_setup_ms=%d",
+                        p.call_id,
+                        conn.remote_addr,
+                        self._elapsed_ms(),
+                    )
                     if msg.candidate in ("mapped", "spray"):  # our port mapping, or a sprayed port
                         cand = Candidate(addr=cand.addr, kind=msg.candidate)
                     self._queue.put_nowait(("direct_confirmed", (conn, cand)))
@@ -695,6 +779,7 @@ class PathRace:
 
     async def _cleanup(self) -> None:
         self._over = True
+        self.policy.end(self._loop.time())  # hung up (or failed): no more probes
         self._release_permit()
         for task in list(self._tasks):
             task.cancel()
