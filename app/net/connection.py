@@ -26,11 +26,11 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aioquic import tls
 from aioquic.asyncio.protocol import QuicConnectionProtocol, QuicStreamAdapter
-from aioquic.buffer import size_uint_var
+from aioquic.buffer import Buffer, BufferReadError, size_uint_var
 from aioquic.quic import events
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import (
@@ -39,15 +39,13 @@ from aioquic.quic.connection import (
     QuicConnection,
     QuicConnectionState,
 )
-from aioquic.quic.packet import QuicErrorCode, QuicFrameType
+from aioquic.quic.crypto import CryptoError, KeyUnavailableError
+from aioquic.quic.packet import PACKET_SPIN_BIT, QuicErrorCode, QuicFrameType, pull_ack_frame
 from aioquic.quic.packet_builder import PACKET_NUMBER_SEND_SIZE, QuicPacketBuilder
-from aioquic.quic.recovery import K_GRANULARITY, QuicPacketSpace
+from aioquic.quic.recovery import K_GRANULARITY, MAX_ACK_RANGES, QuicPacketSpace
 from aioquic.quic.stream import QuicStream
 
 from app.net.tls import certificate_public_key
-
-if TYPE_CHECKING:
-    from app.net.endpoint import QuicEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +74,26 @@ _ACK_FRAMES = frozenset({QuicFrameType.ACK, QuicFrameType.ACK_ECN})
 MAX_ACK_DELAY = 0.025
 #: Short header: first byte, the peer's connection ID, a 2-byte packet number, the AEAD tag.
 _SHORT_HEADER_FIXED = 1 + PACKET_NUMBER_SEND_SIZE + 16
+#: Header protection samples 16 bytes from 4 bytes past the packet number's start.
+_HP_SAMPLE_END = 4 + 16
+#: Receive fast path: 1-RTT packets made only of these frames (see `receive_media_packet`).
+_PADDING = int(QuicFrameType.PADDING)
+_ACK = int(QuicFrameType.ACK)
+_ACK_ECN = int(QuicFrameType.ACK_ECN)
+_DATAGRAM = int(QuicFrameType.DATAGRAM)
+_DATAGRAM_WITH_LENGTH = int(QuicFrameType.DATAGRAM_WITH_LENGTH)
+_CONNECTED = QuicConnectionState.CONNECTED
 
 StreamPair = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 DatagramHandler = Callable[[bytes], None]
+
+
+class ConnectionOwner(Protocol):
+    """What a connection needs from the endpoint that carries it (so that this module does not
+    import the endpoint's)."""
+
+    def connection_handshake_completed(self, conn: QuicPeerConnection) -> None:
+        """The connection's handshake completed (a server-side one may now be accepted)."""
 
 
 class ConnectionClosed(ConnectionError):
@@ -138,6 +153,140 @@ class BoundedQuicConnection(QuicConnection):
             packets_lost(packets=packets, **kwargs)
 
         loss._on_packets_lost = on_packets_lost  # type: ignore[method-assign]
+        #: Packets handled by `receive_media_packet` / by aioquic's whole `receive_datagram`, and
+        #: those the fast path dropped (not authentic, duplicates).
+        self.packets_fast = 0
+        self.packets_full = 0
+        self.packets_dropped = 0
+        self._one_rtt: tuple[Any, QuicPacketSpace] | None = None  # (CryptoPair, space) once confirmed
+
+    # -------------------------------------------------------- receive fast path
+
+    def receive_datagram(self, data: bytes, addr: Any, now: float) -> None:
+        self.packets_full += 1
+        super().receive_datagram(data, addr, now)
+
+    def receive_media_packet(self, data: bytes, addr: Any, now: float) -> list[bytes] | None:
+        """The receive path of an established call's packets, without aioquic's general machinery.
+
+        Takes a UDP datagram that is one short-header (1-RTT) packet on the current path and
+        connection ID of a confirmed connection, and whose frames are only DATAGRAM, ACK and
+        PADDING: it is decrypted and authenticated by aioquic's own crypto (header protection,
+        AEAD, key phase), checked for duplicates, its ACKs go to aioquic's loss recovery, and it is
+        recorded for our ACKs exactly as `receive_datagram` records it (expected packet number,
+        spin bit, idle timeout, ack queue, received window, ACK deadline). Returns the datagrams'
+        payloads (no events are queued for them), or [] when the packet is dropped as aioquic
+        drops it (fails to decrypt, duplicate).
+
+        Returns None, having changed nothing the full path depends on, for anything else (another
+        frame, another path or connection ID, reserved bits set, a malformed frame, a connection
+        not yet confirmed or closing, qlog on): the caller hands it to `receive_datagram`, which
+        then does what aioquic does (close with the right error, migration, ...). A key update
+        seen here is kept: the full path then decrypts with the new keys, as it would have.
+        """
+        if (
+            self._state is not _CONNECTED
+            or not self._handshake_confirmed
+            or self._close_pending
+            or self._quic_logger is not None
+            or (data[0] & 0xC0) != 0x40  # short header, fixed bit
+        ):
+            return None
+        path = self._network_paths[0]
+        host_cid = self.host_cid
+        offset = 1 + len(host_cid)
+        if (
+            path.addr != addr
+            or not path.is_validated
+            or len(data) < offset + _HP_SAMPLE_END
+            or data[1:offset] != host_cid
+            or self._peer_cid.sequence_number is None
+        ):
+            return None
+        one_rtt = self._one_rtt
+        if one_rtt is None:
+            if self._cryptos[tls.Epoch.ZERO_RTT].recv.is_valid():
+                return None  # (a server drops its 0-RTT keys on the first 1-RTT packet: full path)
+            one_rtt = self._one_rtt = (self._cryptos[tls.Epoch.ONE_RTT], self._spaces[tls.Epoch.ONE_RTT])
+        crypto, space = one_rtt
+        try:
+            plain_header, payload, packet_number = crypto.decrypt_packet(data, offset, space.expected_packet_number)
+        except KeyUnavailableError:
+            return None
+        except CryptoError:
+            self.packets_dropped += 1
+            return []  # not authentic: dropped, as aioquic drops it
+        if packet_number in space.received_packets:
+            self.packets_dropped += 1
+            return []  # a duplicate (RFC 9000 section 12.3)
+        first = plain_header[0]
+        if first & 0x18:
+            return None  # reserved bits: the full path closes the connection
+
+        # Parse everything before changing anything, so that the full path can still take it.
+        datagrams: list[bytes] = []
+        acks: list[tuple[Any, int]] = []
+        max_frame = self._configuration.max_datagram_frame_size
+        buf = Buffer(data=payload)
+        end = len(payload)
+        try:
+            while not buf.eof():
+                frame_type = buf.pull_uint_var()
+                if frame_type == _DATAGRAM_WITH_LENGTH or frame_type == _DATAGRAM:
+                    start = buf.tell()
+                    length = buf.pull_uint_var() if frame_type == _DATAGRAM_WITH_LENGTH else end - start
+                    datagrams.append(buf.pull_bytes(length))
+                    if max_frame is None or buf.tell() - start >= max_frame:
+                        return None  # too big: the full path closes with PROTOCOL_VIOLATION
+                elif frame_type == _PADDING:
+                    pos = buf.tell()
+                    while pos < end and payload[pos] == 0:
+                        pos += 1
+                    buf.seek(pos)
+                elif frame_type == _ACK or frame_type == _ACK_ECN:
+                    acks.append(pull_ack_frame(buf))
+                    if frame_type == _ACK_ECN:
+                        buf.pull_uint_var()
+                        buf.pull_uint_var()
+                        buf.pull_uint_var()
+                else:
+                    return None
+        except (BufferReadError, ValueError):
+            return None  # malformed: the full path closes with FRAME_ENCODING_ERROR
+        if end == 0:
+            return None  # no frames: a PROTOCOL_VIOLATION on the full path
+
+        # What receive_datagram does for this packet, in its order.
+        self.packets_fast += 1
+        if packet_number > space.expected_packet_number:
+            space.expected_packet_number = packet_number + 1
+        if packet_number > self._spin_highest_pn:
+            spin_bit = bool(first & PACKET_SPIN_BIT)
+            self._spin_bit = not spin_bit if self._is_client else spin_bit
+            self._spin_highest_pn = packet_number
+        if acks:
+            loss = self._loss
+            loss.peer_completed_address_validation = True
+            exponent = self._remote_ack_delay_exponent
+            for rangeset, delay in acks:
+                ack_delay = (delay << exponent) / 1000000
+                loss.on_ack_received(ack_rangeset=rangeset, ack_delay=ack_delay, now=now, space=space)
+            if self._datagrams_pending or any(stream.sender._buffer for stream in self._streams.values()):
+                self.transmit_due = True  # (as `_on_ack_frame`)
+            if self._state is not _CONNECTED or self._close_pending:
+                return datagrams
+        self._close_at = now + self._idle_timeout()
+        self._ack_eliciting_sent_since_receipt = False
+        if packet_number > space.largest_received_packet:
+            space.largest_received_packet = packet_number
+            space.largest_received_time = now
+        space.ack_queue.add(packet_number)
+        space.received_packets.add(packet_number)
+        if len(space.ack_queue) > MAX_ACK_RANGES:
+            space.ack_queue.shift()
+        if datagrams and space.ack_at is None:  # DATAGRAM frames are ack-eliciting
+            space.ack_at = now + self._ack_delay
+        return datagrams
 
     # ----------------------------------------------------- answering a packet
 
@@ -278,7 +427,7 @@ class QuicPeerConnection(QuicConnectionProtocol):
         self,
         quic: QuicConnection,
         *,
-        endpoint: QuicEndpoint,
+        endpoint: ConnectionOwner,
         remote: tuple[str, int],
         is_client: bool,
     ) -> None:
@@ -378,9 +527,23 @@ class QuicPeerConnection(QuicConnectionProtocol):
     def datagram_received(self, data: bytes | str, addr: Any) -> None:
         """aioquic's, except that a packet that needs no answer now (media datagrams, ACKs) does not
         run a whole transmit (which built nothing but cost as much as a real one): only the timer
-        is checked. Everything else is answered at once, as before."""
+        is checked. Everything else is answered at once, as before. An established call's packets
+        take `BoundedQuicConnection.receive_media_packet` and are handed over without events."""
         quic = self._quic
-        quic.receive_datagram(data, addr, now=self._loop.time())  # type: ignore[arg-type]
+        now = self._loop.time()
+        if isinstance(quic, BoundedQuicConnection):
+            datagrams = quic.receive_media_packet(data, addr, now)  # type: ignore[arg-type]
+            if datagrams is not None:  # an established call's packet: no events, no transmit
+                if quic._events:  # (an ACK may have acknowledged a PING)
+                    self._process_events()
+                for datagram in datagrams:
+                    self._on_datagram(datagram)
+                if quic.take_transmit_due():
+                    self.transmit()
+                else:
+                    self._arm_timer()
+                return
+        quic.receive_datagram(data, addr, now=now)  # type: ignore[arg-type]
         self._process_events()
         if not isinstance(quic, BoundedQuicConnection) or quic.take_transmit_due():
             self.transmit()
@@ -590,7 +753,7 @@ class QuicPeerConnection(QuicConnectionProtocol):
             self._handshake_done.set()
             if not self._ready.done():
                 self._ready.set_result(None)
-            self.endpoint._on_handshake_completed(self)
+            self.endpoint.connection_handshake_completed(self)
         elif isinstance(event, events.ConnectionTerminated):
             reason = event.reason_phrase or f"error {event.error_code:#x}"
             if self.close_code is None:
