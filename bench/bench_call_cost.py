@@ -1,17 +1,19 @@
 """What a call costs the user's machine: CPU and memory of real client processes, against the codec.
 
-Everything runs as the user runs it, on loopback, direct path, 24 kbit/s:
+Everything runs as the user runs it, on loopback, 24 kbit/s, direct path unless said:
 
 * a real `wzp-relay` process;
-* a `wzp-cli listen` process (answers, sends speech from a WAV, records what it hears);
+* a `wzp-cli listen` process (answers, sends speech from a WAV, records what it hears), and a
+  second one that answers `--answer generic` (relay only: the call's media goes through the relay);
 * a `wzp` GUI process, offscreen, with the test-only hooks of `ui/test_hooks.py`
   (WZP_TEST_AUTO_ANSWER, WZP_TEST_PLAY / WZP_TEST_RECORD instead of devices, WZP_TEST_EVENTS);
 * a `wzp-cli call` process per measured call (speech in, recording out).
 
 1. CPU: per process, from /proc/PID/stat (utime + stime, all threads) over a window that starts
    2 s after the first audio was played, as % of one core. Measured: CLI caller and CLI listener
-   in a CLI <-> CLI call; GUI (window shown, the call page on screen) and CLI in a CLI -> GUI call;
-   optionally (`--gui-hidden`) the GUI again with its window hidden.
+   in a CLI <-> CLI call; the same on the relay path, with the relay process's CPU for that one
+   relayed call; GUI (window shown, the call page on screen) and CLI in a CLI -> GUI call;
+   optionally (`--gui-hidden`) the GUI again with its window hidden. `--no-gui` measures the CLI only.
 2. The codec floor, in the same run: a process that does only Opus encode + decode of the same
    speech at the same bitrate, one frame every 20 ms (what a full-duplex client cannot avoid),
    measured in the same window as the clients (so under the same machine load); each client's
@@ -24,7 +26,7 @@ Everything runs as the user runs it, on loopback, direct path, 24 kbit/s:
    during a call, and the slope over calls 2..N (kB per call).
 
 Usage: python bench/bench_call_cost.py [--seconds 20] [--repeats 1] [--calls 20] [--call-seconds 1]
-       [--gui-hidden] [--keep DIR]
+       [--gui-hidden] [--no-gui] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -148,6 +150,8 @@ class Lab:
     relay_addr: str = ""
     listener: Proc | None = None
     listener_fp: str = ""
+    relay_listener: Proc | None = None
+    relay_listener_fp: str = ""
     gui: Proc | None = None
     gui_fp: str = ""
     procs: list[Proc] = field(default_factory=list)
@@ -157,25 +161,29 @@ class Lab:
         self.procs.append(self.relay)
         self.relay_addr = f"127.0.0.1:{port}"
 
-    async def start_listener(self) -> None:
-        data = self.work / "listener"
-        self.listener_fp = identity(data)
-        self.listener = await spawn(
-            "listener",
+    async def start_listener(self, name: str = "listener", answer: str = "trusted") -> tuple[Proc, str]:
+        """A `wzp-cli listen`; answer "generic" keeps its calls on the relay path."""
+        data = self.work / name
+        fp = identity(data)
+        listener = await spawn(
+            name,
             self.work,
             "wzp-cli",
             *cli(
                 data,
                 self.relay_addr,
                 "listen",
+                "--answer",
+                answer,
                 "--play",
                 str(self.speech),
                 "--record",
-                str(self.work / "listener-heard.wav"),
+                str(self.work / f"{name}-heard.wav"),
             ),
         )
-        self.procs.append(self.listener)
-        await self.listener.wait_event("registered", 30)
+        self.procs.append(listener)
+        await listener.wait_event("registered", 30)
+        return listener, fp
 
     async def start_gui(self, name: str, *, hidden: bool = False) -> Proc:
         data = self.work / name
@@ -264,7 +272,10 @@ async def measured_call(lab: Lab, caller_name: str, target_fp: str, callee: Proc
     caller = await lab.call_from_cli(caller_name, target_fp, WARMUP_S + seconds + 3)
     await caller.wait_event("audio", 30)
     await asyncio.sleep(WARMUP_S)
-    window = CpuWindow({"caller": caller.pid, "callee": callee.pid, "floor": floor.pid})
+    path = [e for e in caller.events if e["event"] == "path"][-1]["path"]  # (relay first, then maybe direct)
+    assert lab.relay is not None
+    pids = {"caller": caller.pid, "callee": callee.pid, "floor": floor.pid, "relay": lab.relay.pid}
+    window = CpuWindow(pids)
     window.start()
     await asyncio.sleep(seconds)
     result = window.stop()
@@ -274,6 +285,7 @@ async def measured_call(lab: Lab, caller_name: str, target_fp: str, callee: Proc
     lab.procs.remove(floor)
     if code != 0:
         raise RuntimeError(f"the measured call failed:\n{caller.describe()}")
+    result["direct"] = float(path == "direct")
     return result
 
 
@@ -439,24 +451,28 @@ async def run(args: argparse.Namespace) -> None:
     lab = Lab(work, speech)
     try:
         await lab.start_relay()
-        await lab.start_listener()
-        await lab.start_gui("gui")
+        lab.listener, lab.listener_fp = await lab.start_listener()
+        lab.relay_listener, lab.relay_listener_fp = await lab.start_listener("relay-listener", "generic")
+        if not args.no_gui:
+            await lab.start_gui("gui")
         floor_before = codec_floor(speech, args.seconds)
-        assert lab.listener is not None and lab.gui is not None
         n = args.repeats
         cli_cli = await measured(lab, "caller-a", lab.listener_fp, lab.listener, args.seconds, n)
-        gui_call = await measured(lab, "caller-b", lab.gui_fp, lab.gui, args.seconds, n)
+        relayed = await measured(lab, "caller-r", lab.relay_listener_fp, lab.relay_listener, args.seconds, n)
+        if cli_cli["direct"] != 1.0 or relayed["direct"] != 0.0:
+            raise RuntimeError("a measured call did not take the path it was meant to measure")
+        gui_call: dict[str, float] | None = None
+        if lab.gui is not None:
+            gui_call = await measured(lab, "caller-b", lab.gui_fp, lab.gui, args.seconds, n)
         hidden: dict[str, float] | None = None
-        if args.gui_hidden:
+        if args.gui_hidden and lab.gui is not None:
             await lab.stop_gui()
             hidden_gui = await lab.start_gui("gui-hidden", hidden=True)
             hidden = await measured(lab, "caller-c", lab.gui_fp, hidden_gui, args.seconds, n)
             await lab.stop_gui()
             await lab.start_gui("gui")
         floor_after = codec_floor(speech, args.seconds)
-        print(
-            f"\nCPU, {args.seconds:g} s windows (median of {n}), speech both ways, 24 kbit/s, direct path on loopback"
-        )
+        print(f"\nCPU, {args.seconds:g} s windows (median of {n}), speech both ways, 24 kbit/s, on loopback")
         print(
             f"  codec floor, tight loop in this process: {floor_before:.2f} % of a core before, "
             f"{floor_after:.2f} after;\n  ratios below are to the floor process (the same codec work paced "
@@ -464,13 +480,20 @@ async def run(args: argparse.Namespace) -> None:
         )
         print(ratio_line("wzp-cli call (to a CLI)", cli_cli["caller"], cli_cli["floor"]))
         print(ratio_line("wzp-cli listen", cli_cli["callee"], cli_cli["floor"]))
-        print(ratio_line("wzp-cli call (to the GUI)", gui_call["caller"], gui_call["floor"]))
-        print(ratio_line("wzp GUI in a call, shown", gui_call["callee"], gui_call["floor"]))
+        print(ratio_line("wzp-cli call, relay path", relayed["caller"], relayed["floor"]))
+        print(ratio_line("wzp-cli listen, relay path", relayed["callee"], relayed["floor"]))
+        print(
+            f"  {'wzp-relay, one relayed call':28s} {relayed['relay']:5.1f} % of a core "
+            f"(with no call through it: {cli_cli['relay']:.1f} %)"
+        )
+        if gui_call is not None:
+            print(ratio_line("wzp-cli call (to the GUI)", gui_call["caller"], gui_call["floor"]))
+            print(ratio_line("wzp GUI in a call, shown", gui_call["callee"], gui_call["floor"]))
         if hidden is not None:
             print(ratio_line("wzp GUI in a call, hidden", hidden["callee"], hidden["floor"]))
 
-        if args.calls:
-            assert lab.listener is not None and lab.gui is not None
+        if args.calls and lab.gui is not None:
+            assert lab.listener is not None
             print(f"\nMemory: {args.calls} sequential calls of {args.call_seconds:g} s to each callee", flush=True)
             callers = [Caller(lab, "mem-caller-1"), Caller(lab, "mem-caller-2")]
             await asyncio.gather(*(c.start() for c in callers))
@@ -502,6 +525,7 @@ def main() -> None:
     p.add_argument("--calls", type=int, default=20, help="sequential calls per callee for the memory figures")
     p.add_argument("--call-seconds", type=float, default=1.0, help="length of each memory-run call")
     p.add_argument("--gui-hidden", action="store_true", help="also measure the GUI with its window hidden")
+    p.add_argument("--no-gui", action="store_true", help="measure the CLI only (direct and relay path; no memory run)")
     p.add_argument("--repeats", type=int, default=1, help="measured calls per configuration (median)")
     p.add_argument("--keep", default=None, help="work in this directory and keep it (logs, recordings)")
     p.add_argument("--floor-child", nargs=2, metavar=("SPEECH", "SECONDS"), help=argparse.SUPPRESS)
