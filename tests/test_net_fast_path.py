@@ -21,7 +21,7 @@ from aioquic.buffer import Buffer
 from aioquic.quic import events
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnectionState
-from aioquic.quic.packet import QuicErrorCode, pull_quic_header
+from aioquic.quic.packet import QuicErrorCode, pull_ack_frame, pull_quic_header
 
 from app.net import QuicEndpoint
 from app.net.connection import BoundedQuicConnection
@@ -88,7 +88,13 @@ class Pair:
         return got
 
     def send(self, conn: BoundedQuicConnection) -> list[bytes]:
-        out = [data for data, _ in conn.datagrams_to_send(self.now)]
+        """What `QuicPeerConnection.transmit` does: the fast path for a media frame, else aioquic's."""
+        fast = conn.send_media_packet(self.now) if conn._datagrams_pending else None
+        if fast is not None:
+            assert fast[1] == self.addr_of(self.other(conn))
+            out = [fast[0]]
+        else:
+            out = [data for data, _ in conn.datagrams_to_send(self.now)]
         for data in out:
             self.deliver(self.other(conn), data)
         return out
@@ -130,6 +136,8 @@ def test_call_traffic_takes_the_fast_path_and_stays_acknowledged() -> None:
     # Every packet of the call took the fast path (after the handshake's last few).
     assert client.packets_fast >= 500 and server.packets_fast >= 500
     assert (client.packets_full, server.packets_full) == full_before
+    # ... and was built by the send fast path (aioquic's builder only for the handshake's).
+    assert client.packets_sent_fast >= 499 and server.packets_sent_fast >= 499
     for conn in (client, server):
         space = conn._spaces[tls.Epoch.ONE_RTT]
         # Our ACKs went out and were taken: nothing of the call is waiting for one or was lost.
@@ -286,3 +294,81 @@ def test_a_peer_switching_connection_id_goes_through_the_full_path() -> None:
     assert pair.deliver(server, seal(client, datagram_frame(b"and again"), dcid=new_cid))
     assert server.packets_fast == fast + 1
     assert pair.received[id(server)] == [b"on a new connection ID", b"and again"]
+
+
+def plain_frames(receiver: BoundedQuicConnection, packet: bytes) -> tuple[int, list[tuple[int, bytes]]]:
+    """The first byte and the frames of a packet, read with the receiver's keys (no state changed
+    but a key update): (type, body) with ACK bodies cut to their range fields."""
+    crypto = receiver._cryptos[tls.Epoch.ONE_RTT]
+    space = receiver._spaces[tls.Epoch.ONE_RTT]
+    header, payload, _ = crypto.decrypt_packet(packet, 1 + CONNECTION_ID_LENGTH, space.expected_packet_number)
+    buf = Buffer(data=payload)
+    frames = []
+    while not buf.eof():
+        kind = buf.pull_uint_var()
+        start = buf.tell()
+        if kind == 0x02:
+            pull_ack_frame(buf)
+            frames.append((kind, b""))
+        elif kind == 0x31:
+            frames.append((kind, buf.pull_bytes(buf.pull_uint_var())))
+        else:
+            frames.append((kind, payload[start:]))
+            break
+    return header[0], frames
+
+
+def test_send_fast_path_builds_what_aioquic_builds() -> None:
+    pair = Pair()
+    client, server = pair.client, pair.server
+    built = []
+    for path in ("fast", "full"):
+        server.send_datagram_frame(b"s")
+        pair.send(server)  # the client has an ACK to send now
+        client.send_datagram_frame(b"media frame")
+        spin = client._spin_bit  # (it follows the packets received: compared apart)
+        if path == "fast":
+            out = client.send_media_packet(pair.now)
+            assert out is not None
+            packet = out[0]
+        else:
+            ((packet, _),) = client.datagrams_to_send(pair.now)
+        first, frames = plain_frames(server, packet)
+        assert first & 0x20 == spin << 5
+        built.append((len(packet), first & ~0x20, frames))
+        assert client._spaces[tls.Epoch.ONE_RTT].ack_at is None
+        pair.deliver(server, packet)
+    assert built[0] == built[1]
+    assert built[0][2] == [(0x02, b""), (0x31, b"media frame")]
+    assert pair.received[id(server)] == [b"media frame", b"media frame"]
+
+
+@pytest.mark.parametrize("other", ["stream data", "ping", "two datagrams", "key update", "window full"])
+def test_send_fast_path_leaves_anything_else_to_aioquic(other: str) -> None:
+    pair = Pair()
+    client, server = pair.client, pair.server
+    client.send_datagram_frame(b"media")
+    if other == "stream data":
+        client.send_stream_data(client.get_next_available_stream_id(), b"signal")
+    elif other == "ping":
+        client.send_ping(1)
+    elif other == "two datagrams":
+        client.send_datagram_frame(b"more media")
+    elif other == "key update":
+        client.request_key_update()
+    elif other == "window full":
+        client._loss._cc.bytes_in_flight = client._loss.congestion_window - 30
+    number = client._packet_number
+    assert client.send_media_packet(pair.now) is None
+    assert client._packet_number == number and len(client._datagrams_pending) >= 1  # nothing changed
+    if other == "window full":
+        client._loss._cc.bytes_in_flight = 0
+    pair.send(client)
+    assert pair.received[id(server)][:1] == [b"media"]
+    if other == "two datagrams":
+        assert pair.received[id(server)] == [b"media", b"more media"]
+    for _ in range(5):
+        client.send_datagram_frame(b"next")
+        pair.exchange()
+    assert pair.received[id(server)][-1] == b"next" and client.packets_sent_fast > 0
+    assert server._state == QuicConnectionState.CONNECTED

@@ -40,8 +40,15 @@ from aioquic.quic.connection import (
     QuicConnectionState,
 )
 from aioquic.quic.crypto import CryptoError, KeyUnavailableError
-from aioquic.quic.packet import PACKET_SPIN_BIT, QuicErrorCode, QuicFrameType, pull_ack_frame
-from aioquic.quic.packet_builder import PACKET_NUMBER_SEND_SIZE, QuicPacketBuilder
+from aioquic.quic.packet import (
+    PACKET_SPIN_BIT,
+    QuicErrorCode,
+    QuicFrameType,
+    QuicPacketType,
+    pull_ack_frame,
+    push_ack_frame,
+)
+from aioquic.quic.packet_builder import PACKET_NUMBER_SEND_SIZE, QuicPacketBuilder, QuicSentPacket
 from aioquic.quic.recovery import K_GRANULARITY, MAX_ACK_RANGES, QuicPacketSpace
 from aioquic.quic.stream import QuicStream
 
@@ -158,6 +165,9 @@ class BoundedQuicConnection(QuicConnection):
         self.packets_fast = 0
         self.packets_full = 0
         self.packets_dropped = 0
+        #: Packets built by `send_media_packet` / by aioquic's `datagrams_to_send`.
+        self.packets_sent_fast = 0
+        self.packets_sent_full = 0
         self._one_rtt: tuple[Any, QuicPacketSpace] | None = None  # (CryptoPair, space) once confirmed
 
     # -------------------------------------------------------- receive fast path
@@ -309,6 +319,127 @@ class BoundedQuicConnection(QuicConnection):
         self.transmit_due = False
         return due
 
+    # ----------------------------------------------------------- send fast path
+
+    def send_media_packet(self, now: float) -> tuple[bytes, Any] | None:
+        """The one datagram queued (a media frame), with the ACK that waits, as one 1-RTT packet
+        built here instead of by aioquic's packet builder: the same bytes on the wire (short
+        header, spin bit, key phase, 2-byte packet number, ACK then DATAGRAM frame, sealed by
+        aioquic's crypto) and the same bookkeeping (loss recovery and congestion control, the ACK's
+        delivery handler, pacing, idle timer, path bytes). Returns (packet, address).
+
+        Returns None, having changed nothing, whenever aioquic would write anything else or decide
+        otherwise: no or several datagrams queued, stream data, flow-control or stream limits,
+        connection IDs, a PING or probe, path validation, a close, a key update, ACK ranges (the
+        ACK-of-ACK rule), pacing or the congestion window holding it back, qlog on. The caller then
+        runs `datagrams_to_send`.
+        """
+        pending = self._datagrams_pending
+        if (
+            len(pending) != 1
+            or self._state is not _CONNECTED
+            or not self._handshake_confirmed
+            or self._close_pending
+            or self._quic_logger is not None
+            or self._probe_pending
+            or self._ping_pending
+            or self._handshake_done_pending
+            or self._streams_blocked_pending
+            or self._retire_connection_ids
+            or len(self._network_paths) != 1
+            or (self._is_client and self._remote_preferred_address is not None)
+        ):
+            return None
+        path = self._network_paths[0]
+        if not path.is_validated or path.remote_challenges:
+            return None
+        one_rtt = self._one_rtt
+        if one_rtt is None:
+            one_rtt = self._one_rtt = (self._cryptos[tls.Epoch.ONE_RTT], self._spaces[tls.Epoch.ONE_RTT])
+        crypto, space = one_rtt
+        if crypto._update_key_requested or not crypto.send.is_valid() or self._something_else_to_send():
+            return None
+        loss = self._loss
+        ack = space.ack_at is not None
+        if ack and len(space.ack_queue) > 1:
+            return None
+        pacer = loss._pacer
+        if pacer.next_send_time(now=now) is not None:  # (as `_write_application`: ack_at is now at most)
+            return None
+
+        data = pending[0]
+        peer_cid = self._peer_cid.cid
+        number = self._packet_number
+        buf = Buffer(capacity=self._max_datagram_size)
+        handlers: list[tuple[Any, Any]] = []
+        if ack:
+            delay = int((now - space.largest_received_time) * 1000000) >> self._local_ack_delay_exponent
+            buf.push_uint_var(_ACK)
+            push_ack_frame(buf, space.ack_queue, delay, self._max_datagram_size)
+            handlers.append((self._on_ack_delivery, (space, space.largest_received_packet)))
+        buf.push_uint_var(_DATAGRAM_WITH_LENGTH)
+        buf.push_uint_var(len(data))
+        payload_end = buf.tell() + len(data)
+        header_size = 3 + len(peer_cid)
+        room = min(self._max_datagram_size, loss.congestion_window - loss.bytes_in_flight)
+        if header_size + payload_end + crypto.aead_tag_size > room:
+            return None  # too big for the packet or the congestion window: aioquic decides
+        buf.push_bytes(data)
+        first = 0x40 | (self._spin_bit << 5) | (crypto.key_phase << 2) | (PACKET_NUMBER_SEND_SIZE - 1)
+        header = bytes((first,)) + peer_cid + (number & 0xFFFF).to_bytes(2, "big")
+        packet = crypto.encrypt_packet(header, buf.data, number)
+
+        # What datagrams_to_send records for this packet.
+        pending.popleft()
+        if ack:
+            space.ack_at = None
+        self._pacing_at = None
+        self._packet_number = number + 1
+        pacer.update_after_send(now=now)
+        sent = QuicSentPacket(
+            epoch=tls.Epoch.ONE_RTT,
+            in_flight=True,
+            is_ack_eliciting=True,
+            is_crypto_packet=False,
+            packet_number=number,
+            packet_type=QuicPacketType.ONE_RTT,
+            sent_time=now,
+            sent_bytes=len(packet),
+            delivery_handlers=handlers,
+        )
+        loss.on_packet_sent(packet=sent, space=space)
+        if not self._ack_eliciting_sent_since_receipt:
+            self._close_at = now + self._idle_timeout()
+            self._ack_eliciting_sent_since_receipt = True
+        path.bytes_sent += len(packet)
+        self.packets_sent_fast += 1
+        return packet, path.addr
+
+    def _something_else_to_send(self) -> bool:
+        """Whether `_write_application` would write a frame other than ACK and DATAGRAM now."""
+        if not self._crypto_streams[tls.Epoch.ONE_RTT].sender.buffer_is_empty:
+            return True
+        if any(not cid.was_sent for cid in self._host_cids):
+            return True
+        max_data = self._local_max_data
+        if max_data.value != max_data.sent or self._connection_target() is not None:
+            return True
+        for limit in (self._local_max_streams_bidi, self._local_max_streams_uni):
+            if limit.value != limit.sent and limit.sent - limit.used < limit.value - limit.sent:
+                return True
+        for stream in self._streams.values():
+            if stream.max_stream_data_local_sent != stream.max_stream_data_local or self._stream_target(stream):
+                return True
+        for stream in self._streams_queue:
+            if (
+                stream.is_finished
+                or stream.receiver.stop_pending
+                or stream.sender.reset_pending
+                or not stream.sender.buffer_is_empty
+            ):
+                return True
+        return False
+
     # -------------------------------------------------------------------- acks
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Any]]:
@@ -318,7 +449,9 @@ class BoundedQuicConnection(QuicConnection):
             space = self._spaces.get(tls.Epoch.ONE_RTT)
             if space is not None and space.ack_at is not None and space.ack_at > now:
                 space.ack_at = now
-        return super().datagrams_to_send(now)
+        datagrams = super().datagrams_to_send(now)
+        self.packets_sent_full += len(datagrams)
+        return datagrams
 
     def set_ack_delay(self, delay: float) -> None:
         """Hold an ACK back up to `delay` (at most `MAX_ACK_DELAY`) so that it goes with the next
@@ -512,7 +645,15 @@ class QuicPeerConnection(QuicConnectionProtocol):
         detection, idle timeout): a new loop timer per packet. Here a deadline that moves later
         leaves the armed timer alone; when it fires early it re-arms for the real deadline."""
         self._transmit_task = None
-        for data, addr in self._quic.datagrams_to_send(now=self._loop.time()):
+        quic = self._quic
+        now = self._loop.time()
+        if isinstance(quic, BoundedQuicConnection) and quic._datagrams_pending:
+            sent = quic.send_media_packet(now)
+            if sent is not None:  # an established call's media frame: built without aioquic's builder
+                self._transport.sendto(*sent)
+                self._arm_timer()
+                return
+        for data, addr in quic.datagrams_to_send(now=now):
             self._transport.sendto(data, addr)
         self._arm_timer()
 
