@@ -343,7 +343,9 @@ def test_send_fast_path_builds_what_aioquic_builds() -> None:
     assert pair.received[id(server)] == [b"media frame", b"media frame"]
 
 
-@pytest.mark.parametrize("other", ["stream data", "ping", "two datagrams", "key update", "window full"])
+@pytest.mark.parametrize(
+    "other", ["stream data", "ping", "two datagrams", "key update", "window full", "ack ranges", "new cid"]
+)
 def test_send_fast_path_leaves_anything_else_to_aioquic(other: str) -> None:
     pair = Pair()
     client, server = pair.client, pair.server
@@ -358,6 +360,14 @@ def test_send_fast_path_leaves_anything_else_to_aioquic(other: str) -> None:
         client.request_key_update()
     elif other == "window full":
         client._loss._cc.bytes_in_flight = client._loss.congestion_window - 30
+    elif other == "ack ranges":  # a packet from the server was lost: our ACK has two ranges
+        for data in (b"lost", b"arrives"):
+            server.send_datagram_frame(data)
+            ((packet, _),) = server.datagrams_to_send(pair.now)
+        pair.deliver(client, packet)
+        assert len(client._spaces[tls.Epoch.ONE_RTT].ack_queue) == 2
+    elif other == "new cid":  # the peer retired one of ours: a NEW_CONNECTION_ID is due
+        client._host_cids[-1].was_sent = False
     number = client._packet_number
     assert client.send_media_packet(pair.now) is None
     assert client._packet_number == number and len(client._datagrams_pending) >= 1  # nothing changed
