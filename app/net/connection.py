@@ -730,8 +730,9 @@ class QuicPeerConnection(QuicConnectionProtocol):
         or it is bigger than one packet carries. While the congestion window is full at most
         `DATAGRAM_SEND_QUEUE_LIMIT` wait; a newer one pushes out the oldest.
 
-        It goes out on the next loop round; with ``transmit=False`` only when the caller calls
-        `flush()` (a media frame: queued and sent in the same callback, no extra loop round)."""
+        It goes out on the next loop round (at once when it is alone and the send fast path takes
+        it); with ``transmit=False`` only when the caller calls `flush()` (a media frame: queued and
+        sent in the same callback, no extra loop round)."""
         if self.is_closed:
             return False
         if len(data) > self.max_datagram_payload:
@@ -749,8 +750,17 @@ class QuicPeerConnection(QuicConnectionProtocol):
         if len(pending) >= DATAGRAM_SEND_QUEUE_LIMIT:
             pending.popleft()
             self.datagrams_send_dropped += 1
-        self._quic.send_datagram_frame(data)
+        quic = self._quic
+        quic.send_datagram_frame(data)
         if transmit:
+            if self._transmit_task is None and isinstance(quic, BoundedQuicConnection) and len(pending) == 1:
+                # A lone datagram (the relay forwarding a media frame): out now if the fast path
+                # takes it, not one loop round (and one asyncio handle) later.
+                sent = quic.send_media_packet(self._loop.time())
+                if sent is not None:
+                    self._transport.sendto(*sent)
+                    self._arm_timer()
+                    return True
             self._transmit_soon()
         return True
 
