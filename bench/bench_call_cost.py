@@ -1,22 +1,27 @@
 """What a call costs the user's machine: CPU and memory of real client processes, against the codec.
 
-Everything runs as the user runs it, on loopback, direct path, 24 kbit/s:
+Everything runs as the user runs it, on loopback, 24 kbit/s, direct path unless said:
 
 * a real `wzp-relay` process;
-* a `wzp-cli listen` process (answers, sends speech from a WAV, records what it hears);
+* a `wzp-cli listen` process (answers, sends speech from a WAV, records what it hears), and a
+  second one that answers `--answer generic` (relay only: the call's media goes through the relay);
 * a `wzp` GUI process, offscreen, with the test-only hooks of `ui/test_hooks.py`
   (WZP_TEST_AUTO_ANSWER, WZP_TEST_PLAY / WZP_TEST_RECORD instead of devices, WZP_TEST_EVENTS);
 * a `wzp-cli call` process per measured call (speech in, recording out).
 
 1. CPU: per process, from /proc/PID/stat (utime + stime, all threads) over a window that starts
    2 s after the first audio was played, as % of one core. Measured: CLI caller and CLI listener
-   in a CLI <-> CLI call; GUI (window shown, the call page on screen) and CLI in a CLI -> GUI call;
-   optionally (`--gui-hidden`) the GUI again with its window hidden.
+   in a CLI <-> CLI call; the same on the relay path, with the relay process's CPU for that one
+   relayed call; GUI (window shown, the call page on screen) and CLI in a CLI -> GUI call;
+   optionally (`--gui-hidden`) the GUI again with its window hidden. `--no-gui` measures the CLI only.
 2. The codec floor, in the same run: a process that does only Opus encode + decode of the same
    speech at the same bitrate, one frame every 20 ms (what a full-duplex client cannot avoid),
    measured in the same window as the clients (so under the same machine load); each client's
    figure is given as a ratio to it. A tight loop of the same work in this process is printed too.
    `--repeats N` takes the median of N measured calls per configuration.
+   `--versus TREE` measures a change under the same load: every CLI call (direct and relay path)
+   is placed at the same time with the app of another checkout TREE (its own relay, listeners and
+   caller, PYTHONPATH=TREE), and both sides' processes are read in the same windows.
 3. Memory: this process places N short calls (`--calls`, `--call-seconds` each) to the
    listener and to the GUI at the same time (two callers of its own); RSS (VmRSS) and open fds
    of both are read before the first call, in the middle of calls, and after each call.
@@ -24,7 +29,7 @@ Everything runs as the user runs it, on loopback, direct path, 24 kbit/s:
    during a call, and the slope over calls 2..N (kB per call).
 
 Usage: python bench/bench_call_cost.py [--seconds 20] [--repeats 1] [--calls 20] [--call-seconds 1]
-       [--gui-hidden] [--keep DIR]
+       [--gui-hidden] [--no-gui] [--versus TREE] [--keep DIR]
 """
 
 from __future__ import annotations
@@ -53,8 +58,9 @@ from app.identity import load_or_create_identity  # noqa: E402
 from app.media.codec import FRAME_SAMPLES, OpusDecoder, OpusEncoder  # noqa: E402
 from app.media.session_factory import make_media_factory  # noqa: E402
 from app.media.sources import WavFileSource  # noqa: E402
+from tests.helpers.procs import RELAY_LINE  # noqa: E402
 from tests.tools.audio_quality import make_speech  # noqa: E402
-from tests.tools.processes import Proc, cli, identity, spawn, start_relay  # noqa: E402
+from tests.tools.processes import Proc, cli, identity, spawn  # noqa: E402
 
 BITRATE = 24_000
 TICK = os.sysconf("SC_CLK_TCK")
@@ -148,34 +154,49 @@ class Lab:
     relay_addr: str = ""
     listener: Proc | None = None
     listener_fp: str = ""
+    relay_listener: Proc | None = None
+    relay_listener_fp: str = ""
     gui: Proc | None = None
     gui_fp: str = ""
     procs: list[Proc] = field(default_factory=list)
+    #: Added to every process's environment (`--versus`: PYTHONPATH of the other checkout).
+    env: dict[str, str] = field(default_factory=dict)
 
     async def start_relay(self) -> None:
-        self.relay, port, _ = await start_relay(self.work / "relay")
+        log_dir = self.work / "relay"
+        log_dir.mkdir(parents=True, exist_ok=True)
+        args = ["--listen", "127.0.0.1:0", "--data-dir", str(log_dir / "relay-data")]
+        self.relay = await spawn("relay", log_dir, "wzp-relay", *args, env=self.env or None)
         self.procs.append(self.relay)
-        self.relay_addr = f"127.0.0.1:{port}"
+        match = RELAY_LINE.match(await self.relay.readline())
+        if not match:
+            raise RuntimeError(f"unexpected relay banner: {self.relay.lines}")
+        self.relay_addr = f"127.0.0.1:{match['port']}"
 
-    async def start_listener(self) -> None:
-        data = self.work / "listener"
-        self.listener_fp = identity(data)
-        self.listener = await spawn(
-            "listener",
+    async def start_listener(self, name: str = "listener", answer: str = "trusted") -> tuple[Proc, str]:
+        """A `wzp-cli listen`; answer "generic" keeps its calls on the relay path."""
+        data = self.work / name
+        fp = identity(data)
+        listener = await spawn(
+            name,
             self.work,
             "wzp-cli",
             *cli(
                 data,
                 self.relay_addr,
                 "listen",
+                "--answer",
+                answer,
                 "--play",
                 str(self.speech),
                 "--record",
-                str(self.work / "listener-heard.wav"),
+                str(self.work / f"{name}-heard.wav"),
             ),
+            env=self.env or None,
         )
-        self.procs.append(self.listener)
-        await self.listener.wait_event("registered", 30)
+        self.procs.append(listener)
+        await listener.wait_event("registered", 30)
+        return listener, fp
 
     async def start_gui(self, name: str, *, hidden: bool = False) -> Proc:
         data = self.work / name
@@ -224,6 +245,7 @@ class Lab:
                 "--record",
                 str(self.work / f"{name}-heard.wav"),
             ),
+            env=self.env or None,
         )
         self.procs.append(caller)
         return caller
@@ -248,9 +270,22 @@ def floor_child(speech: Path, seconds: float) -> None:
         time.sleep(max(0.0, next_at - time.monotonic()))
 
 
-async def measured_call(lab: Lab, caller_name: str, target_fp: str, callee: Proc, seconds: float) -> dict[str, float]:
-    """A CLI call of WARMUP + seconds + 3 s; CPU of the caller, `callee` and a codec-floor process
-    running at the same time (same machine load) over `seconds`."""
+@dataclass
+class Target:
+    """Whom a measured call goes to: a lab, the callee's fingerprint and process."""
+
+    lab: Lab
+    fingerprint: str
+    callee: Proc
+
+
+async def measured_call(
+    lab: Lab, caller_name: str, target_fp: str, callee: Proc, seconds: float, versus: Target | None = None
+) -> dict[str, float]:
+    """A CLI call of WARMUP + seconds + 3 s; CPU of the caller, `callee`, the relay and a codec-floor
+    process running at the same time (same machine load) over `seconds`. With `versus`, the same
+    call is placed at the same time in that lab (another checkout), its processes read in the same
+    window ("vs ..." keys)."""
     floor = await spawn(
         f"floor-{caller_name}",
         lab.work,
@@ -261,28 +296,52 @@ async def measured_call(lab: Lab, caller_name: str, target_fp: str, callee: Proc
         str(WARMUP_S + seconds + 30),
     )
     lab.procs.append(floor)
-    caller = await lab.call_from_cli(caller_name, target_fp, WARMUP_S + seconds + 3)
-    await caller.wait_event("audio", 30)
+    calls = [(lab, await lab.call_from_cli(caller_name, target_fp, WARMUP_S + seconds + 3))]
+    if versus is not None:
+        other = await versus.lab.call_from_cli(caller_name, versus.fingerprint, WARMUP_S + seconds + 3)
+        calls.append((versus.lab, other))
+    for _, caller in calls:
+        await caller.wait_event("audio", 30)
     await asyncio.sleep(WARMUP_S)
-    window = CpuWindow({"caller": caller.pid, "callee": callee.pid, "floor": floor.pid})
+    paths = [[e for e in caller.events if e["event"] == "path"][-1]["path"] for _, caller in calls]  # (last one)
+    assert lab.relay is not None
+    pids = {"caller": calls[0][1].pid, "callee": callee.pid, "floor": floor.pid, "relay": lab.relay.pid}
+    if versus is not None:
+        assert versus.lab.relay is not None
+        pids |= {"vs caller": calls[1][1].pid, "vs callee": versus.callee.pid, "vs relay": versus.lab.relay.pid}
+    window = CpuWindow(pids)
     window.start()
     await asyncio.sleep(seconds)
     result = window.stop()
-    code = await caller.finish(30)
-    lab.procs.remove(caller)
+    for owner, caller in calls:
+        code = await caller.finish(30)
+        owner.procs.remove(caller)
+        if code != 0:
+            raise RuntimeError(f"the measured call failed:\n{caller.describe()}")
     await floor.stop()
     lab.procs.remove(floor)
-    if code != 0:
-        raise RuntimeError(f"the measured call failed:\n{caller.describe()}")
+    result["direct"] = float(paths[0] == "direct")
+    if versus is not None:
+        result["vs direct"] = float(paths[1] == "direct")
     return result
 
 
 async def measured(
-    lab: Lab, caller_name: str, target_fp: str, callee: Proc, seconds: float, repeats: int
+    lab: Lab,
+    caller_name: str,
+    target_fp: str,
+    callee: Proc,
+    seconds: float,
+    repeats: int,
+    versus: Target | None = None,
 ) -> dict[str, float]:
     """Median of each figure over `repeats` measured calls (the machine's load varies)."""
-    runs = [await measured_call(lab, f"{caller_name}{i}", target_fp, callee, seconds) for i in range(repeats)]
-    return {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+    runs = [await measured_call(lab, f"{caller_name}{i}", target_fp, callee, seconds, versus) for i in range(repeats)]
+    result = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+    for key in ("direct", "vs direct"):  # how many of the calls ended the window on the direct path
+        if key in result:
+            result[key] = sum(r[key] for r in runs)
+    return result
 
 
 # --------------------------------------------------------------------------- memory
@@ -437,40 +496,76 @@ async def run(args: argparse.Namespace) -> None:
     work.mkdir(parents=True, exist_ok=True)
     speech = long_speech(work / "speech.wav", args.seconds + 30, work)
     lab = Lab(work, speech)
+    versus_labs: list[Lab] = []
     try:
         await lab.start_relay()
-        await lab.start_listener()
-        await lab.start_gui("gui")
+        lab.listener, lab.listener_fp = await lab.start_listener()
+        lab.relay_listener, lab.relay_listener_fp = await lab.start_listener("relay-listener", "generic")
+        vs_direct = vs_relayed = None
+        if args.versus:
+            other = Lab(work / "versus", speech, env={"PYTHONPATH": str(Path(args.versus).resolve())})
+            other.work.mkdir()
+            versus_labs.append(other)
+            await other.start_relay()
+            listener, fp = await other.start_listener()
+            vs_direct = Target(other, fp, listener)
+            listener, fp = await other.start_listener("relay-listener", "generic")
+            vs_relayed = Target(other, fp, listener)
+        if not args.no_gui:
+            await lab.start_gui("gui")
         floor_before = codec_floor(speech, args.seconds)
-        assert lab.listener is not None and lab.gui is not None
         n = args.repeats
-        cli_cli = await measured(lab, "caller-a", lab.listener_fp, lab.listener, args.seconds, n)
-        gui_call = await measured(lab, "caller-b", lab.gui_fp, lab.gui, args.seconds, n)
+        cli_cli = await measured(lab, "caller-a", lab.listener_fp, lab.listener, args.seconds, n, vs_direct)
+        relayed = await measured(
+            lab, "caller-r", lab.relay_listener_fp, lab.relay_listener, args.seconds, n, vs_relayed
+        )
+        paths = (
+            f"direct path: {cli_cli['direct']:.0f} of {n} direct calls, {relayed['direct']:.0f} of {n} relay-path calls"
+        )
+        if args.versus:
+            paths += f"; --versus: {cli_cli['vs direct']:.0f} and {relayed['vs direct']:.0f}"
+        if relayed["direct"] or relayed.get("vs direct"):
+            raise RuntimeError(f"a relay-path call went direct ({paths})")
+        gui_call: dict[str, float] | None = None
+        if lab.gui is not None:
+            gui_call = await measured(lab, "caller-b", lab.gui_fp, lab.gui, args.seconds, n)
         hidden: dict[str, float] | None = None
-        if args.gui_hidden:
+        if args.gui_hidden and lab.gui is not None:
             await lab.stop_gui()
             hidden_gui = await lab.start_gui("gui-hidden", hidden=True)
             hidden = await measured(lab, "caller-c", lab.gui_fp, hidden_gui, args.seconds, n)
             await lab.stop_gui()
             await lab.start_gui("gui")
         floor_after = codec_floor(speech, args.seconds)
-        print(
-            f"\nCPU, {args.seconds:g} s windows (median of {n}), speech both ways, 24 kbit/s, direct path on loopback"
-        )
+        print(f"\nCPU, {args.seconds:g} s windows (median of {n}), speech both ways, 24 kbit/s, on loopback")
         print(
             f"  codec floor, tight loop in this process: {floor_before:.2f} % of a core before, "
             f"{floor_after:.2f} after;\n  ratios below are to the floor process (the same codec work paced "
-            "at 20 ms) in the same window"
+            f"at 20 ms) in the same window; {paths} (a call may fall back to the relay on a loaded machine)"
         )
         print(ratio_line("wzp-cli call (to a CLI)", cli_cli["caller"], cli_cli["floor"]))
         print(ratio_line("wzp-cli listen", cli_cli["callee"], cli_cli["floor"]))
-        print(ratio_line("wzp-cli call (to the GUI)", gui_call["caller"], gui_call["floor"]))
-        print(ratio_line("wzp GUI in a call, shown", gui_call["callee"], gui_call["floor"]))
+        print(ratio_line("wzp-cli call, relay path", relayed["caller"], relayed["floor"]))
+        print(ratio_line("wzp-cli listen, relay path", relayed["callee"], relayed["floor"]))
+        print(
+            f"  {'wzp-relay, one relayed call':28s} {relayed['relay']:5.1f} % of a core "
+            f"(with no call through it: {cli_cli['relay']:.1f} %)"
+        )
+        if args.versus:
+            print(f"  the same calls at the same time with {args.versus}:")
+            print(ratio_line("  wzp-cli call (to a CLI)", cli_cli["vs caller"], cli_cli["floor"]))
+            print(ratio_line("  wzp-cli listen", cli_cli["vs callee"], cli_cli["floor"]))
+            print(ratio_line("  wzp-cli call, relay path", relayed["vs caller"], relayed["floor"]))
+            print(ratio_line("  wzp-cli listen, relay path", relayed["vs callee"], relayed["floor"]))
+            print(f"  {'  wzp-relay, one relayed call':28s} {relayed['vs relay']:5.1f} % of a core")
+        if gui_call is not None:
+            print(ratio_line("wzp-cli call (to the GUI)", gui_call["caller"], gui_call["floor"]))
+            print(ratio_line("wzp GUI in a call, shown", gui_call["callee"], gui_call["floor"]))
         if hidden is not None:
             print(ratio_line("wzp GUI in a call, hidden", hidden["callee"], hidden["floor"]))
 
-        if args.calls:
-            assert lab.listener is not None and lab.gui is not None
+        if args.calls and lab.gui is not None:
+            assert lab.listener is not None
             print(f"\nMemory: {args.calls} sequential calls of {args.call_seconds:g} s to each callee", flush=True)
             callers = [Caller(lab, "mem-caller-1"), Caller(lab, "mem-caller-2")]
             await asyncio.gather(*(c.start() for c in callers))
@@ -491,6 +586,8 @@ async def run(args: argparse.Namespace) -> None:
             code = await lab.stop_gui()
             print(f"\nGUI stopped with SIGTERM: exit code {code}")
     finally:
+        for other in versus_labs:
+            await other.stop_all()
         await lab.stop_all()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
@@ -502,7 +599,11 @@ def main() -> None:
     p.add_argument("--calls", type=int, default=20, help="sequential calls per callee for the memory figures")
     p.add_argument("--call-seconds", type=float, default=1.0, help="length of each memory-run call")
     p.add_argument("--gui-hidden", action="store_true", help="also measure the GUI with its window hidden")
+    p.add_argument("--no-gui", action="store_true", help="measure the CLI only (direct and relay path; no memory run)")
     p.add_argument("--repeats", type=int, default=1, help="measured calls per configuration (median)")
+    p.add_argument(
+        "--versus", default=None, metavar="TREE", help="also run each CLI call with the app of this checkout, at once"
+    )
     p.add_argument("--keep", default=None, help="work in this directory and keep it (logs, recordings)")
     p.add_argument("--floor-child", nargs=2, metavar=("SPEECH", "SECONDS"), help=argparse.SUPPRESS)
     args = p.parse_args()

@@ -1,9 +1,10 @@
 """The real `wzp` process (offscreen) stopped by SIGTERM in the middle of a call quits like Quit:
-it hangs up (the peer's call ends normally), saves its settings and the call, and exits 0.
+it hangs up (the peer's call ends normally), saves its settings and the call, and exits 0. So
+does a GUI whose Qt event loop the platform ends under it (QCoreApplication.quit(): aboutToQuit).
 
 A real `wzp-relay`, a real `wzp-cli` caller and the GUI driven through its test-only hooks
 (ui/test_hooks.py: WZP_TEST_AUTO_ANSWER answers through the call model, WZP_TEST_EVENTS prints
-the client's events as JSON lines).
+the client's events as JSON lines; with the hooks on, SIGUSR1 calls QCoreApplication.quit()).
 """
 
 from __future__ import annotations
@@ -31,10 +32,12 @@ async def _gui(tmp_path: Path, relay_addr: str) -> tuple[Proc, str, Path]:
     return gui, fingerprint, data
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1])
 async def test_gui_stopped_by_a_signal_mid_call_hangs_up_saves_and_exits_0(
     tmp_path: Path, signum: signal.Signals
 ) -> None:
+    """SIGTERM and SIGHUP go through the quit handler; SIGUSR1 (a test hook) ends Qt's event loop
+    with QCoreApplication.quit(), as the platform does at session end: aboutToQuit's path."""
     relay, port, _ = await start_relay(tmp_path / "relay")
     relay_addr = f"127.0.0.1:{port}"
     procs: list[Proc] = [relay]
@@ -55,7 +58,11 @@ async def test_gui_stopped_by_a_signal_mid_call_hangs_up_saves_and_exits_0(
 
         gui.proc.send_signal(signum)
         assert await gui.finish(TIMEOUT) == 0, gui.describe()
-        assert gui.named("quit_requested") == [{"event": "quit_requested", "signal": signum.name}]
+        if signum == signal.SIGUSR1:
+            assert gui.named("quit_requested") == []  # not the signal handler's quit: Qt's
+            assert "Qt event loop ended: finishing the shutdown" in gui.stderr, gui.describe()
+        else:
+            assert gui.named("quit_requested") == [{"event": "quit_requested", "signal": signum.name}]
         ended_here = gui.named("ended")
         assert [(e["reason"], e["by"]) for e in ended_here] == [("Normal", "local")], gui.describe()
 

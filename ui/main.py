@@ -18,8 +18,12 @@ import signal
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from app.nat.relay_address import relay_list_arg
+
+if TYPE_CHECKING:
+    from PySide6.QtCore import QObject
 
 log = logging.getLogger("wzp.ui")
 
@@ -129,6 +133,10 @@ def main(argv: list[str] | None = None) -> int:
     # SIGTERM/SIGINT/SIGHUP quit like Quit, without asking (a session manager or `kill` cannot answer a
     # question): hang up, save, exit 0.
     quit_signals = QuitSignals(wzp.quit_now)
+    if test_hooks.enabled() and hasattr(signal, "SIGUSR1"):
+        # Test hook: SIGUSR1 ends Qt's event loop under us the way the platform does (QCoreApplication
+        # .quit(): the Dock's Quit on macOS, a session end), so that the aboutToQuit path is tested.
+        quit_signals.on(signal.SIGUSR1, qt_app.quit)
 
     def logging_out(_manager: object) -> None:  # the session ends: save now, and a hidden window must not hold it up
         wzp.save_settings()
@@ -136,7 +144,20 @@ def main(argv: list[str] | None = None) -> int:
         wzp.quit_now()
 
     qt_app.commitDataRequest.connect(logging_out)
-    qt_app.aboutToQuit.connect(wzp.quit_now)
+    qt_quit = asyncio.Event()  # not awaited: a flag with the same look as wzp.closed
+
+    def about_to_quit() -> None:
+        # Qt's loop is ending under us. Nothing may wake the asyncio task now: qasync runs Qt's
+        # events once more after its loop returns, without a running asyncio loop, and the shutdown
+        # would fail in there ("no running event loop"). The quit is asked below, once the loop runs.
+        qt_quit.set()
+
+    qt_app.aboutToQuit.connect(about_to_quit)
+    # The platform's Quit (QCoreApplication.quit(): the Dock's or the app menu's Quit on macOS, a
+    # session end) first asks every window to close, and ours hides to the tray instead, which would
+    # refuse the quit: let it close; aboutToQuit then quits like the Quit menu.
+    platform_quit = _platform_quit_filter(lambda: setattr(wzp.window, "allow_close", True))
+    qt_app.installEventFilter(platform_quit)
 
     async def run() -> None:
         await wzp.start(minimized=args.minimized)
@@ -153,16 +174,32 @@ def main(argv: list[str] | None = None) -> int:
             try:
                 loop.run_until_complete(main_task)
             except RuntimeError:
-                # Qt's own loop was ended under us (QCoreApplication.quit(), e.g. at session end):
-                # aboutToQuit asked for the quit; let the shutdown (hang up, save) finish.
-                if main_task.done() or not wzp.closed.is_set():
+                # Qt's own loop was ended under us (QCoreApplication.quit(): the platform's Quit, a
+                # session end): quit like the Quit menu, in a loop that runs again (hang up, save).
+                if main_task.done() or not qt_quit.is_set():
                     raise
                 log.info("Qt event loop ended: finishing the shutdown")
+                loop.call_soon(wzp.quit_now)
                 loop.run_until_complete(main_task)
     finally:
         quit_signals.close()
         instance.release()
     return 0
+
+
+def _platform_quit_filter(on_quit: Callable[[], None]) -> QObject:
+    """An application event filter that calls `on_quit` when Qt's Quit event arrives (before the
+    windows are asked to close). Built here so that importing this module does not import Qt."""
+    from PySide6.QtCore import QEvent, QObject
+
+    class PlatformQuitFilter(QObject):
+        def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+            if event.type() == QEvent.Type.Quit:
+                log.info("Qt asked to quit: windows may close")
+                on_quit()
+            return False
+
+    return PlatformQuitFilter()
 
 
 class QuitSignals:
@@ -181,6 +218,7 @@ class QuitSignals:
 
         self.request_quit = request_quit
         self._notifier: QSocketNotifier | None = None
+        self._extra: dict[int, Callable[[], None]] = {}
         if sys.platform == "win32":
             # Windows' set_wakeup_fd wants a socket and ui/ opens none: there the handler quits directly
             # (Python runs it on the main thread between two bytecodes; the loop runs Python often).
@@ -198,13 +236,23 @@ class QuitSignals:
         self._notifier = QSocketNotifier(self._read, QSocketNotifier.Type.Read)
         self._notifier.activated.connect(self._drain)
 
+    def on(self, signum: signal.Signals, action: Callable[[], None]) -> None:
+        """Run `action` from Qt's event loop when `signum` arrives (POSIX only; the test hooks')."""
+        if self._notifier is None:
+            return
+        self._old_handlers[signum.name] = signal.signal(signum, _ignore)
+        self._extra[int(signum)] = action
+
     def _drain(self) -> None:
         received = b""
         with contextlib.suppress(OSError):
             while chunk := os.read(self._read, 64):
                 received += chunk
         for signum in dict.fromkeys(received):
-            if signum in self._numbers:
+            if signum in self._extra:
+                log.info("signal %s: %s", signal.Signals(signum).name, getattr(self._extra[signum], "__name__", ""))
+                self._extra[signum]()
+            elif signum in self._numbers:
                 name = signal.Signals(signum).name
                 log.info("signal %s: quitting", name)
                 self.request_quit()
@@ -229,4 +277,3 @@ def _ignore(_signum: int, _frame: object) -> None:
 
 if __name__ == "__main__":
     sys.exit(main())
-

@@ -26,11 +26,11 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aioquic import tls
 from aioquic.asyncio.protocol import QuicConnectionProtocol, QuicStreamAdapter
-from aioquic.buffer import size_uint_var
+from aioquic.buffer import Buffer, BufferReadError, size_uint_var
 from aioquic.quic import events
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import (
@@ -39,15 +39,20 @@ from aioquic.quic.connection import (
     QuicConnection,
     QuicConnectionState,
 )
-from aioquic.quic.packet import QuicErrorCode, QuicFrameType
-from aioquic.quic.packet_builder import PACKET_NUMBER_SEND_SIZE, QuicPacketBuilder
-from aioquic.quic.recovery import K_GRANULARITY, QuicPacketSpace
+from aioquic.quic.crypto import CryptoError, KeyUnavailableError
+from aioquic.quic.packet import (
+    PACKET_SPIN_BIT,
+    QuicErrorCode,
+    QuicFrameType,
+    QuicPacketType,
+    pull_ack_frame,
+    push_ack_frame,
+)
+from aioquic.quic.packet_builder import PACKET_NUMBER_SEND_SIZE, QuicPacketBuilder, QuicSentPacket
+from aioquic.quic.recovery import K_GRANULARITY, MAX_ACK_RANGES, QuicPacketSpace
 from aioquic.quic.stream import QuicStream
 
 from app.net.tls import certificate_public_key
-
-if TYPE_CHECKING:
-    from app.net.endpoint import QuicEndpoint
 
 log = logging.getLogger(__name__)
 
@@ -76,9 +81,26 @@ _ACK_FRAMES = frozenset({QuicFrameType.ACK, QuicFrameType.ACK_ECN})
 MAX_ACK_DELAY = 0.025
 #: Short header: first byte, the peer's connection ID, a 2-byte packet number, the AEAD tag.
 _SHORT_HEADER_FIXED = 1 + PACKET_NUMBER_SEND_SIZE + 16
+#: Header protection samples 16 bytes from 4 bytes past the packet number's start.
+_HP_SAMPLE_END = 4 + 16
+#: Receive fast path: 1-RTT packets made only of these frames (see `receive_media_packet`).
+_PADDING = int(QuicFrameType.PADDING)
+_ACK = int(QuicFrameType.ACK)
+_ACK_ECN = int(QuicFrameType.ACK_ECN)
+_DATAGRAM = int(QuicFrameType.DATAGRAM)
+_DATAGRAM_WITH_LENGTH = int(QuicFrameType.DATAGRAM_WITH_LENGTH)
+_CONNECTED = QuicConnectionState.CONNECTED
 
 StreamPair = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 DatagramHandler = Callable[[bytes], None]
+
+
+class ConnectionOwner(Protocol):
+    """What a connection needs from the endpoint that carries it (so that this module does not
+    import the endpoint's)."""
+
+    def connection_handshake_completed(self, conn: QuicPeerConnection) -> None:
+        """The connection's handshake completed (a server-side one may now be accepted)."""
 
 
 class ConnectionClosed(ConnectionError):
@@ -138,6 +160,143 @@ class BoundedQuicConnection(QuicConnection):
             packets_lost(packets=packets, **kwargs)
 
         loss._on_packets_lost = on_packets_lost  # type: ignore[method-assign]
+        #: Packets handled by `receive_media_packet` / by aioquic's whole `receive_datagram`, and
+        #: those the fast path dropped (not authentic, duplicates).
+        self.packets_fast = 0
+        self.packets_full = 0
+        self.packets_dropped = 0
+        #: Packets built by `send_media_packet` / by aioquic's `datagrams_to_send`.
+        self.packets_sent_fast = 0
+        self.packets_sent_full = 0
+        self._one_rtt: tuple[Any, QuicPacketSpace] | None = None  # (CryptoPair, space) once confirmed
+
+    # -------------------------------------------------------- receive fast path
+
+    def receive_datagram(self, data: bytes, addr: Any, now: float) -> None:
+        self.packets_full += 1
+        super().receive_datagram(data, addr, now)
+
+    def receive_media_packet(self, data: bytes, addr: Any, now: float) -> list[bytes] | None:
+        """The receive path of an established call's packets, without aioquic's general machinery.
+
+        Takes a UDP datagram that is one short-header (1-RTT) packet on the current path and
+        connection ID of a confirmed connection, and whose frames are only DATAGRAM, ACK and
+        PADDING: it is decrypted and authenticated by aioquic's own crypto (header protection,
+        AEAD, key phase), checked for duplicates, its ACKs go to aioquic's loss recovery, and it is
+        recorded for our ACKs exactly as `receive_datagram` records it (expected packet number,
+        spin bit, idle timeout, ack queue, received window, ACK deadline). Returns the datagrams'
+        payloads (no events are queued for them), or [] when the packet is dropped as aioquic
+        drops it (fails to decrypt, duplicate).
+
+        Returns None, having changed nothing the full path depends on, for anything else (another
+        frame, another path or connection ID, reserved bits set, a malformed frame, a connection
+        not yet confirmed or closing, qlog on): the caller hands it to `receive_datagram`, which
+        then does what aioquic does (close with the right error, migration, ...). A key update
+        seen here is kept: the full path then decrypts with the new keys, as it would have.
+        """
+        if (
+            self._state is not _CONNECTED
+            or not self._handshake_confirmed
+            or self._close_pending
+            or self._quic_logger is not None
+            or (data[0] & 0xC0) != 0x40  # short header, fixed bit
+        ):
+            return None
+        path = self._network_paths[0]
+        host_cid = self.host_cid
+        offset = 1 + len(host_cid)
+        if (
+            path.addr != addr
+            or not path.is_validated
+            or len(data) < offset + _HP_SAMPLE_END
+            or data[1:offset] != host_cid
+            or self._peer_cid.sequence_number is None
+        ):
+            return None
+        one_rtt = self._one_rtt
+        if one_rtt is None:
+            if self._cryptos[tls.Epoch.ZERO_RTT].recv.is_valid():
+                return None  # (a server drops its 0-RTT keys on the first 1-RTT packet: full path)
+            one_rtt = self._one_rtt = (self._cryptos[tls.Epoch.ONE_RTT], self._spaces[tls.Epoch.ONE_RTT])
+        crypto, space = one_rtt
+        try:
+            plain_header, payload, packet_number = crypto.decrypt_packet(data, offset, space.expected_packet_number)
+        except KeyUnavailableError:
+            return None
+        except CryptoError:
+            self.packets_dropped += 1
+            return []  # not authentic: dropped, as aioquic drops it
+        if packet_number in space.received_packets:
+            self.packets_dropped += 1
+            return []  # a duplicate (RFC 9000 section 12.3)
+        first = plain_header[0]
+        if first & 0x18:
+            return None  # reserved bits: the full path closes the connection
+
+        # Parse everything before changing anything, so that the full path can still take it.
+        datagrams: list[bytes] = []
+        acks: list[tuple[Any, int]] = []
+        max_frame = self._configuration.max_datagram_frame_size
+        buf = Buffer(data=payload)
+        end = len(payload)
+        try:
+            while not buf.eof():
+                frame_type = buf.pull_uint_var()
+                if frame_type == _DATAGRAM_WITH_LENGTH or frame_type == _DATAGRAM:
+                    start = buf.tell()
+                    length = buf.pull_uint_var() if frame_type == _DATAGRAM_WITH_LENGTH else end - start
+                    datagrams.append(buf.pull_bytes(length))
+                    if max_frame is None or buf.tell() - start >= max_frame:
+                        return None  # too big: the full path closes with PROTOCOL_VIOLATION
+                elif frame_type == _PADDING:
+                    pos = buf.tell()
+                    while pos < end and payload[pos] == 0:
+                        pos += 1
+                    buf.seek(pos)
+                elif frame_type == _ACK or frame_type == _ACK_ECN:
+                    acks.append(pull_ack_frame(buf))
+                    if frame_type == _ACK_ECN:
+                        buf.pull_uint_var()
+                        buf.pull_uint_var()
+                        buf.pull_uint_var()
+                else:
+                    return None
+        except (BufferReadError, ValueError):
+            return None  # malformed: the full path closes with FRAME_ENCODING_ERROR
+        if end == 0:
+            return None  # no frames: a PROTOCOL_VIOLATION on the full path
+
+        # What receive_datagram does for this packet, in its order.
+        self.packets_fast += 1
+        if packet_number > space.expected_packet_number:
+            space.expected_packet_number = packet_number + 1
+        if packet_number > self._spin_highest_pn:
+            spin_bit = bool(first & PACKET_SPIN_BIT)
+            self._spin_bit = not spin_bit if self._is_client else spin_bit
+            self._spin_highest_pn = packet_number
+        if acks:
+            loss = self._loss
+            loss.peer_completed_address_validation = True
+            exponent = self._remote_ack_delay_exponent
+            for rangeset, delay in acks:
+                ack_delay = (delay << exponent) / 1000000
+                loss.on_ack_received(ack_rangeset=rangeset, ack_delay=ack_delay, now=now, space=space)
+            if self._datagrams_pending or any(stream.sender._buffer for stream in self._streams.values()):
+                self.transmit_due = True  # (as `_on_ack_frame`)
+            if self._state is not _CONNECTED or self._close_pending:
+                return datagrams
+        self._close_at = now + self._idle_timeout()
+        self._ack_eliciting_sent_since_receipt = False
+        if packet_number > space.largest_received_packet:
+            space.largest_received_packet = packet_number
+            space.largest_received_time = now
+        space.ack_queue.add(packet_number)
+        space.received_packets.add(packet_number)
+        if len(space.ack_queue) > MAX_ACK_RANGES:
+            space.ack_queue.shift()
+        if datagrams and space.ack_at is None:  # DATAGRAM frames are ack-eliciting
+            space.ack_at = now + self._ack_delay
+        return datagrams
 
     # ----------------------------------------------------- answering a packet
 
@@ -160,6 +319,127 @@ class BoundedQuicConnection(QuicConnection):
         self.transmit_due = False
         return due
 
+    # ----------------------------------------------------------- send fast path
+
+    def send_media_packet(self, now: float) -> tuple[bytes, Any] | None:
+        """The one datagram queued (a media frame), with the ACK that waits, as one 1-RTT packet
+        built here instead of by aioquic's packet builder: the same bytes on the wire (short
+        header, spin bit, key phase, 2-byte packet number, ACK then DATAGRAM frame, sealed by
+        aioquic's crypto) and the same bookkeeping (loss recovery and congestion control, the ACK's
+        delivery handler, pacing, idle timer, path bytes). Returns (packet, address).
+
+        Returns None, having changed nothing, whenever aioquic would write anything else or decide
+        otherwise: no or several datagrams queued, stream data, flow-control or stream limits,
+        connection IDs, a PING or probe, path validation, a close, a key update, ACK ranges (the
+        ACK-of-ACK rule), pacing or the congestion window holding it back, qlog on. The caller then
+        runs `datagrams_to_send`.
+        """
+        pending = self._datagrams_pending
+        if (
+            len(pending) != 1
+            or self._state is not _CONNECTED
+            or not self._handshake_confirmed
+            or self._close_pending
+            or self._quic_logger is not None
+            or self._probe_pending
+            or self._ping_pending
+            or self._handshake_done_pending
+            or self._streams_blocked_pending
+            or self._retire_connection_ids
+            or len(self._network_paths) != 1
+            or (self._is_client and self._remote_preferred_address is not None)
+        ):
+            return None
+        path = self._network_paths[0]
+        if not path.is_validated or path.remote_challenges:
+            return None
+        one_rtt = self._one_rtt
+        if one_rtt is None:
+            one_rtt = self._one_rtt = (self._cryptos[tls.Epoch.ONE_RTT], self._spaces[tls.Epoch.ONE_RTT])
+        crypto, space = one_rtt
+        if crypto._update_key_requested or not crypto.send.is_valid() or self._something_else_to_send():
+            return None
+        loss = self._loss
+        ack = space.ack_at is not None
+        if ack and len(space.ack_queue) > 1:
+            return None
+        pacer = loss._pacer
+        if pacer.next_send_time(now=now) is not None:  # (as `_write_application`: ack_at is now at most)
+            return None
+
+        data = pending[0]
+        peer_cid = self._peer_cid.cid
+        number = self._packet_number
+        buf = Buffer(capacity=self._max_datagram_size)
+        handlers: list[tuple[Any, Any]] = []
+        if ack:
+            delay = int((now - space.largest_received_time) * 1000000) >> self._local_ack_delay_exponent
+            buf.push_uint_var(_ACK)
+            push_ack_frame(buf, space.ack_queue, delay, self._max_datagram_size)
+            handlers.append((self._on_ack_delivery, (space, space.largest_received_packet)))
+        buf.push_uint_var(_DATAGRAM_WITH_LENGTH)
+        buf.push_uint_var(len(data))
+        payload_end = buf.tell() + len(data)
+        header_size = 3 + len(peer_cid)
+        room = min(self._max_datagram_size, loss.congestion_window - loss.bytes_in_flight)
+        if header_size + payload_end + crypto.aead_tag_size > room:
+            return None  # too big for the packet or the congestion window: aioquic decides
+        buf.push_bytes(data)
+        first = 0x40 | (self._spin_bit << 5) | (crypto.key_phase << 2) | (PACKET_NUMBER_SEND_SIZE - 1)
+        header = bytes((first,)) + peer_cid + (number & 0xFFFF).to_bytes(2, "big")
+        packet = crypto.encrypt_packet(header, buf.data, number)
+
+        # What datagrams_to_send records for this packet.
+        pending.popleft()
+        if ack:
+            space.ack_at = None
+        self._pacing_at = None
+        self._packet_number = number + 1
+        pacer.update_after_send(now=now)
+        sent = QuicSentPacket(
+            epoch=tls.Epoch.ONE_RTT,
+            in_flight=True,
+            is_ack_eliciting=True,
+            is_crypto_packet=False,
+            packet_number=number,
+            packet_type=QuicPacketType.ONE_RTT,
+            sent_time=now,
+            sent_bytes=len(packet),
+            delivery_handlers=handlers,
+        )
+        loss.on_packet_sent(packet=sent, space=space)
+        if not self._ack_eliciting_sent_since_receipt:
+            self._close_at = now + self._idle_timeout()
+            self._ack_eliciting_sent_since_receipt = True
+        path.bytes_sent += len(packet)
+        self.packets_sent_fast += 1
+        return packet, path.addr
+
+    def _something_else_to_send(self) -> bool:
+        """Whether `_write_application` would write a frame other than ACK and DATAGRAM now."""
+        if not self._crypto_streams[tls.Epoch.ONE_RTT].sender.buffer_is_empty:
+            return True
+        if any(not cid.was_sent for cid in self._host_cids):
+            return True
+        max_data = self._local_max_data
+        if max_data.value != max_data.sent or self._connection_target() is not None:
+            return True
+        for limit in (self._local_max_streams_bidi, self._local_max_streams_uni):
+            if limit.value != limit.sent and limit.sent - limit.used < limit.value - limit.sent:
+                return True
+        for stream in self._streams.values():
+            if stream.max_stream_data_local_sent != stream.max_stream_data_local or self._stream_target(stream):
+                return True
+        for stream in self._streams_queue:
+            if (
+                stream.is_finished
+                or stream.receiver.stop_pending
+                or stream.sender.reset_pending
+                or not stream.sender.buffer_is_empty
+            ):
+                return True
+        return False
+
     # -------------------------------------------------------------------- acks
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Any]]:
@@ -169,7 +449,9 @@ class BoundedQuicConnection(QuicConnection):
             space = self._spaces.get(tls.Epoch.ONE_RTT)
             if space is not None and space.ack_at is not None and space.ack_at > now:
                 space.ack_at = now
-        return super().datagrams_to_send(now)
+        datagrams = super().datagrams_to_send(now)
+        self.packets_sent_full += len(datagrams)
+        return datagrams
 
     def set_ack_delay(self, delay: float) -> None:
         """Hold an ACK back up to `delay` (at most `MAX_ACK_DELAY`) so that it goes with the next
@@ -278,7 +560,7 @@ class QuicPeerConnection(QuicConnectionProtocol):
         self,
         quic: QuicConnection,
         *,
-        endpoint: QuicEndpoint,
+        endpoint: ConnectionOwner,
         remote: tuple[str, int],
         is_client: bool,
     ) -> None:
@@ -363,7 +645,15 @@ class QuicPeerConnection(QuicConnectionProtocol):
         detection, idle timeout): a new loop timer per packet. Here a deadline that moves later
         leaves the armed timer alone; when it fires early it re-arms for the real deadline."""
         self._transmit_task = None
-        for data, addr in self._quic.datagrams_to_send(now=self._loop.time()):
+        quic = self._quic
+        now = self._loop.time()
+        if isinstance(quic, BoundedQuicConnection) and quic._datagrams_pending:
+            sent = quic.send_media_packet(now)
+            if sent is not None:  # an established call's media frame: built without aioquic's builder
+                self._transport.sendto(*sent)
+                self._arm_timer()
+                return
+        for data, addr in quic.datagrams_to_send(now=now):
             self._transport.sendto(data, addr)
         self._arm_timer()
 
@@ -378,9 +668,23 @@ class QuicPeerConnection(QuicConnectionProtocol):
     def datagram_received(self, data: bytes | str, addr: Any) -> None:
         """aioquic's, except that a packet that needs no answer now (media datagrams, ACKs) does not
         run a whole transmit (which built nothing but cost as much as a real one): only the timer
-        is checked. Everything else is answered at once, as before."""
+        is checked. Everything else is answered at once, as before. An established call's packets
+        take `BoundedQuicConnection.receive_media_packet` and are handed over without events."""
         quic = self._quic
-        quic.receive_datagram(data, addr, now=self._loop.time())  # type: ignore[arg-type]
+        now = self._loop.time()
+        if isinstance(quic, BoundedQuicConnection):
+            datagrams = quic.receive_media_packet(data, addr, now)  # type: ignore[arg-type]
+            if datagrams is not None:  # an established call's packet: no events, no transmit
+                if quic._events:  # (an ACK may have acknowledged a PING)
+                    self._process_events()
+                for datagram in datagrams:
+                    self._on_datagram(datagram)
+                if quic.take_transmit_due():
+                    self.transmit()
+                else:
+                    self._arm_timer()
+                return
+        quic.receive_datagram(data, addr, now=now)  # type: ignore[arg-type]
         self._process_events()
         if not isinstance(quic, BoundedQuicConnection) or quic.take_transmit_due():
             self.transmit()
@@ -426,8 +730,9 @@ class QuicPeerConnection(QuicConnectionProtocol):
         or it is bigger than one packet carries. While the congestion window is full at most
         `DATAGRAM_SEND_QUEUE_LIMIT` wait; a newer one pushes out the oldest.
 
-        It goes out on the next loop round; with ``transmit=False`` only when the caller calls
-        `flush()` (a media frame: queued and sent in the same callback, no extra loop round)."""
+        It goes out on the next loop round (at once when it is alone and the send fast path takes
+        it); with ``transmit=False`` only when the caller calls `flush()` (a media frame: queued and
+        sent in the same callback, no extra loop round)."""
         if self.is_closed:
             return False
         if len(data) > self.max_datagram_payload:
@@ -445,8 +750,17 @@ class QuicPeerConnection(QuicConnectionProtocol):
         if len(pending) >= DATAGRAM_SEND_QUEUE_LIMIT:
             pending.popleft()
             self.datagrams_send_dropped += 1
-        self._quic.send_datagram_frame(data)
+        quic = self._quic
+        quic.send_datagram_frame(data)
         if transmit:
+            if self._transmit_task is None and isinstance(quic, BoundedQuicConnection) and len(pending) == 1:
+                # A lone datagram (the relay forwarding a media frame): out now if the fast path
+                # takes it, not one loop round (and one asyncio handle) later.
+                sent = quic.send_media_packet(self._loop.time())
+                if sent is not None:
+                    self._transport.sendto(*sent)
+                    self._arm_timer()
+                    return True
             self._transmit_soon()
         return True
 
@@ -590,7 +904,7 @@ class QuicPeerConnection(QuicConnectionProtocol):
             self._handshake_done.set()
             if not self._ready.done():
                 self._ready.set_result(None)
-            self.endpoint._on_handshake_completed(self)
+            self.endpoint.connection_handshake_completed(self)
         elif isinstance(event, events.ConnectionTerminated):
             reason = event.reason_phrase or f"error {event.error_code:#x}"
             if self.close_code is None:

@@ -62,6 +62,7 @@ log = logging.getLogger(__name__)
 
 ALPN = "wzp"
 CONNECTION_ID_LENGTH = 8
+_SHORT_CID_END = 1 + CONNECTION_ID_LENGTH
 #: Handshake-complete server connections waiting for `accept()`; more are refused.
 ACCEPT_QUEUE_LIMIT = 64
 DEFAULT_IDLE_TIMEOUT = 30.0
@@ -540,7 +541,7 @@ class QuicEndpoint:
             pass
         log.debug("connection terminated remote=%s reason=%s", conn.remote_addr, conn.close_reason)
 
-    def _on_handshake_completed(self, conn: QuicPeerConnection) -> None:
+    def connection_handshake_completed(self, conn: QuicPeerConnection) -> None:
         if conn.is_client:
             return
         self._half_open_done(conn)
@@ -553,6 +554,17 @@ class QuicEndpoint:
 
     def _datagram_received(self, data: bytes, addr: Any, side: SideSocket | None = None) -> None:
         self.stats.packets_in += 1
+        if len(data) > _SHORT_CID_END and (data[0] & 0xC0) == 0x40:
+            # A short-header packet (fixed bit set): its connection ID is the next 8 bytes, which is
+            # all pull_quic_header would read of it. Unknown IDs take the full path below.
+            conn = self._by_cid.get(data[1:_SHORT_CID_END])
+            if conn is not None:
+                try:
+                    conn.datagram_received(data, addr)
+                except Exception:
+                    log.exception("connection failed to process a packet remote=%s", conn.remote_addr)
+                    self._drop("processing-error")
+                return
         try:
             header = pull_quic_header(Buffer(data=data), host_cid_length=CONNECTION_ID_LENGTH)
         except Exception:
