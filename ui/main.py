@@ -120,10 +120,12 @@ def main(argv: list[str] | None = None) -> int:
         instance.release()
         return 1
     instance.listen(wzp.handle_second_launch)
-    from ui.url_open import UrlOpenFilter
+    if sys.platform == "darwin":  # macOS hands wzp: links over as an event (elsewhere: the command line)
+        from ui.url_open import UrlOpenFilter
 
-    url_opener = UrlOpenFilter(lambda url: wzp.handle_second_launch([url]))  # macOS hands wzp: links over this way
-    qt_app.installEventFilter(url_opener)
+        # An application-wide filter sees every Qt event in Python: only where it has a job.
+        url_opener = UrlOpenFilter(lambda url: wzp.handle_second_launch([url]))
+        qt_app.installEventFilter(url_opener)
 
     from ui import test_hooks
 
