@@ -21,6 +21,7 @@ from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
 from helpers.raw import RawConn
 
+import app.net.endpoint as endpoint_module
 from app.identity import Identity
 from app.media.media_keys import EphemeralKey, sign_ephemeral
 from app.net import ConnectionClosed, QuicEndpoint, QuicPeerConnection
@@ -462,6 +463,49 @@ async def test_version_negotiation_only_for_full_size_packets() -> None:
     finally:
         sock.close()
         await endpoint.close(grace=0)
+
+
+async def test_a_first_flight_just_before_the_permit_is_answered_when_the_permit_opens() -> None:
+    """The peer may dial a moment before our side of the call opens its permit (its CallSetup came
+    first): its one Initial, sent once and never repeated here, is answered as soon as the permit opens."""
+    acceptor = await QuicEndpoint.create("127.0.0.1", 0, incoming="on-demand")
+    sock = udp_socket()
+    try:
+        for data in initial_datagrams(acceptor.port):
+            sock.sendto(data, ("127.0.0.1", acceptor.port))
+        await until(lambda: acceptor.stats.by_reason.get("incoming-refused", 0) >= 1)
+        assert not half_open(acceptor)
+        with acceptor.allow_incoming():
+            reply = await asyncio.wait_for(asyncio.get_running_loop().sock_recv(sock, 4096), T)
+            assert reply[0] & 0xC0 == 0xC0  # a long-header packet: the server's first flight
+            assert acceptor.stats.by_reason.get("early-initial-replayed") == 1
+        # A stranger's flood while no call races is kept only briefly and only a few of them.
+        for _ in range(3 * endpoint_module.EARLY_INITIALS):
+            for data in initial_datagrams(acceptor.port):
+                sock.sendto(data, ("127.0.0.1", acceptor.port))
+        await until(
+            lambda: acceptor.stats.by_reason.get("incoming-refused", 0) >= 1 + 3 * endpoint_module.EARLY_INITIALS
+        )
+        assert len(acceptor._early_initials) == endpoint_module.EARLY_INITIALS
+    finally:
+        sock.close()
+        await acceptor.close(grace=0)
+
+
+async def test_an_old_refused_first_flight_is_not_replayed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(endpoint_module, "EARLY_INITIAL_S", -1.0)  # everything kept is already too old
+    acceptor = await QuicEndpoint.create("127.0.0.1", 0, incoming="on-demand")
+    sock = udp_socket()
+    try:
+        for data in initial_datagrams(acceptor.port):
+            sock.sendto(data, ("127.0.0.1", acceptor.port))
+        await until(lambda: acceptor.stats.by_reason.get("incoming-refused", 0) >= 1)
+        with acceptor.allow_incoming():
+            await asyncio.sleep(0)
+            assert "early-initial-replayed" not in acceptor.stats.by_reason and not half_open(acceptor)
+    finally:
+        sock.close()
+        await acceptor.close(grace=0)
 
 
 async def test_on_demand_endpoint_accepts_only_while_a_permit_is_held() -> None:

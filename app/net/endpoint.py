@@ -97,6 +97,10 @@ class HandshakeLimits:
 #: Relays and, by default, every endpoint.
 SERVER_HANDSHAKE_LIMITS = HandshakeLimits()
 #: Clients accepting on demand (a race's direct dials in): a few at a time; no Retry round trip.
+#: Client Initials refused for want of a permit are kept this long, at most this many (on-demand only).
+EARLY_INITIAL_S = 0.5
+EARLY_INITIALS = 8
+
 CLIENT_HANDSHAKE_LIMITS = HandshakeLimits(half_open=16, half_open_per_source=8, retry_above=None)
 
 
@@ -107,6 +111,8 @@ class IncomingPermit:
     def __init__(self, endpoint: QuicEndpoint) -> None:
         self._endpoint: QuicEndpoint | None = endpoint
         endpoint._permits += 1
+        if endpoint._permits == 1:
+            endpoint._replay_early_initials()
 
     @property
     def held(self) -> bool:
@@ -261,6 +267,8 @@ class QuicEndpoint:
         #: without, a peer that opens one is closed with STREAM_LIMIT_ERROR (the relay: it never reads them).
         self.accept_peer_streams = accept_peer_streams
         self._permits = 0
+        #: Client Initials refused for want of a permit, kept briefly (see `_keep_early_initial`).
+        self._early_initials: deque[tuple[float, bytes, Any]] = deque(maxlen=EARLY_INITIALS)
         self._half_open: dict[QuicPeerConnection, _HalfOpen] = {}
         self._half_open_by_source: dict[str, int] = {}
         self._retry = QuicRetryTokenHandler() if handshake.retry_above is not None else None
@@ -612,6 +620,7 @@ class QuicEndpoint:
             return None
         if not self.accepting_incoming:
             self._drop("incoming-refused")
+            self._keep_early_initial(data, addr)
             return None
         remote = normalize_sockaddr(addr)
         source = source_key(remote[0])
@@ -648,6 +657,25 @@ class QuicEndpoint:
         self._half_open[conn] = _HalfOpen(source, timer)
         self._half_open_by_source[source] = self._half_open_by_source.get(source, 0) + 1
         return conn
+
+    def _keep_early_initial(self, data: bytes, addr: Any) -> None:
+        """A peer's first flight may arrive a moment before our side of the call opens a permit (its
+        CallSetup came first, or it dialed at once): kept for `EARLY_INITIAL_S`, so the handshake need
+        not wait for the peer's retransmission (~200 ms later). Bounded: `EARLY_INITIALS` datagrams;
+        a kept Initial passes every check again when replayed, and none is kept without "on-demand"."""
+        if self.incoming == "on-demand" and not self._closed:
+            self._early_initials.append((self._loop.time(), bytes(data), addr))
+
+    def _replay_early_initials(self) -> None:
+        """A permit was opened: what was refused in the last `EARLY_INITIAL_S` is received now."""
+        if not self._early_initials:
+            return
+        cutoff = self._loop.time() - EARLY_INITIAL_S
+        kept = [(data, addr) for at, data, addr in self._early_initials if at >= cutoff]
+        self._early_initials.clear()
+        for data, addr in kept:
+            self._count("early-initial-replayed")
+            self._loop.call_soon(self._datagram_received, data, addr)
 
     def _half_open_done(self, conn: QuicPeerConnection) -> None:
         entry = self._half_open.pop(conn, None)
