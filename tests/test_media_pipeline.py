@@ -8,9 +8,10 @@ import numpy as np
 
 from app.media.codec import FRAME_SAMPLES, OpusDecoder, OpusEncoder
 from app.media.jitter_buffer import JitterBuffer, PlayoutKind
+from app.media.loss import RedundancyPolicy
 from app.media.media_keys import EphemeralKey, derive_media_keys
 from app.media.packet import FLAG_DTX, FLAG_RED, MediaOpener, MediaSealer
-from app.media.red import RedPacketizer, RedundancyPolicy, expand_red
+from app.media.red import RedPacketizer, expand_red
 from app.media.sinks import MemorySink
 from app.media.sources import ToneSource, level_dbfs, pcm_to_float
 

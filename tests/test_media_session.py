@@ -17,7 +17,8 @@ from app import events as ev
 from app.media.media_keys import EphemeralKey, derive_media_keys
 from app.media.packet import FLAG_RED, MediaOpener
 from app.media.red import expand_red
-from app.media.session import FLAG_REPORT, MediaSession
+from app.media.report import FLAG_REPORT
+from app.media.session import MediaSession
 from app.media.sinks import MemorySink
 from app.media.sources import SilenceSource, ToneSource
 from app.net import QuicPeerConnection
@@ -148,7 +149,7 @@ def test_clean_link_measures_no_loss_and_sends_no_redundancy(pair: Pair) -> None
     pair.frames(50)
     stats = pair.report()
     assert stats.loss_pct == 0.0 and stats.packets_received == 50
-    assert pair.a.peer_loss == 0.0 and pair.a.red_depth == 0
+    assert pair.a.pipeline.peer_loss == 0.0 and pair.a.pipeline.red_depth == 0
     assert floor_ms(pair.b) == 20.0
 
 
@@ -158,11 +159,11 @@ def test_receiver_measures_the_loss_of_each_interval_and_reports_it(pair: Pair, 
     stats = pair.report()
     assert stats.loss_pct == loss_pct
     assert stats.packets_received == 100 - 100 // n
-    assert pair.a.peer_loss == pytest.approx(loss_pct / 100, abs=2e-4)  # the sender heard it (in 1/10000)
+    assert pair.a.pipeline.peer_loss == pytest.approx(loss_pct / 100, abs=2e-4)  # the sender heard it (in 1/10000)
     # The next interval is measured on its own: a clean one reads 0 again.
     pair.frames(50)
     assert pair.report().loss_pct == 0.0
-    assert pair.a.peer_loss == 0.0
+    assert pair.a.pipeline.peer_loss == 0.0
 
 
 # ------------------------------------------------------------------------------ RED depth
@@ -171,12 +172,12 @@ def test_receiver_measures_the_loss_of_each_interval_and_reports_it(pair: Pair, 
 def test_red_depth_follows_the_reported_loss(pair: Pair) -> None:
     pair.frames(100, every(50))  # 2 %: below the 3 % that turns RED on
     pair.report()
-    assert pair.a.red_depth == 0
+    assert pair.a.pipeline.red_depth == 0
     assert pair.a.encoder.fec and pair.a.encoder.expected_loss > 0  # in-band FEC covers light loss
 
     pair.frames(100, every(10))  # 10 %: one copy of the previous frame in each datagram
     pair.report()
-    assert pair.a.red_depth == 1
+    assert pair.a.pipeline.red_depth == 1
     assert not pair.a.encoder.fec  # RED already carries what FEC would
     pair.delivered.clear()
     pair.frames(10)
@@ -185,12 +186,12 @@ def test_red_depth_follows_the_reported_loss(pair: Pair) -> None:
 
     pair.frames(100, every(5))  # 20 %: two copies
     pair.report()
-    assert pair.a.red_depth == 2
+    assert pair.a.pipeline.red_depth == 2
 
     for _ in range(3):  # clean again: RED winds down (with hysteresis) to none
         pair.frames(100)
         pair.report()
-    assert pair.a.red_depth == 0
+    assert pair.a.pipeline.red_depth == 0
     pair.delivered.clear()
     pair.frames(10)
     assert not any(d[1] & FLAG_RED for d in pair.delivered)
@@ -202,14 +203,14 @@ def test_red_depth_follows_the_reported_loss(pair: Pair) -> None:
 def test_delay_floor_rises_with_the_repair_depth_at_once_and_falls_on_a_clean_link(pair: Pair) -> None:
     pair.frames(100, every(10))
     pair.report()  # A now sends RED depth 1; B's floor already counts the loss
-    assert pair.a.red_depth == 1
+    assert pair.a.pipeline.red_depth == 1
     assert floor_ms(pair.b) == 40.0
     pair.frames(1)  # the first RED container raises B's floor as it arrives, not a report later
     assert floor_ms(pair.b) == 40.0
 
     pair.frames(100, every(5))
     pair.report()
-    assert pair.a.red_depth == 2
+    assert pair.a.pipeline.red_depth == 2
     pair.frames(1)
     assert floor_ms(pair.b) == 60.0  # two copies: two frames more
     assert pair.b.jitter.target_delay >= 0.060
@@ -220,7 +221,7 @@ def test_delay_floor_rises_with_the_repair_depth_at_once_and_falls_on_a_clean_li
         pair.frames(100)
         pair.report()
         floors.append(floor_ms(pair.b))
-    assert pair.a.red_depth == 0
+    assert pair.a.pipeline.red_depth == 0
     assert floors[-1] == 20.0, floors
     assert floors == sorted(floors, reverse=True), floors  # only ever down on a clean link
 
@@ -229,7 +230,7 @@ def test_loss_without_red_still_raises_the_floor_for_fec(pair: Pair) -> None:
     """Light loss (FEC only: the repair for frame N is in packet N+1): one frame more; none when clean."""
     pair.frames(200, every(100))  # 1 %
     pair.report()
-    assert pair.a.red_depth == 0
+    assert pair.a.pipeline.red_depth == 0
     assert floor_ms(pair.b) == 40.0
     pair.frames(100)
     pair.report()

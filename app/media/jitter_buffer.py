@@ -74,6 +74,8 @@ from collections import deque
 from dataclasses import dataclass, replace
 from enum import Enum
 
+from app.media import seqnum
+
 __all__ = [
     "JitterBuffer",
     "JitterConfig",
@@ -84,17 +86,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_MOD = 1 << 32
-_HALF = 1 << 31
+_MOD = seqnum.MOD
 _DTX_MAX_BYTES = 2
 _SEEN_MAX = 4096
-
-
-def _unwrap(value: int, reference: int) -> int:
-    delta = (value - reference) % _MOD
-    if delta >= _HALF:
-        delta -= _MOD
-    return reference + delta
 
 
 class PlayoutKind(Enum):
@@ -282,8 +276,8 @@ class JitterBuffer:
         silent = silent or len(data) <= _DTX_MAX_BYTES
         if self._highest is None or self._ts_ref is None:
             return self._store(seq, timestamp, data, now, silent, redundant)
-        ext = _unwrap(seq, self._highest)
-        ts = _unwrap(timestamp, self._ts_ref)
+        ext = seqnum.unwrap(seq, self._highest)
+        ts = seqnum.unwrap(timestamp, self._ts_ref)
         anchor = self._next if self._next is not None else self._highest
         transit = now - ts / self.config.clock_rate
         out_of_range = ext > self._highest + self.config.max_seq_jump or (ext < anchor - self.config.max_late_frames)
@@ -351,11 +345,7 @@ class JitterBuffer:
     def _vote_resync(self, seq: int, timestamp: int, data: bytes, now: float, silent: bool, redundant: bool) -> bool:
         votes = self._resync_votes
         if votes:
-            last_seq = votes[-1][0]
-            delta = (seq - last_seq) % _MOD
-            if delta >= _HALF:
-                delta -= _MOD
-            if abs(delta) > 2 * self.config.resync_packets + 8:
+            if abs(seqnum.delta(seq, votes[-1][0])) > 2 * self.config.resync_packets + 8:
                 votes.clear()
         votes.append((seq, timestamp, data, silent, redundant))
         if len(votes) < self.config.resync_packets:
