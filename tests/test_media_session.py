@@ -8,6 +8,9 @@ Real Opus, real sealing and RED: only the QUIC connection and the clock are fake
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import time
 from collections.abc import Callable
 from typing import cast
 
@@ -18,7 +21,7 @@ from app.media.media_keys import EphemeralKey, derive_media_keys
 from app.media.packet import FLAG_RED, MediaOpener
 from app.media.red import expand_red
 from app.media.report import FLAG_REPORT
-from app.media.session import MediaSession
+from app.media.session import MAX_CATCH_UP, MediaSession
 from app.media.sinks import MemorySink
 from app.media.sources import SilenceSource, ToneSource
 from app.net import QuicPeerConnection
@@ -235,3 +238,67 @@ def test_loss_without_red_still_raises_the_floor_for_fec(pair: Pair) -> None:
     pair.frames(100)
     pair.report()
     assert floor_ms(pair.b) == 20.0
+
+
+# ---------------------------------------------------------------------- the frame clock
+
+
+class SlotRecorder(MediaSession):
+    """A session on a real event loop that notes, for every slot, the slot time it was served with
+    and the loop time it was actually served at."""
+
+    def __init__(self) -> None:
+        ea, eb = EphemeralKey.generate(), EphemeralKey.generate()
+        keys = derive_media_keys(ea, eb.public_bytes, "ef" * 16, "fp-a", "fp-b", True)
+        super().__init__("ef" * 16, keys, ToneSource(440.0, 0.5), MemorySink())
+        self.slots: list[tuple[float, float]] = []
+        self._waiting: list[tuple[int, asyncio.Event]] = []
+
+    def frame_tick(self, now: float) -> None:
+        self.slots.append((now, asyncio.get_running_loop().time()))
+        for n, event in self._waiting:
+            if len(self.slots) >= n:
+                event.set()
+        super().frame_tick(now)
+
+    async def served(self, n: int) -> None:
+        """Until `n` slots have been served."""
+        event = asyncio.Event()
+        self._waiting.append((n, event))
+        await asyncio.wait_for(event.wait(), 10)
+
+
+async def _serve_with_a_busy_loop(busy_s: float, want: int) -> SlotRecorder:
+    session = SlotRecorder()
+    transport = FakeTransport()
+    session.set_transport(cast(QuicPeerConnection, transport), "relay")
+    await session.start()
+    await session.served(5)  # a few slots on time
+    time.sleep(busy_s)  # then the loop is busy elsewhere (a slow callback, a starved process)
+    await session.served(want)
+    await session.stop()
+    assert len(transport.sent) >= want
+    return session
+
+
+async def test_a_late_wake_serves_every_owed_slot_with_its_own_time() -> None:
+    session = await _serve_with_a_busy_loop(0.1, 20)
+    times = [slot for slot, _ in session.slots]
+    steps = {round(b - a, 6) for a, b in itertools.pairwise(times)}
+    assert steps == {FRAME}, steps  # one slot every 20 ms, never a slot skipped or served twice
+    late = [(slot, real) for slot, real in session.slots if real - slot > 0.04]
+    assert len(late) >= 3, late  # the slots that fell due while the loop was busy...
+    assert late[-1][1] - late[0][1] < (late[-1][0] - late[0][0]) / 2, late  # ...were caught up at once
+    assert all(real >= slot - 1e-6 for slot, real in session.slots)  # never served early
+    assert session.counters.stalls == 0
+    assert cast(MemorySink, session.sink).frames_written == len(session.slots)
+
+
+async def test_a_stall_longer_than_the_catch_up_skips_ahead() -> None:
+    session = await _serve_with_a_busy_loop(0.5, 30)
+    times = [slot for slot, _ in session.slots]
+    gaps = [round(b - a, 6) for a, b in itertools.pairwise(times)]
+    assert session.counters.stalls == 1
+    assert sorted(set(gaps))[-1] > 0.2 and gaps.count(FRAME) == len(gaps) - 1  # one jump, then on time
+    late = [slot for slot, real in session.slots if real - slot > 0.04]
+    assert len(late) <= MAX_CATCH_UP + 1  # at most 200 ms caught up, the rest skipped
