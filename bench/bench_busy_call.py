@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.test_media_e2e import _one_call  # noqa: E402
-from tests.tools.audio_quality import make_speech, offline_ceiling  # noqa: E402
+from tests.test_media_e2e import _one_call
+from tests.tools.audio_quality import make_speech, offline_ceiling
 
 COUNTERS = re.compile(
     r"media stopped .*?received=(\d+) .*?stalls=(\d+) late=(\d+) concealed=(\d+) "
@@ -53,7 +53,11 @@ async def main() -> None:
     scores = []
     try:
         for run in range(args.runs):
-            _path, score, _stats, starved = await _one_call(tmp / f"run{run}", speech, answer="generic")
+            try:
+                _path, score, _stats, starved = await _one_call(tmp / f"run{run}", speech, answer="generic")
+            except AssertionError as exc:  # the call itself failed (on a loaded machine: the race timed out)
+                print(f"run {run}: the call failed: {str(exc).strip().splitlines()[-1]}", flush=True)
+                continue
             scores.append(score)
             stderr = (tmp / f"run{run}").glob("callee*")
             counters = ""

@@ -166,6 +166,7 @@ class JitterStats:
     skipped: int = 0  # missing frames jumped over when already behind schedule
     underruns: int = 0
     resyncs: int = 0
+    delayed_arrivals: int = 0  # packets read late by a busy caller: kept out of the delay estimate
 
 
 @dataclass(slots=True)
@@ -261,6 +262,7 @@ class JitterBuffer:
         *,
         silent: bool = False,
         redundant: bool = False,
+        delayed: bool = False,
     ) -> bool:
         """Add a received frame; returns False if it was dropped (late, duplicate,
         or a stray packet far from the stream).
@@ -268,14 +270,19 @@ class JitterBuffer:
         ``silent`` marks frames the sender flagged as silence/DTX (they may be
         skipped to shrink the delay). ``redundant`` marks copies taken from a RED
         container: they fill holes but do not feed the delay estimator and are not
-        counted as late or duplicate.
+        counted as late or duplicate. ``delayed`` says ``now`` is not when the packet
+        arrived but later (the caller's loop was busy and read it late): the frame is
+        stored but does not feed the delay estimator, so our own scheduling jitter is
+        not taken for network jitter (``delayed_arrivals``).
         """
+        if delayed and not redundant:
+            self._stats.delayed_arrivals += 1
         seq %= _MOD
         timestamp %= _MOD
         data = bytes(payload)
         silent = silent or len(data) <= _DTX_MAX_BYTES
         if self._highest is None or self._ts_ref is None:
-            return self._store(seq, timestamp, data, now, silent, redundant)
+            return self._store(seq, timestamp, data, now, silent, redundant, delayed)
         ext = seqnum.unwrap(seq, self._highest)
         ts = seqnum.unwrap(timestamp, self._ts_ref)
         anchor = self._next if self._next is not None else self._highest
@@ -286,7 +293,7 @@ class JitterBuffer:
         if out_of_range:
             return self._vote_resync(seq, timestamp, data, now, silent, redundant)
         self._resync_votes.clear()
-        stored = self._store(ext, ts, data, now, silent, redundant)
+        stored = self._store(ext, ts, data, now, silent, redundant, delayed)
         if not redundant:
             rejected = self._rejected
             if stored:
@@ -300,7 +307,9 @@ class JitterBuffer:
                     return True
         return stored
 
-    def _store(self, ext: int, ts: int, data: bytes, now: float, silent: bool, redundant: bool) -> bool:
+    def _store(
+        self, ext: int, ts: int, data: bytes, now: float, silent: bool, redundant: bool, delayed: bool = False
+    ) -> bool:
         st = self._stats
         if not redundant:
             st.received += 1
@@ -313,7 +322,8 @@ class JitterBuffer:
                 return False
             # The primary arriving after its RED copy.
             self._seen[ext] = True
-            self._observe_transit(now, ts)
+            if not delayed:
+                self._observe_transit(now, ts)
             existing = self._packets.get(ext)
             if existing is not None:
                 existing.redundant = False
@@ -321,7 +331,7 @@ class JitterBuffer:
             st.late += 1
             return False
         self._remember(ext, primary=not redundant)
-        if not redundant:
+        if not redundant and (not delayed or self._min_transit is None):
             self._observe_transit(now, ts)
         if self._highest is None or ext > self._highest:
             self._highest = ext

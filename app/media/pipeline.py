@@ -129,9 +129,10 @@ class MediaPipeline:
 
     # ----------------------------------------------------------------- receive
 
-    def receive(self, datagram: bytes, now: float) -> bool:
+    def receive(self, datagram: bytes, now: float, *, delayed: bool = False) -> bool:
         """Take one datagram that arrived at `now`; True if it was authentic (media or report),
-        i.e. proof that the path it came by is alive. Never raises."""
+        i.e. proof that the path it came by is alive. Never raises. `delayed`: the caller read
+        it late (its loop was busy), so `now` says nothing about the network's delay."""
         if is_report(datagram):
             return self._receive_report(datagram)
         try:
@@ -146,7 +147,7 @@ class MediaPipeline:
         self.loss_meter.received(packet.extended_seq)
         silent = packet.is_dtx
         if not packet.is_red:
-            self.jitter.put(packet.seq, packet.timestamp, packet.payload, now, silent=silent)
+            self.jitter.put(packet.seq, packet.timestamp, packet.payload, now, silent=silent, delayed=delayed)
             return True
         try:
             entries = expand_red(packet.seq, packet.timestamp, packet.payload)
@@ -158,7 +159,9 @@ class MediaPipeline:
         if depth > self._repair_depth:  # copies come one packet later per frame back: wait for them
             self._set_repair_depth(depth)
         for seq, ts, payload, redundant in entries:
-            self.jitter.put(seq, ts, payload, now, silent=silent and not redundant, redundant=redundant)
+            self.jitter.put(
+                seq, ts, payload, now, silent=silent and not redundant, redundant=redundant, delayed=delayed
+            )
         return True
 
     def _receive_report(self, datagram: bytes) -> bool:

@@ -55,6 +55,8 @@ SWITCH_OVERLAP_S = 0.3
 ACK_DELAY_S = FRAME_S + 0.005
 #: Slots served in one wake at most (200 ms, what the capture bridge holds); further behind, skip.
 MAX_CATCH_UP = 10
+#: The frame timer this much overdue means the loop is busy: what it reads now may have waited.
+LATE_WAKE_S = 0.010
 
 
 class MediaSession:
@@ -296,8 +298,12 @@ class MediaSession:
             log.info("media path alive again call_id=%s path=%s", self.call_id, self.path)
 
     def _on_datagram(self, data: bytes) -> bool:
-        """Hand one datagram to the pipeline, stamped with the time it was read; True if authentic."""
-        return self.pipeline.receive(data, self._now())
+        """Hand one datagram to the pipeline, stamped with the time it was read; True if authentic.
+        Read while the frame timer is overdue, the loop was busy: the datagram may have waited in
+        the socket, so its read time must not teach the jitter buffer a network delay."""
+        now = self._now()
+        overdue = self._loop is not None and now - (self._origin + self._slot * FRAME_S) > LATE_WAKE_S
+        return self.pipeline.receive(data, now, delayed=overdue)
 
     # ----------------------------------------------------------------- playout
 
