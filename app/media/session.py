@@ -3,12 +3,14 @@
 Everything that decides something (Opus, RED, sealing, the jitter buffer, loss and receiver
 reports) is in the sans-IO :class:`app.media.pipeline.MediaPipeline`. This session only
 
-* runs the frame clock: slot ``n`` is due at ``start + n * 20 ms``. Each wake serves every slot
-  owed since the start (send one frame, play one frame each), and hands the pipeline the slot's
-  own time, not the time the timer happened to fire: on a busy machine a late wake plays the
-  owed frames in order instead of the jitter buffer reading the lateness as delay (which made it
-  drop speech frames to "catch up"). At most `MAX_CATCH_UP` slots are served per wake; further
-  behind (the machine stalled), the clock skips ahead (`stalls`) instead of bursting;
+* runs the frame clock: slot ``n`` is due at ``start + n * 20 ms``. Every slot owed since the
+  start is served (send one frame, play one frame), back to back when late, and the pipeline gets
+  the slot's own time, not the time the timer happened to fire: on a busy machine a late wake
+  plays the owed frames in order instead of the jitter buffer reading the lateness as delay
+  (which made it drop speech frames to "catch up"). Datagrams read while the timer is overdue
+  may have waited in the socket: they are played but kept out of the delay estimate. At most
+  `MAX_CATCH_UP` slots are owed; further behind (the machine stalled), the clock skips ahead
+  (`stalls`) instead of bursting;
 * moves bytes between the capture source, the pipeline, the playback sink and the QUIC
   connection in use; once a second it sends the receiver report and emits `Stats`;
 * keeps the transports: `set_transport` moves the call to another QUIC connection (the race's
@@ -228,9 +230,11 @@ class MediaSession:
     # -------------------------------------------------------------- frame clock
 
     def _frame_due(self) -> None:
-        """Serve every slot owed since the start, each with its own time, then sleep until the next
-        one (run straight from a loop timer: no task or future per frame, which on the GUI's loop
-        would each be a Qt event)."""
+        """Serve the next slot owed since the start, with its own time, then wait for the one after
+        (run straight from a loop timer: no task or future per frame, which on the GUI's loop would
+        each be a Qt event). Behind schedule, the next owed slot is served in the next loop round,
+        not in this callback: asyncio reads one datagram per socket per round, so the packets that
+        waited in the socket while we were late get read between the slots that play them."""
         loop = self._loop
         assert loop is not None
         self._frame_timer = None
@@ -243,15 +247,18 @@ class MediaSession:
             log.warning("media loop stalled call_id=%s behind=%.0f ms: skipping ahead", self.call_id, owed * 20)
             self._slot += owed - MAX_CATCH_UP
             owed = MAX_CATCH_UP
-        for _ in range(max(owed, 0)):
+        if owed > 0:
             try:
                 self.frame_tick(self._origin + self._slot * FRAME_S)
             except Exception:  # one bad frame must not end the call
                 log.exception("media frame failed call_id=%s", self.call_id)
             self._slot += 1
-            if self._stopped:
-                return
-        self._frame_timer = loop.call_at(self._origin + self._slot * FRAME_S, self._frame_due)
+        if self._stopped:
+            return
+        if owed > 1:
+            self._frame_timer = loop.call_soon(self._frame_due)
+        else:
+            self._frame_timer = loop.call_at(self._origin + self._slot * FRAME_S, self._frame_due)
 
     def frame_tick(self, now: float) -> None:
         """One 20 ms slot that starts at `now`: send a frame, play a frame, and check that the path
