@@ -27,9 +27,20 @@ from tests.tools.audio_quality import make_speech, offline_ceiling
 
 COUNTERS = re.compile(
     r"media stopped .*?received=(\d+) .*?stalls=(\d+) late=(\d+) concealed=(\d+) "
-    r"accelerated=(\d+) stretched=(\d+) forced_drops=(\d+) skipped=(\d+) underruns=(\d+)"
+    r"accelerated=(\d+) stretched=(\d+) forced_drops=(\d+) skipped=(\d+) underruns=(\d+)(?: resyncs=\d+ delayed=(\d+))?"
 )
-NAMES = ("received", "stalls", "late", "concealed", "accelerated", "stretched", "forced_drops", "skipped", "underruns")
+NAMES = (
+    "received",
+    "stalls",
+    "late",
+    "concealed",
+    "accelerated",
+    "stretched",
+    "forced_drops",
+    "skipped",
+    "underruns",
+    "delayed",
+)
 
 
 def start_busy_loops(n: int) -> list[subprocess.Popen[bytes]]:

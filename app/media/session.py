@@ -192,7 +192,7 @@ class MediaSession:
         c = self.counters
         log.info(
             "media stopped call_id=%s sent=%d received=%d bad=%d duplicates=%d stalls=%d late=%d concealed=%d "
-            "accelerated=%d stretched=%d forced_drops=%d skipped=%d underruns=%d resyncs=%d",
+            "accelerated=%d stretched=%d forced_drops=%d skipped=%d underruns=%d resyncs=%d delayed=%d",
             self.call_id,
             c.sent,
             c.received,
@@ -207,6 +207,7 @@ class MediaSession:
             js.skipped,
             js.underruns,
             js.resyncs,
+            js.delayed_arrivals,
         )
 
     @property
