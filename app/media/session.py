@@ -55,7 +55,7 @@ SWITCH_OVERLAP_S = 0.3
 #: How long the connection in use may hold an ACK back: a little more than a frame, so the ACK
 #: for what we received goes out with our next frame (one packet each way per 20 ms, not two).
 ACK_DELAY_S = FRAME_S + 0.005
-#: Slots served in one wake at most (200 ms, what the capture bridge holds); further behind, skip.
+#: Slots owed at most (200 ms, what the capture bridge holds): further behind, the clock skips ahead.
 MAX_CATCH_UP = 10
 #: The frame timer this much overdue means the loop is busy: what it reads now may have waited.
 LATE_WAKE_S = 0.010
