@@ -18,7 +18,7 @@ Configurations, for each library:
 * ``FEC``   in-band FEC on, expected loss = the real loss (wideband cap), a lost frame is
             decoded from the next packet's FEC when that packet arrived, else concealed.
 * ``app``   what the app does: RED copies of 1 or 2 previous packets as
-            :class:`app.media.red.RedundancyPolicy` with the session's thresholds (``APP_POLICY``)
+            :class:`app.media.loss.RedundancyPolicy` with the product's thresholds (its defaults)
             chooses for the real loss rate, the encoder set
             by :meth:`RedundancyPolicy.codec_settings` (FEC handed over to RED while RED is on).
 
@@ -57,8 +57,9 @@ from app.media.codec import (
 )
 from app.media.errors import CodecError
 from app.media.libopus import LibOpus, bundled_wheel_library, dnn_wheel_library, load_library
+from app.media.loss import RedundancyPolicy
 from app.media.opus_probe import OSCE_COMPLEXITY
-from app.media.red import RedPacketizer, RedundancyPolicy, expand_red
+from app.media.red import RedPacketizer, expand_red
 from app.media.sources import float_to_pcm, pcm_to_float, read_wav, resample
 
 log = logging.getLogger("bench_codec_loss")
@@ -70,8 +71,6 @@ TEXT = (
 )
 PESQ_RATE = 16_000
 CONFIGS = ("FEC", "app")
-# The thresholds app/media/session.py gives its RedundancyPolicy (RED from 3 % measured loss).
-APP_POLICY = {"on_depth1": 0.03, "off_depth1": 0.01, "on_depth2": 0.12, "off_depth2": 0.07}
 
 
 @dataclass(frozen=True)
@@ -182,7 +181,7 @@ def run_config(
     encoder.set_expected_loss(percent)
     fec, depth = True, 0
     if config == "app":
-        policy = RedundancyPolicy(**APP_POLICY)
+        policy = RedundancyPolicy()  # the product thresholds (RED from 3 % measured loss)
         depth = policy.update(percent / 100)  # perfect knowledge of the loss rate
         settings = policy.codec_settings(percent / 100)
         fec = settings.fec

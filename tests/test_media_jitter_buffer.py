@@ -436,3 +436,28 @@ def test_random_arrivals_never_break_the_buffer(
     s = jb.stats()
     assert s.buffered_frames <= len(ops)
     assert 20.0 <= s.target_ms <= 200.0
+
+
+@pytest.mark.parametrize("delayed", [False, True])
+def test_packets_read_late_by_a_busy_loop_do_not_teach_a_network_delay(delayed: bool) -> None:
+    """Our own loop was busy for 100 ms every second: the packets of that spell are read at once when
+    it wakes. Flagged `delayed` (the session knows its timer was overdue), they are played but keep
+    out of the delay estimate; unflagged, they look like 100 ms of network jitter."""
+    jb = JitterBuffer()
+    targets = []
+    for i in range(250):
+        now = i * FRAME
+        phase = now % 1.0
+        late = 0.5 <= phase < 0.6
+        read_at = 0.6 + (now - phase) + 0.001 if late else now + 0.001
+        jb.put(i, i * TICKS, payload_for(i), read_at, delayed=delayed and late)
+        if not late:
+            targets.append(jb.target_delay)
+        jb.pop(now + 0.002)
+    stats = jb.stats()
+    if delayed:
+        assert max(targets) <= 0.020 + 1e-9, max(targets)
+        assert stats.delayed_arrivals == 25
+    else:
+        assert max(targets) >= 0.040, max(targets)  # the scheduling stall taken for network jitter
+        assert stats.delayed_arrivals == 0

@@ -1,4 +1,4 @@
-"""RED containers, the sender-side packetizer and the redundancy policy."""
+"""RED containers and the sender-side packetizer (the redundancy policy: test_media_loss.py)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from app.media.errors import MediaPacketError
 from app.media.red import (
     MAX_BLOCK_BYTES,
     RedPacketizer,
-    RedundancyPolicy,
     expand_red,
     pack_red,
     unpack_red,
@@ -125,75 +124,3 @@ def test_packetizer_wraps_sequence_numbers() -> None:
     red = RedPacketizer()
     red.build((1 << 32) - 1, b"last", depth=1)
     assert unpack_red(red.build(0, b"first", depth=1)) == (b"first", [(1, b"last")])
-
-
-def test_policy_turns_on_immediately_and_steps_up() -> None:
-    policy = RedundancyPolicy()
-    assert policy.update(0.0) == 0
-    assert policy.update(0.07) == 0
-    assert policy.update(0.08) == 1
-    assert policy.update(0.14) == 1
-    assert policy.update(0.15) == 2
-    assert policy.update(0.50) == 2
-
-
-def test_policy_turns_off_with_hysteresis() -> None:
-    policy = RedundancyPolicy(hold_reports=3)
-    policy.update(0.20)
-    # Just below the entry threshold: stays at depth 2.
-    for _ in range(10):
-        assert policy.update(0.12) == 2
-    # Clearly lower, but it has to last.
-    assert policy.update(0.06) == 2
-    assert policy.update(0.06) == 2
-    assert policy.update(0.06) == 1
-    # Hovering between off and on thresholds keeps depth 1.
-    for loss in (0.05, 0.07, 0.05, 0.06):
-        assert policy.update(loss) == 1
-    # A good report interrupts the countdown.
-    assert policy.update(0.01) == 1
-    assert policy.update(0.01) == 1
-    assert policy.update(0.09) == 1
-    assert policy.update(0.01) == 1
-    assert policy.update(0.01) == 1
-    assert policy.update(0.01) == 0
-
-
-def test_policy_from_depth_two_straight_to_off_when_loss_vanishes() -> None:
-    policy = RedundancyPolicy(hold_reports=2)
-    policy.update(0.3)
-    assert policy.update(0.0) == 2
-    assert policy.update(0.0) == 0
-
-
-def test_policy_ignores_nonsense_reports() -> None:
-    policy = RedundancyPolicy()
-    policy.update(0.2)
-    assert policy.update(float("nan")) == 2
-    assert policy.update(-1.0) == 2
-
-
-def test_policy_validates_thresholds() -> None:
-    with pytest.raises(ValueError):
-        RedundancyPolicy(on_depth1=0.05, off_depth1=0.06)
-    with pytest.raises(ValueError):
-        RedundancyPolicy(on_depth2=0.05)
-    with pytest.raises(ValueError):
-        RedundancyPolicy(hold_reports=0)
-
-
-def test_codec_settings_hand_fec_over_to_red() -> None:
-    policy = RedundancyPolicy()
-    policy.update(0.05)
-    below = policy.codec_settings(0.05)
-    assert (below.red_depth, below.fec, below.expected_loss_percent) == (0, True, 5)
-    policy.update(0.10)
-    settings_1 = policy.codec_settings(0.10)
-    assert settings_1.red_depth == 1
-    assert settings_1.fec is False
-    assert settings_1.expected_loss_percent == 1  # 10 % ** 2
-    policy.update(0.20)
-    settings_2 = policy.codec_settings(0.20)
-    assert (settings_2.red_depth, settings_2.fec, settings_2.expected_loss_percent) == (2, False, 1)
-    assert policy.codec_settings(0.5).expected_loss_percent == 13  # 0.5 ** 3
-    assert RedundancyPolicy().codec_settings(0.0).expected_loss_percent == 0

@@ -8,6 +8,9 @@ Real Opus, real sealing and RED: only the QUIC connection and the clock are fake
 
 from __future__ import annotations
 
+import asyncio
+import itertools
+import time
 from collections.abc import Callable
 from typing import cast
 
@@ -17,7 +20,8 @@ from app import events as ev
 from app.media.media_keys import EphemeralKey, derive_media_keys
 from app.media.packet import FLAG_RED, MediaOpener
 from app.media.red import expand_red
-from app.media.session import FLAG_REPORT, MediaSession
+from app.media.report import FLAG_REPORT
+from app.media.session import MAX_CATCH_UP, MediaSession
 from app.media.sinks import MemorySink
 from app.media.sources import SilenceSource, ToneSource
 from app.net import QuicPeerConnection
@@ -148,7 +152,7 @@ def test_clean_link_measures_no_loss_and_sends_no_redundancy(pair: Pair) -> None
     pair.frames(50)
     stats = pair.report()
     assert stats.loss_pct == 0.0 and stats.packets_received == 50
-    assert pair.a.peer_loss == 0.0 and pair.a.red_depth == 0
+    assert pair.a.pipeline.peer_loss == 0.0 and pair.a.pipeline.red_depth == 0
     assert floor_ms(pair.b) == 20.0
 
 
@@ -158,11 +162,11 @@ def test_receiver_measures_the_loss_of_each_interval_and_reports_it(pair: Pair, 
     stats = pair.report()
     assert stats.loss_pct == loss_pct
     assert stats.packets_received == 100 - 100 // n
-    assert pair.a.peer_loss == pytest.approx(loss_pct / 100, abs=2e-4)  # the sender heard it (in 1/10000)
+    assert pair.a.pipeline.peer_loss == pytest.approx(loss_pct / 100, abs=2e-4)  # the sender heard it (in 1/10000)
     # The next interval is measured on its own: a clean one reads 0 again.
     pair.frames(50)
     assert pair.report().loss_pct == 0.0
-    assert pair.a.peer_loss == 0.0
+    assert pair.a.pipeline.peer_loss == 0.0
 
 
 # ------------------------------------------------------------------------------ RED depth
@@ -171,12 +175,12 @@ def test_receiver_measures_the_loss_of_each_interval_and_reports_it(pair: Pair, 
 def test_red_depth_follows_the_reported_loss(pair: Pair) -> None:
     pair.frames(100, every(50))  # 2 %: below the 3 % that turns RED on
     pair.report()
-    assert pair.a.red_depth == 0
+    assert pair.a.pipeline.red_depth == 0
     assert pair.a.encoder.fec and pair.a.encoder.expected_loss > 0  # in-band FEC covers light loss
 
     pair.frames(100, every(10))  # 10 %: one copy of the previous frame in each datagram
     pair.report()
-    assert pair.a.red_depth == 1
+    assert pair.a.pipeline.red_depth == 1
     assert not pair.a.encoder.fec  # RED already carries what FEC would
     pair.delivered.clear()
     pair.frames(10)
@@ -185,12 +189,12 @@ def test_red_depth_follows_the_reported_loss(pair: Pair) -> None:
 
     pair.frames(100, every(5))  # 20 %: two copies
     pair.report()
-    assert pair.a.red_depth == 2
+    assert pair.a.pipeline.red_depth == 2
 
     for _ in range(3):  # clean again: RED winds down (with hysteresis) to none
         pair.frames(100)
         pair.report()
-    assert pair.a.red_depth == 0
+    assert pair.a.pipeline.red_depth == 0
     pair.delivered.clear()
     pair.frames(10)
     assert not any(d[1] & FLAG_RED for d in pair.delivered)
@@ -202,14 +206,14 @@ def test_red_depth_follows_the_reported_loss(pair: Pair) -> None:
 def test_delay_floor_rises_with_the_repair_depth_at_once_and_falls_on_a_clean_link(pair: Pair) -> None:
     pair.frames(100, every(10))
     pair.report()  # A now sends RED depth 1; B's floor already counts the loss
-    assert pair.a.red_depth == 1
+    assert pair.a.pipeline.red_depth == 1
     assert floor_ms(pair.b) == 40.0
     pair.frames(1)  # the first RED container raises B's floor as it arrives, not a report later
     assert floor_ms(pair.b) == 40.0
 
     pair.frames(100, every(5))
     pair.report()
-    assert pair.a.red_depth == 2
+    assert pair.a.pipeline.red_depth == 2
     pair.frames(1)
     assert floor_ms(pair.b) == 60.0  # two copies: two frames more
     assert pair.b.jitter.target_delay >= 0.060
@@ -220,7 +224,7 @@ def test_delay_floor_rises_with_the_repair_depth_at_once_and_falls_on_a_clean_li
         pair.frames(100)
         pair.report()
         floors.append(floor_ms(pair.b))
-    assert pair.a.red_depth == 0
+    assert pair.a.pipeline.red_depth == 0
     assert floors[-1] == 20.0, floors
     assert floors == sorted(floors, reverse=True), floors  # only ever down on a clean link
 
@@ -229,8 +233,72 @@ def test_loss_without_red_still_raises_the_floor_for_fec(pair: Pair) -> None:
     """Light loss (FEC only: the repair for frame N is in packet N+1): one frame more; none when clean."""
     pair.frames(200, every(100))  # 1 %
     pair.report()
-    assert pair.a.red_depth == 0
+    assert pair.a.pipeline.red_depth == 0
     assert floor_ms(pair.b) == 40.0
     pair.frames(100)
     pair.report()
     assert floor_ms(pair.b) == 20.0
+
+
+# ---------------------------------------------------------------------- the frame clock
+
+
+class SlotRecorder(MediaSession):
+    """A session on a real event loop that notes, for every slot, the slot time it was served with
+    and the loop time it was actually served at."""
+
+    def __init__(self) -> None:
+        ea, eb = EphemeralKey.generate(), EphemeralKey.generate()
+        keys = derive_media_keys(ea, eb.public_bytes, "ef" * 16, "fp-a", "fp-b", True)
+        super().__init__("ef" * 16, keys, ToneSource(440.0, 0.5), MemorySink())
+        self.slots: list[tuple[float, float]] = []
+        self._waiting: list[tuple[int, asyncio.Event]] = []
+
+    def frame_tick(self, now: float) -> None:
+        self.slots.append((now, asyncio.get_running_loop().time()))
+        for n, event in self._waiting:
+            if len(self.slots) >= n:
+                event.set()
+        super().frame_tick(now)
+
+    async def served(self, n: int) -> None:
+        """Until `n` slots have been served."""
+        event = asyncio.Event()
+        self._waiting.append((n, event))
+        await asyncio.wait_for(event.wait(), 10)
+
+
+async def _serve_with_a_busy_loop(busy_s: float, want: int) -> SlotRecorder:
+    session = SlotRecorder()
+    transport = FakeTransport()
+    session.set_transport(cast(QuicPeerConnection, transport), "relay")
+    await session.start()
+    await session.served(5)  # a few slots on time
+    time.sleep(busy_s)  # then the loop is busy elsewhere (a slow callback, a starved process)
+    await session.served(want)
+    await session.stop()
+    assert len(transport.sent) >= want
+    return session
+
+
+async def test_a_late_wake_serves_every_owed_slot_with_its_own_time() -> None:
+    session = await _serve_with_a_busy_loop(0.1, 20)
+    times = [slot for slot, _ in session.slots]
+    steps = {round(b - a, 6) for a, b in itertools.pairwise(times)}
+    assert steps == {FRAME}, steps  # one slot every 20 ms, never a slot skipped or served twice
+    late = [(slot, real) for slot, real in session.slots if real - slot > 0.04]
+    assert len(late) >= 3, late  # the slots that fell due while the loop was busy...
+    assert late[-1][1] - late[0][1] < (late[-1][0] - late[0][0]) / 2, late  # ...were caught up at once
+    assert all(real >= slot - 1e-6 for slot, real in session.slots)  # never served early
+    assert session.counters.stalls == 0
+    assert cast(MemorySink, session.sink).frames_written == len(session.slots)
+
+
+async def test_a_stall_longer_than_the_catch_up_skips_ahead() -> None:
+    session = await _serve_with_a_busy_loop(0.5, 30)
+    times = [slot for slot, _ in session.slots]
+    gaps = [round(b - a, 6) for a, b in itertools.pairwise(times)]
+    assert session.counters.stalls == 1
+    assert sorted(set(gaps))[-1] > 0.2 and gaps.count(FRAME) == len(gaps) - 1  # one jump, then on time
+    late = [slot for slot, real in session.slots if real - slot > 0.04]
+    assert len(late) <= MAX_CATCH_UP + 1  # at most 200 ms caught up, the rest skipped

@@ -74,6 +74,8 @@ from collections import deque
 from dataclasses import dataclass, replace
 from enum import Enum
 
+from app.media import seqnum
+
 __all__ = [
     "JitterBuffer",
     "JitterConfig",
@@ -84,17 +86,9 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-_MOD = 1 << 32
-_HALF = 1 << 31
+_MOD = seqnum.MOD
 _DTX_MAX_BYTES = 2
 _SEEN_MAX = 4096
-
-
-def _unwrap(value: int, reference: int) -> int:
-    delta = (value - reference) % _MOD
-    if delta >= _HALF:
-        delta -= _MOD
-    return reference + delta
 
 
 class PlayoutKind(Enum):
@@ -172,6 +166,7 @@ class JitterStats:
     skipped: int = 0  # missing frames jumped over when already behind schedule
     underruns: int = 0
     resyncs: int = 0
+    delayed_arrivals: int = 0  # packets read late by a busy caller: kept out of the delay estimate
 
 
 @dataclass(slots=True)
@@ -267,6 +262,7 @@ class JitterBuffer:
         *,
         silent: bool = False,
         redundant: bool = False,
+        delayed: bool = False,
     ) -> bool:
         """Add a received frame; returns False if it was dropped (late, duplicate,
         or a stray packet far from the stream).
@@ -274,16 +270,21 @@ class JitterBuffer:
         ``silent`` marks frames the sender flagged as silence/DTX (they may be
         skipped to shrink the delay). ``redundant`` marks copies taken from a RED
         container: they fill holes but do not feed the delay estimator and are not
-        counted as late or duplicate.
+        counted as late or duplicate. ``delayed`` says ``now`` is not when the packet
+        arrived but later (the caller's loop was busy and read it late): the frame is
+        stored but does not feed the delay estimator, so our own scheduling jitter is
+        not taken for network jitter (``delayed_arrivals``).
         """
+        if delayed and not redundant:
+            self._stats.delayed_arrivals += 1
         seq %= _MOD
         timestamp %= _MOD
         data = bytes(payload)
         silent = silent or len(data) <= _DTX_MAX_BYTES
         if self._highest is None or self._ts_ref is None:
-            return self._store(seq, timestamp, data, now, silent, redundant)
-        ext = _unwrap(seq, self._highest)
-        ts = _unwrap(timestamp, self._ts_ref)
+            return self._store(seq, timestamp, data, now, silent, redundant, delayed)
+        ext = seqnum.unwrap(seq, self._highest)
+        ts = seqnum.unwrap(timestamp, self._ts_ref)
         anchor = self._next if self._next is not None else self._highest
         transit = now - ts / self.config.clock_rate
         out_of_range = ext > self._highest + self.config.max_seq_jump or (ext < anchor - self.config.max_late_frames)
@@ -292,7 +293,7 @@ class JitterBuffer:
         if out_of_range:
             return self._vote_resync(seq, timestamp, data, now, silent, redundant)
         self._resync_votes.clear()
-        stored = self._store(ext, ts, data, now, silent, redundant)
+        stored = self._store(ext, ts, data, now, silent, redundant, delayed)
         if not redundant:
             rejected = self._rejected
             if stored:
@@ -306,7 +307,9 @@ class JitterBuffer:
                     return True
         return stored
 
-    def _store(self, ext: int, ts: int, data: bytes, now: float, silent: bool, redundant: bool) -> bool:
+    def _store(
+        self, ext: int, ts: int, data: bytes, now: float, silent: bool, redundant: bool, delayed: bool = False
+    ) -> bool:
         st = self._stats
         if not redundant:
             st.received += 1
@@ -319,7 +322,8 @@ class JitterBuffer:
                 return False
             # The primary arriving after its RED copy.
             self._seen[ext] = True
-            self._observe_transit(now, ts)
+            if not delayed:
+                self._observe_transit(now, ts)
             existing = self._packets.get(ext)
             if existing is not None:
                 existing.redundant = False
@@ -327,7 +331,7 @@ class JitterBuffer:
             st.late += 1
             return False
         self._remember(ext, primary=not redundant)
-        if not redundant:
+        if not redundant and (not delayed or self._min_transit is None):
             self._observe_transit(now, ts)
         if self._highest is None or ext > self._highest:
             self._highest = ext
@@ -351,11 +355,7 @@ class JitterBuffer:
     def _vote_resync(self, seq: int, timestamp: int, data: bytes, now: float, silent: bool, redundant: bool) -> bool:
         votes = self._resync_votes
         if votes:
-            last_seq = votes[-1][0]
-            delta = (seq - last_seq) % _MOD
-            if delta >= _HALF:
-                delta -= _MOD
-            if abs(delta) > 2 * self.config.resync_packets + 8:
+            if abs(seqnum.delta(seq, votes[-1][0])) > 2 * self.config.resync_packets + 8:
                 votes.clear()
         votes.append((seq, timestamp, data, silent, redundant))
         if len(votes) < self.config.resync_packets:

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import ChaCha20Poly1305
 
+from app.media import seqnum
 from app.media.errors import MediaPacketError
 
 __all__ = [
@@ -57,8 +58,7 @@ MIN_DATAGRAM_LEN = HEADER_LEN + TAG_LEN
 REPLAY_WINDOW = 1024
 KEY_LEN = 32
 NONCE_PREFIX = b"WZPm"
-_SEQ_MOD = 1 << 32
-_HALF = 1 << 31
+_SEQ_MOD = seqnum.MOD
 _MAX_EXTENDED = (1 << 64) - 1
 
 
@@ -80,14 +80,6 @@ def _check_prefix(prefix: bytes) -> bytes:
     if len(data) != 4:
         raise ValueError("the nonce prefix is 4 bytes")
     return data
-
-
-def _extend(seq: int, reference: int) -> int:
-    """The extended sequence number closest to ``reference`` whose low 32 bits are ``seq``."""
-    delta = (seq - reference) % _SEQ_MOD
-    if delta >= _HALF:
-        delta -= _SEQ_MOD
-    return reference + delta
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +129,7 @@ class MediaSealer:
         if self._last is None:
             extended = seq
         else:
-            extended = _extend(seq, self._last)
+            extended = seqnum.unwrap(seq, self._last)
             if extended <= self._last:
                 raise ValueError(
                     f"sequence number {seq} does not advance (nonce reuse); last was {self._last % _SEQ_MOD}"
@@ -220,7 +212,7 @@ class MediaOpener:
             # see may come after a wrap if the stream started near 2**32.
             candidates = [seq, seq + _SEQ_MOD]
         else:
-            extended = _extend(seq, self._highest)
+            extended = seqnum.unwrap(seq, self._highest)
             if extended < 0 or extended > _MAX_EXTENDED:
                 raise self._drop("too_old", f"sequence {seq} is outside the sequence space")
             if extended <= self._highest - self._window:

@@ -4,7 +4,7 @@ Each media payload can carry, besides the current ("primary") Opus packet, verba
 copies of up to two *previous* Opus packets. A receiver that lost packet ``n`` but
 gets ``n+1`` (or ``n+2``) decodes the copy at full quality, which in-band FEC (a
 low-bitrate re-encoding) cannot match. The price is bandwidth, so
-:class:`RedundancyPolicy` switches it on only when the measured loss calls for it.
+:class:`app.media.loss.RedundancyPolicy` switches it on only when the measured loss calls for it.
 
 Container layout (all integers big-endian)::
 
@@ -22,19 +22,16 @@ The container travels *inside* the encrypted media payload with flag bit 0 set
 from __future__ import annotations
 
 import logging
-import math
 import struct
 from collections import deque
-from dataclasses import dataclass
 
+from app.media import seqnum
 from app.media.errors import MediaPacketError
 
 __all__ = [
     "MAX_BLOCK_BYTES",
     "MAX_RED_DEPTH",
-    "CodecSettings",
     "RedPacketizer",
-    "RedundancyPolicy",
     "expand_red",
     "pack_red",
     "unpack_red",
@@ -46,8 +43,6 @@ MAX_RED_DEPTH = 2
 MAX_BLOCK_BYTES = 1275  # one Opus frame at most
 MAX_OFFSET = 255
 _BLOCK_HEADER = struct.Struct(">BH")
-_SEQ_MOD = 1 << 32
-_TS_MOD = 1 << 32
 
 
 def _as_bytes(value: object, what: str) -> bytes:
@@ -141,14 +136,14 @@ def expand_red(seq: int, timestamp: int, data: bytes, frame_samples: int = 960) 
     primary, blocks = unpack_red(data)
     out = [
         (
-            (seq - offset) % _SEQ_MOD,
-            (timestamp - offset * frame_samples) % _TS_MOD,
+            seqnum.add(seq, -offset),
+            seqnum.add(timestamp, -offset * frame_samples),
             payload,
             True,
         )
         for offset, payload in blocks
     ]
-    out.append((seq % _SEQ_MOD, timestamp % _TS_MOD, primary, False))
+    out.append((seqnum.wrap(seq), seqnum.wrap(timestamp), primary, False))
     return out
 
 
@@ -176,7 +171,7 @@ class RedPacketizer:
         for prev_seq, payload in reversed(self._history):
             if len(redundant) >= depth:
                 break
-            offset = (seq - prev_seq) % _SEQ_MOD
+            offset = seqnum.wrap(seq - prev_seq)
             if not 1 <= offset <= depth:
                 continue
             cost = _BLOCK_HEADER.size + len(payload)
@@ -189,107 +184,7 @@ class RedPacketizer:
 
     def remember(self, seq: int, primary: bytes) -> None:
         """Keep `primary` for later containers without building one (RED off)."""
-        self._history.append((seq % _SEQ_MOD, bytes(primary)))
+        self._history.append((seqnum.wrap(seq), bytes(primary)))
 
     def reset(self) -> None:
         self._history.clear()
-
-
-@dataclass(frozen=True, slots=True)
-class CodecSettings:
-    """How the sender should configure its encoder and RED packetizer."""
-
-    red_depth: int
-    fec: bool
-    expected_loss_percent: int
-
-
-@dataclass(frozen=True, slots=True)
-class _Thresholds:
-    on_depth1: float
-    on_depth2: float
-    off_depth2: float
-    off_depth1: float
-
-
-class RedundancyPolicy:
-    """Chooses the RED depth (0, 1 or 2) from the measured loss, with hysteresis.
-
-    Going up is immediate: loss >= ``on_depth1`` (8 %) turns depth 1 on, loss >=
-    ``on_depth2`` (15 %) goes to depth 2. Going down needs the loss to fall clearly
-    below the entry threshold (< ``off_depth2`` = 10 % to leave depth 2, < ``off_depth1``
-    = 4 % to switch off) for ``hold_reports`` consecutive updates, so that a loss
-    rate hovering around a threshold does not make the bandwidth flap.
-    """
-
-    def __init__(
-        self,
-        on_depth1: float = 0.08,
-        on_depth2: float = 0.15,
-        off_depth2: float = 0.10,
-        off_depth1: float = 0.04,
-        hold_reports: int = 3,
-    ) -> None:
-        if not 0.0 <= off_depth1 < on_depth1 <= 1.0:
-            raise ValueError("need 0 <= off_depth1 < on_depth1 <= 1")
-        if not off_depth1 < off_depth2 < on_depth2 <= 1.0 or on_depth2 <= on_depth1:
-            raise ValueError("need off_depth1 < off_depth2 < on_depth2 and on_depth1 < on_depth2")
-        if hold_reports < 1:
-            raise ValueError("hold_reports must be >= 1")
-        self._t = _Thresholds(on_depth1, on_depth2, off_depth2, off_depth1)
-        self._hold = hold_reports
-        self._depth = 0
-        self._below = 0
-
-    @property
-    def depth(self) -> int:
-        """The current number of previous frames to repeat (0 = RED off)."""
-        return self._depth
-
-    def update(self, loss: float) -> int:
-        """Feed a loss measurement (fraction 0..1, e.g. from a receiver report) and
-        return the depth to use from now on."""
-        if loss != loss or loss < 0.0:  # NaN or negative: ignore the report
-            return self._depth
-        loss = min(loss, 1.0)
-        t = self._t
-        wanted = 2 if loss >= t.on_depth2 else 1 if loss >= t.on_depth1 else 0
-        if wanted > self._depth:
-            self._set(wanted, loss)
-            self._below = 0
-            return self._depth
-        floor = t.off_depth2 if self._depth == 2 else t.off_depth1
-        if self._depth > 0 and loss < floor:
-            self._below += 1
-            if self._below >= self._hold:
-                lower = 1 if self._depth == 2 and loss >= t.off_depth1 else 0
-                self._set(lower, loss)
-                self._below = 0
-        else:
-            self._below = 0
-        return self._depth
-
-    def codec_settings(self, loss: float) -> CodecSettings:
-        """Encoder settings that go with the current depth at measured ``loss``.
-
-        Without RED, in-band FEC is on and the encoder expects the measured loss.
-        With RED, in-band FEC is switched off: the FEC data for frame ``n`` travels
-        in packet ``n+1``, which already carries a full-quality copy of frame ``n``,
-        so FEC could never recover anything RED does not, and its bits are better
-        spent on the primary encoding. The encoder is then told the *residual* loss
-        (frames whose packet and all packets carrying copies were lost,
-        ``loss ** (depth + 1)`` for independent losses, at least 1 %), which keeps
-        its loss-robust mode and the wideband cap.
-        """
-        loss = 0.0 if loss != loss else min(max(loss, 0.0), 1.0)
-        measured = min(100, math.ceil(round(loss * 100, 6)))
-        if self._depth == 0:
-            return CodecSettings(0, True, measured)
-        residual = loss ** (self._depth + 1)
-        expected = max(1, math.ceil(round(residual * 100, 6))) if loss > 0 else 0
-        return CodecSettings(self._depth, False, min(expected, measured))
-
-    def _set(self, depth: int, loss: float) -> None:
-        if depth != self._depth:
-            log.info("RED depth %d -> %d at %.1f %% loss", self._depth, depth, 100 * loss)
-        self._depth = depth

@@ -1,27 +1,28 @@
-"""One call's media: Opus frames in sealed QUIC datagrams, both ways, on whichever path won.
+"""One call's media on the network and the sound card: timers and transports around a `MediaPipeline`.
 
-Every 20 ms (on an absolute schedule, so timer jitter does not accumulate) the
-session reads one frame from its source, encodes it, optionally wraps it with
-the previous frames in a RED container, seals it and sends one datagram; and
-it asks the jitter buffer what to play for this slot, decodes (or recovers
-from FEC, or conceals) and hands the PCM to its sink. Received datagrams are
-opened (authenticated, anti-replay) and put into the jitter buffer.
+Everything that decides something (Opus, RED, sealing, the jitter buffer, loss and receiver
+reports) is in the sans-IO :class:`app.media.pipeline.MediaPipeline`. This session only
 
-Once a second each side sends a receiver report (measured loss and jitter) in
-its own sealed datagram stream (flag bit 2, its own nonce prefix, so it never
-shows up as a gap in the media sequence). The sender turns the peer's loss into
-the Opus expected-loss hint (in-band FEC with the wideband cap) and a RED depth.
+* runs the frame clock: slot ``n`` is due at ``start + n * 20 ms``. Every slot owed since the
+  start is served (send one frame, play one frame), back to back when late, and the pipeline gets
+  the slot's own time, not the time the timer happened to fire: on a busy machine a late wake
+  plays the owed frames in order instead of the jitter buffer reading the lateness as delay
+  (which made it drop speech frames to "catch up"). Datagrams read while the timer is overdue
+  may have waited in the socket: they are played but kept out of the delay estimate. At most
+  `MAX_CATCH_UP` slots are owed; further behind (the machine stalled), the clock skips ahead
+  (`stalls`) instead of bursting;
+* moves bytes between the capture source, the pipeline, the playback sink and the QUIC
+  connection in use; once a second it sends the receiver report and emits `Stats`;
+* keeps the transports: `set_transport` moves the call to another QUIC connection (the race's
+  winner, a fall-back to the relay, an upgrade to direct) without touching codec state, keys or
+  sequence numbers; after an upgrade the old path carries a copy of every frame for
+  `SWITCH_OVERLAP_S` (the replay window drops the doubles).
 
-`set_transport` moves the session to another QUIC connection (the race's
-winner, a fall-back to the relay, an upgrade to direct) without touching the
-codec state, keys or sequence numbers.
-
-Failover: with the direct path in use, the relay media connection stays open as
-a *standby* (`set_standby`): packets from it are played too (the peer may have
-switched first; the replay window drops a copy that came both ways) and it gets
-the receiver report every second, which keeps it alive. `PathLiveness` watches
-the path in use; when nothing authenticated arrives on it for 0.8 s the session
-calls `on_path_silent(path)` and the client moves the call to the standby.
+Failover: with the direct path in use, the relay media connection stays open as a *standby*
+(`set_standby`): packets from it are played too (the peer may have switched first) and it gets
+the receiver report every second, which keeps it alive. `PathLiveness` watches the path in use;
+when nothing authenticated arrives on it for 0.8 s the session calls `on_path_silent(path)` and
+the client moves the call to the standby.
 """
 
 from __future__ import annotations
@@ -29,49 +30,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import struct
+import math
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from app import events as ev
 from app.call.liveness import PathLiveness
-from app.media.codec import FRAME_SAMPLES, OpusDecoder, OpusEncoder
-from app.media.errors import MediaPacketError
+from app.media.codec import OpusDecoder, OpusEncoder
 from app.media.jitter_buffer import JitterBuffer, PlayoutKind
 from app.media.media_keys import MediaKeys
-from app.media.packet import FLAG_DTX, FLAG_RED, MediaOpener, MediaSealer
-from app.media.pcm import MIN_DBFS, level_dbfs, quieter_than, scale_pcm
-from app.media.red import RedPacketizer, RedundancyPolicy, expand_red
+from app.media.pcm import MIN_DBFS, level_dbfs, scale_pcm
+from app.media.pipeline import FRAME_S, SILENCE, MediaCounters, MediaPipeline
+from app.media.report import FLAG_REPORT
 from app.media.sinks import AudioSink
 from app.media.sources import AudioSource
 from app.net import QuicPeerConnection
 
+__all__ = ["FLAG_REPORT", "FRAME_S", "MAX_CATCH_UP", "MediaCounters", "MediaSession"]
+
 log = logging.getLogger(__name__)
 
-FRAME_S = 0.020
-FLAG_REPORT = 0x04
-REPORT_PREFIX = b"WZPr"
-SILENCE = bytes(FRAME_SAMPLES * 2)
-SILENT_DBFS = -55.0
 #: After a switch the old path carries a copy of every frame this long: the peer may still be
 #: listening there (it switches a round trip later), and the replay window drops the doubles.
 SWITCH_OVERLAP_S = 0.3
 #: How long the connection in use may hold an ACK back: a little more than a frame, so the ACK
 #: for what we received goes out with our next frame (one packet each way per 20 ms, not two).
 ACK_DELAY_S = FRAME_S + 0.005
-_REPORT = struct.Struct(">HHI")  # loss in 1/10000, jitter in 1/10 ms, frames received
-
-
-@dataclass
-class MediaCounters:
-    sent: int = 0
-    send_failed: int = 0
-    overlap_sent: int = 0  # copies sent on the previous path right after a switch
-    duplicates: int = 0  # frames that arrived twice (by both paths at a switch) and played once
-    stalls: int = 0  # times the frame loop fell more than 200 ms behind and skipped ahead
-    received: int = 0
-    bad: int = 0
-    bytes_sent: int = 0
+#: Slots owed at most (200 ms, what the capture bridge holds): further behind, the clock skips ahead.
+MAX_CATCH_UP = 10
+#: The frame timer this much overdue means the loop is busy: what it reads now may have waited.
+LATE_WAKE_S = 0.010
 
 
 class MediaSession:
@@ -95,17 +82,8 @@ class MediaSession:
         self.emit = emit or (lambda e: None)
         self.stats_interval = stats_interval
         self._clock = clock  # None: the event loop's clock; tests drive the session with a fake one
-        self.encoder = OpusEncoder(bitrate=bitrate, fec=True, dtx=dtx)
-        self.decoder = OpusDecoder()
-        self.jitter = JitterBuffer()
-        self.red = RedPacketizer()
-        # RED from 3 % measured loss: at 5 % it scores ~3.5 PESQ-WB against ~2.7 for FEC alone (bench_codec_loss).
-        self.policy = RedundancyPolicy(on_depth1=0.03, off_depth1=0.01, on_depth2=0.12, off_depth2=0.07)
-        self._sealer = MediaSealer(keys.send_key)
-        self._opener = MediaOpener(keys.recv_key)
-        self._report_sealer = MediaSealer(keys.send_key, nonce_prefix=REPORT_PREFIX)
-        self._report_opener = MediaOpener(keys.recv_key, nonce_prefix=REPORT_PREFIX)
-        self.counters = MediaCounters()
+        self.pipeline = MediaPipeline(keys, bitrate=bitrate, dtx=dtx)
+        self.counters: MediaCounters = self.pipeline.counters
         self.conn: QuicPeerConnection | None = None
         self.path = ""
         #: The other path, kept open and alive for an instant failover (the relay while on direct).
@@ -124,24 +102,27 @@ class MediaSession:
         # times a second, stats once), not for every frame.
         self._last_input: bytes | None = None
         self._last_output: bytes | None = None
-        self.peer_loss = 0.0  # what the peer reports about our stream
-        self.red_depth = 0
-        self._seq = 0
-        self._report_seq = 0
-        self._timestamp = 0
         self._source_done = False
         self._tasks: list[asyncio.Task[None]] = []
         self._frame_timer: asyncio.Handle | None = None
-        self._next_frame_at = 0.0
+        self._origin = 0.0  # loop time of slot 0
+        self._slot = 0  # the next slot to serve
         self._loop: asyncio.AbstractEventLoop | None = None
-        # receive-side loss measurement, per report interval
-        self._interval_received = 0
-        self._interval_base: int | None = None
-        self._measured_loss = 0.0
-        self._repair_depth = 0  # frames of repair data (RED copies / FEC) the peer sends: delay floor grows by it
-        self._interval_red_depth = 0
         self._last_bytes = 0
         self._stopped = False
+
+    # The pipeline's parts, for tests and benches that look inside.
+    @property
+    def encoder(self) -> OpusEncoder:
+        return self.pipeline.encoder
+
+    @property
+    def decoder(self) -> OpusDecoder:
+        return self.pipeline.decoder
+
+    @property
+    def jitter(self) -> JitterBuffer:
+        return self.pipeline.jitter
 
     # ----------------------------------------------------------------- control
 
@@ -178,10 +159,11 @@ class MediaSession:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        now = self._loop.time()
         if self.audio_origin is None:
-            self.audio_origin = self._loop.time()
-        self.liveness.started(self._loop.time())
-        self._next_frame_at = self._loop.time()
+            self.audio_origin = now
+        self.liveness.started(now)
+        self._origin, self._slot = now, 0
         self._frame_timer = self._loop.call_soon(self._frame_due)
         self._tasks = [asyncio.ensure_future(self._stats_loop())]
 
@@ -206,16 +188,17 @@ class MediaSession:
                     closer()
                 except Exception:
                     log.exception("closing audio failed call_id=%s", self.call_id)
-        js = self.jitter.stats()
+        js = self.pipeline.jitter_stats()
+        c = self.counters
         log.info(
             "media stopped call_id=%s sent=%d received=%d bad=%d duplicates=%d stalls=%d late=%d concealed=%d "
-            "accelerated=%d stretched=%d forced_drops=%d skipped=%d underruns=%d resyncs=%d",
+            "accelerated=%d stretched=%d forced_drops=%d skipped=%d underruns=%d resyncs=%d delayed=%d",
             self.call_id,
-            self.counters.sent,
-            self.counters.received,
-            self.counters.bad,
-            self.counters.duplicates,
-            self.counters.stalls,
+            c.sent,
+            c.received,
+            c.bad,
+            c.duplicates,
+            c.stalls,
             js.late,
             js.concealed,
             js.accelerated,
@@ -224,6 +207,7 @@ class MediaSession:
             js.skipped,
             js.underruns,
             js.resyncs,
+            js.delayed_arrivals,
         )
 
     @property
@@ -244,38 +228,50 @@ class MediaSession:
     def set_volume(self, volume: float) -> None:
         self.volume = max(0.0, min(2.0, volume))
 
-    # ----------------------------------------------------------------- sending
+    # -------------------------------------------------------------- frame clock
 
     def _frame_due(self) -> None:
-        """The frame loop: one slot every 20 ms on an absolute schedule, run straight from a loop
-        timer (no task, no future per frame: on the GUI's loop each of those is a Qt event)."""
+        """Serve the next slot owed since the start, with its own time, then wait for the one after
+        (run straight from a loop timer: no task or future per frame, which on the GUI's loop would
+        each be a Qt event). Behind schedule, the next owed slot is served in the next loop round,
+        not in this callback: asyncio reads one datagram per socket per round, so the packets that
+        waited in the socket while we were late get read between the slots that play them."""
         loop = self._loop
         assert loop is not None
         self._frame_timer = None
         if self._stopped:
             return
-        try:
-            self.frame_tick(loop.time())
-        except Exception:  # one bad frame must not end the call
-            log.exception("media frame failed call_id=%s", self.call_id)
-        self._next_frame_at += FRAME_S
-        delay = self._next_frame_at - loop.time()
-        if delay < -0.2:  # far behind (machine stalled): skip ahead instead of bursting
+        now = loop.time()
+        owed = math.floor((now - self._origin) / FRAME_S + 1e-9) + 1 - self._slot
+        if owed > MAX_CATCH_UP:  # far behind (the machine stalled): skip ahead instead of bursting
             self.counters.stalls += 1
-            log.warning("media loop stalled call_id=%s behind=%.0f ms: skipping ahead", self.call_id, -delay * 1000)
-            self._next_frame_at = loop.time()
-        if not self._stopped:
-            self._frame_timer = loop.call_at(self._next_frame_at, self._frame_due)
+            log.warning("media loop stalled call_id=%s behind=%.0f ms: skipping ahead", self.call_id, owed * 20)
+            self._slot += owed - MAX_CATCH_UP
+            owed = MAX_CATCH_UP
+        if owed > 0:
+            try:
+                self.frame_tick(self._origin + self._slot * FRAME_S)
+            except Exception:  # one bad frame must not end the call
+                log.exception("media frame failed call_id=%s", self.call_id)
+            self._slot += 1
+        if self._stopped:
+            return
+        if owed > 1:
+            self._frame_timer = loop.call_soon(self._frame_due)
+        else:
+            self._frame_timer = loop.call_at(self._origin + self._slot * FRAME_S, self._frame_due)
 
     def frame_tick(self, now: float) -> None:
-        """One 20 ms slot (the frame loop calls it on its schedule): send a frame, play a frame,
-        and check that the path in use is still alive."""
-        self._send_frame()
+        """One 20 ms slot that starts at `now`: send a frame, play a frame, and check that the path
+        in use is still alive."""
+        self._send_frame(now)
         self._play_frame(now)
         if self.liveness.check(now):
             self._path_silent()
 
-    def _send_frame(self) -> None:
+    # ----------------------------------------------------------------- sending
+
+    def _send_frame(self, now: float) -> None:
         pcm = None if self._source_done else self.source.read_frame()
         if pcm is None:
             self._source_done = True
@@ -283,18 +279,7 @@ class MediaSession:
         if self.muted:
             pcm = SILENCE
         self._last_input = pcm
-        opus = self.encoder.encode(pcm)
-        flags = FLAG_DTX if (len(opus) <= 2 or quieter_than(pcm, SILENT_DBFS)) else 0
-        seq = self._seq
-        if self.red_depth > 0:
-            payload = self.red.build(seq, opus, self.red_depth)
-            flags |= FLAG_RED
-        else:
-            self.red.remember(seq, opus)  # history for when RED turns on
-            payload = opus
-        datagram = self._sealer.seal(flags, seq, self._timestamp, payload)
-        self._seq = (self._seq + 1) & 0xFFFFFFFF
-        self._timestamp = (self._timestamp + FRAME_SAMPLES) & 0xFFFFFFFF
+        datagram = self.pipeline.send(pcm)
         conn = self.conn
         if conn is not None and conn.send_datagram(datagram, transmit=False):
             self.counters.sent += 1
@@ -304,7 +289,7 @@ class MediaSession:
             self.counters.send_failed += 1
         old = self._overlap
         if old is not None:  # just switched: the old path carries a copy for a moment
-            if self._now() < self._overlap_until and old.send_datagram(datagram):
+            if now < self._overlap_until and old.send_datagram(datagram):
                 self.counters.overlap_sent += 1
             else:
                 self._overlap = None
@@ -312,9 +297,7 @@ class MediaSession:
     # --------------------------------------------------------------- receiving
 
     def _path_silent(self) -> None:
-        log.warning(
-            "media path silent call_id=%s path=%s for %.1f s", self.call_id, self.path, self.liveness.timeout
-        )
+        log.warning("media path silent call_id=%s path=%s for %.1f s", self.call_id, self.path, self.liveness.timeout)
         if self.on_path_silent is not None:
             self.on_path_silent(self.path)
 
@@ -323,73 +306,20 @@ class MediaSession:
             log.info("media path alive again call_id=%s path=%s", self.call_id, self.path)
 
     def _on_datagram(self, data: bytes) -> bool:
-        """Open and queue one datagram; True if it was authentic (media or report)."""
-        if self._clock is not None:
-            now = self._clock()
-        else:
-            now = self._loop.time() if self._loop is not None else 0.0
-        if len(data) >= 2 and data[1] & FLAG_REPORT:
-            return self._on_report(data)
-        try:
-            packet = self._opener.open(data)
-        except MediaPacketError as exc:
-            if exc.reason == "replayed":
-                self.counters.duplicates += 1  # the same frame by the other path (a switch): not an attack
-            else:
-                self.counters.bad += 1
-            return False
-        self.counters.received += 1
-        self._interval_received += 1
-        if self._interval_base is None:
-            self._interval_base = (self._opener.highest_seq or 0) - 1
-        silent = packet.is_dtx
-        if packet.is_red:
-            try:
-                entries = expand_red(packet.seq, packet.timestamp, packet.payload)
-            except MediaPacketError:
-                self.counters.bad += 1
-                return True  # authentic, but the container is broken: the path is alive
-            depth = len(entries) - 1
-            self._interval_red_depth = max(self._interval_red_depth, depth)
-            if depth > self._repair_depth:  # copies come one packet later per frame back: wait for them
-                self._set_repair_depth(depth)
-            for seq, ts, payload, redundant in entries:
-                self.jitter.put(seq, ts, payload, now, silent=silent and not redundant, redundant=redundant)
-        else:
-            self.jitter.put(packet.seq, packet.timestamp, packet.payload, now, silent=silent)
-        return True
-
-    def _on_report(self, data: bytes) -> bool:
-        try:
-            packet = self._report_opener.open(data)
-            loss, _jitter, _count = _REPORT.unpack(packet.payload)
-        except (MediaPacketError, struct.error):
-            self.counters.bad += 1
-            return False
-        self.peer_loss = loss / 10_000
-        depth = self.policy.update(self.peer_loss)
-        settings = self.policy.codec_settings(self.peer_loss)
-        self.red_depth = depth
-        self.encoder.set_fec(settings.fec)
-        self.encoder.set_expected_loss(settings.expected_loss_percent)
-        return True
+        """Hand one datagram to the pipeline, stamped with the time it was read; True if authentic.
+        Read while the frame timer is overdue, the loop was busy: the datagram may have waited in
+        the socket, so its read time must not teach the jitter buffer a network delay."""
+        now = self._now()
+        overdue = self._loop is not None and now - (self._origin + self._slot * FRAME_S) > LATE_WAKE_S
+        return self.pipeline.receive(data, now, delayed=overdue)
 
     # ----------------------------------------------------------------- playout
 
     def _play_frame(self, now: float) -> None:
-        frame = self.jitter.pop(now)
-        if frame.kind is PlayoutKind.DECODE and frame.payload is not None:
-            pcm = self.decoder.decode(frame.payload)
-            if self.first_audio_ms is None:
-                self._first_audio(now)
-        elif frame.kind is PlayoutKind.FEC and frame.payload is not None:
-            pcm = self.decoder.decode_fec(frame.payload)
-        elif frame.kind is PlayoutKind.CONCEAL:
-            pcm = self.decoder.conceal()
-        else:
-            pcm = SILENCE
-        if self.volume != 1.0:
-            pcm = scale_pcm(pcm, self.volume)
+        played = self.pipeline.play(now)
+        if played.kind is PlayoutKind.DECODE and self.first_audio_ms is None:
+            self._first_audio(now)
+        pcm = played.pcm if self.volume == 1.0 else scale_pcm(played.pcm, self.volume)
         self._last_output = pcm
         self.sink.write_frame(pcm)
 
@@ -407,17 +337,14 @@ class MediaSession:
             self.stats_tick()
 
     def stats_tick(self) -> None:
-        """End of a report interval (the stats loop calls it every `stats_interval`): measure the
-        interval's loss, send the receiver report, adapt the delay floor, emit `Stats`."""
-        self._measure_loss()
-        self._send_report()
-        # Repair data (RED copies, or in-band FEC in the next packet) needs the delay floor one
-        # frame per repair depth higher than the 20 ms base; back down once the network is clean.
-        wanted = max(self._interval_red_depth, 1 if self._measured_loss > 0.005 else 0)
-        self._interval_red_depth = 0
-        if wanted != self._repair_depth:
-            self._set_repair_depth(wanted)
-        js = self.jitter.stats()
+        """End of a report interval (the stats loop calls it every `stats_interval`): the pipeline
+        measures the interval, the receiver report goes out on every path, `Stats` is emitted."""
+        loss = self.pipeline.end_interval()
+        for target in (self.conn, self.standby):  # the report also keeps the standby path alive
+            if target is not None:
+                with contextlib.suppress(Exception):
+                    target.send_datagram(self.pipeline.seal_report())
+        js = self.pipeline.jitter_stats()
         conn = self.conn
         rtt = conn.rtt if conn is not None else None
         bitrate = (self.counters.bytes_sent - self._last_bytes) * 8 / self.stats_interval / 1000
@@ -428,7 +355,7 @@ class MediaSession:
                 call_id=self.call_id,
                 path=self.path,
                 rtt_ms=round(rtt * 1000, 1) if rtt is not None else None,
-                loss_pct=round(self._measured_loss * 100, 2),
+                loss_pct=round(loss * 100, 2),
                 jitter_ms=round(js.jitter_ms, 2),
                 jitter_buffer_ms=round(js.delay_ms, 1),
                 bitrate_kbps=round(bitrate, 1),
@@ -442,35 +369,3 @@ class MediaSession:
                 echo_drift_ms=processing.reference_slewed_ms if processing else None,
             )
         )
-
-    def _set_repair_depth(self, depth: int) -> None:
-        self._repair_depth = depth
-        self.jitter.set_min_delay(FRAME_S * (1 + depth))
-
-    def _measure_loss(self) -> None:
-        highest = self._opener.highest_seq
-        if highest is None or self._interval_base is None:
-            return
-        expected = highest - self._interval_base
-        if expected > 0:
-            self._measured_loss = max(0.0, min(1.0, 1.0 - self._interval_received / expected))
-        self._interval_base = highest
-        self._interval_received = 0
-
-    def _send_report(self) -> None:
-        conn = self.conn
-        if conn is None:
-            return
-        js = self.jitter.stats()
-        payload = _REPORT.pack(
-            min(10_000, int(self._measured_loss * 10_000)),
-            min(65_535, int(js.jitter_ms * 10)),
-            self.counters.received & 0xFFFFFFFF,
-        )
-        for target in (conn, self.standby):  # the report also keeps the standby path alive
-            if target is None:
-                continue
-            datagram = self._report_sealer.seal(FLAG_REPORT, self._report_seq, 0, payload)
-            self._report_seq = (self._report_seq + 1) & 0xFFFFFFFF
-            with contextlib.suppress(Exception):
-                target.send_datagram(datagram)
