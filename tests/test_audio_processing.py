@@ -21,7 +21,8 @@ from app.media.audio_processing import (
     energy_db,
     make_processor,
 )
-from app.media.echo_reference import SAMPLE_RATE, ReferenceAligner, RenderReference
+from app.media.audio_format import SAMPLE_RATE
+from app.media.echo_reference import ReferenceAligner, RenderReference
 
 BLOCK = 960
 

@@ -26,19 +26,13 @@ import logging
 import math
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
-
-    Int16Array = npt.NDArray[np.int16]
-else:
-    Int16Array = Any
+from app.media.audio_format import SAMPLE_RATE
+from app.media.echo_delay import EchoDelayEstimator
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 48_000
 BLOCK_SAMPLES = SAMPLE_RATE // 100  # the processing module works in 10 ms blocks
 BACKEND_ENV = "WZP_AUDIO_PROCESSING"
 #: 12 dB suppression. 18 dB (level 2) cost espeak speech 0.3 more PESQ-WB for little more noise gone.
@@ -209,66 +203,6 @@ CONVERGED_DB = 10.0
 NEAR_FLOOR_DB = -70.0  # a quieter capture has no echo worth measuring (a headset, a muted microphone)
 
 
-class EchoDelayEstimator:
-    """How long after the reference its echo shows up in the raw capture, from 1 ms energy envelopes.
-
-    Neither backend reports its canceller's delay estimate, so this is ours: the lag (0-500 ms)
-    at which the far envelope best matches the capture envelope over the last 3 s, when the match
-    is clear (normalised correlation >= 0.5); None otherwise (no far speech, a headset, no echo).
-    """
-
-    STEP = 48  # 1 ms
-    HISTORY = 3000  # ms
-    MAX_LAG = 500  # ms
-
-    def __init__(self) -> None:
-        self._near: list[Any] = []
-        self._far: list[Any] = []
-        self._blocks = 0
-        self._estimate: float | None = None
-        self._recent: list[float | None] = []  # the last raw estimates (5 a second)
-
-    def add(self, near: bytes, far: bytes) -> None:
-        np = _np()
-        n = len(near) // 2 // self.STEP * self.STEP
-        for store, pcm in ((self._near, near), (self._far, far)):
-            x = np.frombuffer(pcm, dtype="<i2")[:n].astype(np.float32)
-            store.append(np.log10(np.mean((x * x).reshape(-1, self.STEP), axis=1) + 1.0))
-        keep = self.HISTORY * self.STEP // max(n, 1)
-        del self._near[:-keep], self._far[:-keep]
-        self._blocks += 1
-        if self._blocks % 10 == 0:  # 5 times a second: an echo must take the canceller's output at once
-            self._update()
-
-    def _update(self) -> None:
-        np = _np()
-        near, far = np.concatenate(self._near), np.concatenate(self._far)
-        if len(near) < self.MAX_LAG * 2 + 200 or float(np.std(far)) < 0.3:
-            self._push(None)
-            return
-        near, far = near - near.mean(), far - far.mean()
-        span = len(far) - self.MAX_LAG
-        ref = far[:span]
-        corr = np.correlate(near, ref, mode="valid")[: self.MAX_LAG + 1]
-        lag = int(np.argmax(corr))
-        seg = near[lag : lag + span]
-        norm = float(np.sqrt(np.dot(ref, ref) * np.dot(seg, seg)))
-        self._push(float(lag) if norm > 0 and corr[lag] / norm >= 0.5 else None)
-
-    def _push(self, lag: float | None) -> None:
-        """An echo is only reported when three estimates in a row agree within 5 ms: a chance match of
-        two voices (a near talker starting over the far one) does not hold still like a real echo."""
-        self._recent = [*self._recent[-2:], lag]
-        lags = [x for x in self._recent if x is not None]
-        if len(lags) == 3 and max(lags) - min(lags) <= 5:
-            self._estimate = lags[-1]
-        elif self._recent[-1] is None or len(lags) < 2:
-            self._estimate = None
-
-    def estimate(self) -> float | None:
-        return self._estimate
-
-
 ERLE_WINDOW_BLOCKS = 100  # 2 s of 20 ms blocks
 
 
@@ -351,6 +285,7 @@ class CaptureProcessing:
         self._erle_in: list[float] = []
         self._erle_out: list[float] = []
         self.delay = EchoDelayEstimator()
+        self._jumps = 0  # the aligner's jumps seen
         self._stats = ProcessingStats(processor.name, None, None, None, 0, 0, 0)
 
     def process(self, near: bytes, adc_time: float, *, glitch: bool = False) -> bytes:
@@ -371,7 +306,7 @@ class CaptureProcessing:
         near_db = energy_db(near)
         far_db = energy_db(far) if far is not None else -120.0
         if far is not None:
-            self.delay.add(near, far)
+            self._measure(near, far)
             no_echo = self.coupling.add(near_db, far_db, self.delay.estimate() is not None)
             if no_echo != self._no_echo:
                 self._no_echo = no_echo
@@ -392,6 +327,21 @@ class CaptureProcessing:
         if self.frames % 50 == 0:
             self._publish()
         return out
+
+    def _measure(self, near: bytes, far: bytes) -> None:
+        """The echo delay on the raw capture, handed to the aligner; after any jump of the reference the
+        measurement starts over, and the output is held at the raw capture's level until it reconverged."""
+        aligner = self.aligner
+        jumps = aligner.jumps if aligner is not None else 0
+        lag = self.delay.add(near, far)
+        if aligner is None:
+            return
+        aligner.measured(lag)
+        if aligner.jumps != jumps or aligner.jumps != self._jumps:
+            self._jumps = aligner.jumps
+            self.delay.reset()
+            self._converged = False
+            self._recent.clear()
 
     def _not_louder(self, near_db: float, far_db: float, out: bytes) -> bytes:
         """Once the far end has played something, and until the canceller has converged (the last half
@@ -431,7 +381,7 @@ class CaptureProcessing:
             erle_db=erle if self.processor.config.echo_cancellation else None,
             echo_delay_ms=self.delay.estimate(),
             reference_slewed_ms=round(aligner.slewed / 48, 2) if aligner is not None else None,
-            reference_resyncs=aligner.resyncs if aligner is not None else 0,
+            reference_resyncs=aligner.jumps if aligner is not None else 0,
             frames=self.frames,
             failures=self.failures,
         )

@@ -43,19 +43,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
-
-    Int16Array = npt.NDArray[np.int16]
-else:
-    Int16Array = Any
+from app.media.audio_format import SAMPLE_RATE, Int16Array
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 48_000
 RING_SECONDS = 2.0
 #: The reference is taken this much later than the capture block: a timestamp that is a few ms
 #: off must not make the echo arrive before its reference (the canceller cannot look ahead).
@@ -69,6 +61,19 @@ SETTLE_RESYNC_S = 0.020
 SETTLE_LATE_S = 0.250
 SETTLE_BLOCKS = 5
 SMOOTHING = 0.01
+#: Locked on the measured echo delay: a step this large, measured twice (within LOCK_AGREE_S), is undone
+#: at once; a smaller deviation beyond LOCK_DEAD_S is slewed away one sample at a time.
+LOCK_STEP_S = 0.004
+LOCK_AGREE_S = 0.002
+LOCK_DEAD_S = 0.001
+#: A first measured delay outside this range is moved to LOCK_TARGET_S (an echo at or before its
+#: reference cannot be cancelled; one far behind it is near the end of the canceller's reach).
+LOCK_MIN_S = 0.010
+LOCK_MAX_S = 0.350
+LOCK_TARGET_S = 0.080
+#: Reading past what the speaker was given for this many blocks in a row: the device played silence we
+#: never wrote (a starved output), so the reference steps back to what was written, less one block.
+UNWRITTEN_BLOCKS = 3
 
 
 @dataclass(frozen=True)
@@ -114,6 +119,12 @@ class RenderReference:
         self._anchor = _Anchor(dac_time, start, start + n)
         self.blocks += 1
 
+    @property
+    def end(self) -> int | None:
+        """One past the last sample written (None before anything was played)."""
+        anchor = self._anchor
+        return anchor.end if anchor is not None else None
+
     def position_at(self, t: float) -> float | None:
         """The render sample that is at the DAC at time `t` (None before anything was played)."""
         anchor = self._anchor
@@ -155,8 +166,21 @@ class ReferenceAligner:
         self._glitches_seen = 0
         self.glitches = 0
         self._far_off = 0  # consecutive blocks the clocks put the cursor more than RESYNC_S away
-        self.resyncs = 0
+        self._unwritten = 0  # consecutive blocks that read past what the speaker was given
+        self._n = 0  # the last block's length
+        self.resyncs = 0  # jumps the timestamps asked for
+        self.realigns = 0  # jumps the measured echo delay asked for (or reading past what was written)
         self.slewed = 0  # samples the cursor slipped to follow drift
+        # The measured echo delay the canceller sees (samples), once locked; the pending step; the deviation
+        # left to slew away.
+        self.locked: int | None = None
+        self._step: int | None = None
+        self._lock_error = 0
+
+    @property
+    def jumps(self) -> int:
+        """Every jump of the reference (the canceller's delay changed; the echo measurement starts over)."""
+        return self.resyncs + self.realigns
 
     def far_for(self, n: int, adc_time: float, *, glitch: bool = False) -> Int16Array | None:
         """The reference for `n` captured samples whose first was at the ADC at `adc_time`;
@@ -173,9 +197,11 @@ class ReferenceAligner:
         cursor = self._cursor
         settling = self._captured < max(SETTLE_S * SAMPLE_RATE, self._quick_until)
         self._captured += n
+        self._n = n
         # The canceller sees an echo delay of (acoustic delay + cursor - target): a cursor behind its target
         # shortens it towards an echo that comes before its reference; one ahead only lengthens it.
-        if settling:  # a cursor behind is urgent; one ahead only past the canceller's reach
+        # Locked on the measured echo, only a step beyond RESYNC_S (a device switch, a stall) is the clocks'.
+        if settling and self.locked is None:  # a cursor behind is urgent; one ahead only past the canceller's reach
             low, high, blocks = -SETTLE_LATE_S, SETTLE_RESYNC_S, SETTLE_BLOCKS
         else:
             low, high, blocks = -RESYNC_S, RESYNC_S, RESYNC_BLOCKS
@@ -184,23 +210,102 @@ class ReferenceAligner:
         else:
             self._far_off = 0
         if cursor is None or self._far_off >= blocks:
-            if cursor is not None:
-                self.resyncs += 1
-                log.info("echo reference resync off_by_ms=%.1f", (target - cursor) / SAMPLE_RATE * 1000)
-            cursor = round(target)
+            # never to samples the speaker was not given yet (the clocks put them there; they cannot be right)
+            end = self.reference.end
+            new = round(target) if end is None else min(round(target), end - 2 * n)
             self._error = 0.0
             self._far_off = 0
+            if cursor is None or abs(new - cursor) >= LOCK_STEP_S * SAMPLE_RATE:
+                if cursor is not None:
+                    self.resyncs += 1
+                    log.info("echo reference resync off_by_ms=%.1f", (new - cursor) / SAMPLE_RATE * 1000)
+                cursor = new
+                self.locked = self._step = None
+                self._lock_error = 0
         else:
             self._error += SMOOTHING * ((target - cursor) - self._error)
             self._blocks += 1
-            if abs(self._error) > SLEW_THRESHOLD_S * SAMPLE_RATE and self._blocks % SLEW_EVERY == 0:
-                step = 1 if self._error > 0 else -1
-                cursor += step
-                self._error -= step
-                self.slewed += step
+            if self._blocks % SLEW_EVERY == 0:
+                if self.locked is not None:  # the measured delay drifts: keep it where it was locked
+                    if abs(self._lock_error) > LOCK_DEAD_S * SAMPLE_RATE:
+                        step = -1 if self._lock_error > 0 else 1
+                        cursor += step
+                        self._lock_error += step
+                        self.slewed += step
+                elif abs(self._error) > SLEW_THRESHOLD_S * SAMPLE_RATE:
+                    step = 1 if self._error > 0 else -1
+                    cursor += step
+                    self._error -= step
+                    self.slewed += step
+        cursor = self._written(cursor, n)
         far = self.reference.read(cursor, n)
         self._cursor = cursor + n
         return far
+
+    def _written(self, cursor: int, n: int) -> int:
+        """The cursor, stepped back when it has read past what the speaker was given for a while."""
+        end = self.reference.end
+        if end is None or cursor + n <= end:
+            self._unwritten = 0
+            return cursor
+        self._unwritten += 1
+        if self._unwritten < UNWRITTEN_BLOCKS:
+            return cursor
+        self._unwritten = 0
+        back = cursor + 2 * n - end
+        self.realigns += 1
+        log.info("echo reference past what was played back_ms=%.1f", back / SAMPLE_RATE * 1000)
+        return cursor - back
+
+    def measured(self, lag: int | None) -> None:
+        """The echo delay the canceller sees (samples; `EchoDelayEstimator`, echo_delay.py) measured on the raw
+        capture and the reference as fed, or None. The first clear measurement locks it; from then on the
+        cursor keeps it still: a step (the device played silence we never wrote, or capture was lost) is
+        undone to the sample, so the canceller keeps what it learnt instead of re-learning; drift is slewed."""
+        if lag is None or self._cursor is None:
+            return
+        if self.locked is None:
+            if self._step is None or abs(lag - self._step) > LOCK_AGREE_S * SAMPLE_RATE:
+                self._step = lag  # wait for a second measurement that agrees
+                return
+            self._step = None
+            if LOCK_MIN_S * SAMPLE_RATE <= lag <= LOCK_MAX_S * SAMPLE_RATE:
+                self.locked = lag
+                self._lock_error = 0
+                log.info("echo reference locked on the measured echo delay_ms=%.1f", lag / SAMPLE_RATE * 1000)
+                return
+            self.locked = round(LOCK_TARGET_S * SAMPLE_RATE)
+            self._shift(self.locked - lag, lag)
+            return
+        error = lag - self.locked
+        if abs(error) < LOCK_STEP_S * SAMPLE_RATE:
+            self._step = None
+            self._lock_error = error
+            return
+        if self._step is None or abs(lag - self._step) > LOCK_AGREE_S * SAMPLE_RATE:
+            self._step = lag
+            return
+        self._step = None
+        self._shift(-error, lag)
+
+    def _shift(self, shift: int, lag: int) -> None:
+        """Move the cursor by `shift` samples (the canceller's delay changes by as much), never past what
+        was written: what cannot be moved forward is left in the lock (the canceller sees a longer delay)."""
+        assert self._cursor is not None and self.locked is not None
+        end = self.reference.end
+        if shift > 0 and end is not None:
+            room = max(end - (self._cursor + self._n), 0)
+            if shift > room:
+                self.locked -= shift - room
+                shift = room
+        self._cursor += shift
+        self._lock_error = 0
+        self.realigns += 1
+        log.info(
+            "echo reference realigned on the measured echo delay_ms=%.1f shift_ms=%.1f",
+            lag / SAMPLE_RATE * 1000,
+            shift / SAMPLE_RATE * 1000,
+        )
 
     @property
     def offset_ms(self) -> float:
