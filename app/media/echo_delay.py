@@ -3,13 +3,13 @@
 Neither processing library reports its canceller's delay estimate, and the device timestamps that
 line the reference up with the capture are rough (through PulseAudio's ALSA plugin they move 15-50
 ms from block to block, and step by 25-300 ms when a loaded machine starves a stream). So the echo
-itself is measured: every half second, the last second of the reference as fed to the canceller is
+itself is measured: every quarter second, the last half second of the reference as fed to the canceller is
 cross-correlated with the raw capture over lags of -300..+500 ms (at 12 kHz through one FFT, then
 refined at 48 kHz around the peak). A clear match (normalised correlation >= `MIN_QUALITY`) is a
 measurement; with no far speech, no echo (a headset) or a near talker over it, there is none.
 
-Sans-IO and pure numpy: `add` takes the blocks, `measure` returns a lag or None. ~1 ms of CPU per
-half second. `ReferenceAligner.measured` (echo_reference.py) keeps the canceller's delay still with it.
+Sans-IO and pure numpy: `add` takes the blocks, `measure` returns a lag or None. ~0.5 ms of CPU per
+quarter second. `ReferenceAligner.measured` (echo_reference.py) keeps the canceller's delay still with it.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from typing import Any
 
 from app.media.audio_format import SAMPLE_RATE
 
-WINDOW_S = 1.0  # the reference correlated per measurement
+WINDOW_S = 0.5  # the reference correlated per measurement
 MIN_LAG_S = -0.300  # a reference that comes after its echo (a misaligned cursor) is found too
 MAX_LAG_S = 0.500
-EVERY_S = 0.5
+EVERY_S = 0.25
 DECIMATE = 4
 MIN_QUALITY = 0.5
 FAR_ACTIVE_MS = 10 ** (-50 / 10) * 32768.0**2  # -50 dBFS mean square: the far end is talking

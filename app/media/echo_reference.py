@@ -61,11 +61,13 @@ SETTLE_RESYNC_S = 0.020
 SETTLE_LATE_S = 0.250
 SETTLE_BLOCKS = 5
 SMOOTHING = 0.01
-#: Locked on the measured echo delay: a step this large, measured twice (within LOCK_AGREE_S), is undone
-#: at once; a smaller deviation beyond LOCK_DEAD_S is slewed away one sample at a time.
+#: Locked on the measured echo delay: a step this large, measured twice (within LOCK_AGREE_S), becomes the
+#: new lock (the canceller's own delay estimator follows a step within its reach faster than we could
+#: confirm it; undoing it afterwards cost 2-3 s of echo, measured); a smaller deviation beyond
+#: LOCK_DEAD_S is drift, slewed away one sample at a time, so the canceller sees its delay hold still.
 LOCK_STEP_S = 0.004
 LOCK_AGREE_S = 0.002
-LOCK_DEAD_S = 0.001
+LOCK_DEAD_S = 0.002
 #: A first measured delay outside this range is moved to LOCK_TARGET_S (an echo at or before its
 #: reference cannot be cancelled; one far behind it is near the end of the canceller's reach).
 LOCK_MIN_S = 0.010
@@ -73,7 +75,8 @@ LOCK_MAX_S = 0.350
 LOCK_TARGET_S = 0.080
 #: Reading past what the speaker was given for this many blocks in a row: the device played silence we
 #: never wrote (a starved output), so the reference steps back to what was written, less one block.
-UNWRITTEN_BLOCKS = 3
+#: (For a few blocks it is normal: PulseAudio asks for output in bursts.)
+UNWRITTEN_BLOCKS = 25
 
 
 @dataclass(frozen=True)
@@ -176,6 +179,7 @@ class ReferenceAligner:
         self.locked: int | None = None
         self._step: int | None = None
         self._lock_error = 0
+        self._in_reach = False  # a measurement put the echo within the canceller's reach since the last jump
 
     @property
     def jumps(self) -> int:
@@ -201,7 +205,7 @@ class ReferenceAligner:
         # The canceller sees an echo delay of (acoustic delay + cursor - target): a cursor behind its target
         # shortens it towards an echo that comes before its reference; one ahead only lengthens it.
         # Locked on the measured echo, only a step beyond RESYNC_S (a device switch, a stall) is the clocks'.
-        if settling and self.locked is None:  # a cursor behind is urgent; one ahead only past the canceller's reach
+        if settling and not self._in_reach:  # a cursor behind is urgent; one ahead only past the canceller's reach
             low, high, blocks = -SETTLE_LATE_S, SETTLE_RESYNC_S, SETTLE_BLOCKS
         else:
             low, high, blocks = -RESYNC_S, RESYNC_S, RESYNC_BLOCKS
@@ -222,6 +226,7 @@ class ReferenceAligner:
                 cursor = new
                 self.locked = self._step = None
                 self._lock_error = 0
+                self._in_reach = False
         else:
             self._error += SMOOTHING * ((target - cursor) - self._error)
             self._blocks += 1
@@ -260,16 +265,19 @@ class ReferenceAligner:
     def measured(self, lag: int | None) -> None:
         """The echo delay the canceller sees (samples; `EchoDelayEstimator`, echo_delay.py) measured on the raw
         capture and the reference as fed, or None. The first clear measurement locks it; from then on the
-        cursor keeps it still: a step (the device played silence we never wrote, or capture was lost) is
-        undone to the sample, so the canceller keeps what it learnt instead of re-learning; drift is slewed."""
+        cursor keeps it still against drift (slewed), the device timestamps no longer move it (only a step
+        beyond RESYNC_S does), and a measured step out of the canceller's reach (the device played silence
+        we never wrote, capture was lost) is brought back to LOCK_TARGET_S."""
         if lag is None or self._cursor is None:
             return
+        in_reach = LOCK_MIN_S * SAMPLE_RATE <= lag <= LOCK_MAX_S * SAMPLE_RATE
+        self._in_reach = self._in_reach or in_reach  # the settling timestamps are not followed any more
         if self.locked is None:
             if self._step is None or abs(lag - self._step) > LOCK_AGREE_S * SAMPLE_RATE:
                 self._step = lag  # wait for a second measurement that agrees
                 return
             self._step = None
-            if LOCK_MIN_S * SAMPLE_RATE <= lag <= LOCK_MAX_S * SAMPLE_RATE:
+            if in_reach:
                 self.locked = lag
                 self._lock_error = 0
                 log.info("echo reference locked on the measured echo delay_ms=%.1f", lag / SAMPLE_RATE * 1000)
@@ -286,7 +294,13 @@ class ReferenceAligner:
             self._step = lag
             return
         self._step = None
-        self._shift(-error, lag)
+        if in_reach:
+            self.locked = lag
+            self._lock_error = 0
+            log.info("echo reference lock follows a measured step delay_ms=%.1f", lag / SAMPLE_RATE * 1000)
+            return
+        self.locked = round(LOCK_TARGET_S * SAMPLE_RATE)
+        self._shift(self.locked - lag, lag)
 
     def _shift(self, shift: int, lag: int) -> None:
         """Move the cursor by `shift` samples (the canceller's delay changes by as much), never past what
