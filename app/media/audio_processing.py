@@ -212,22 +212,28 @@ class EchoCoupling:
     AEC3 assumes an echo until its filter has converged on one, so without any echo path it keeps
     suppressing the near talker whenever the far end talks: measured, PESQ-WB 1.4 against 3.6 for
     the first ~15 s of a headset call, in both libraries. With an echo path, every stretch of far
-    speech comes back: the capture over half a second of far speech is never far below it. So one
-    such half second (of the last `SEGMENTS` with far speech) where the capture stays `NO_ECHO_DB`
-    below the far signal shows there is none. An echo our delay estimator sees (or the first
-    `SETTLE_BLOCKS`, while the reference's alignment settles) keeps the canceller's output.
+    speech comes back, within the 500 ms the delay estimator covers. Two signs there is none, each
+    enough: a half second (of the last `SEGMENTS` with far speech) where the capture stays
+    `NO_ECHO_DB` below the far signal; or, from the first second on and also while the near end talks
+    (its pauses between words), `QUIET_BLOCKS` blocks that are `NO_ECHO_DB` below the quietest of the
+    `WINDOW_BLOCKS` far blocks before them, all far speech: an echo of any of them would be louder.
+    An echo our delay estimator sees keeps the canceller's output for `STICKY_BLOCKS`.
     """
 
     SEGMENT_BLOCKS = 25  # 0.5 s of 20 ms blocks
     SEGMENTS = 20  # the last 10 s of far speech
     NO_ECHO_DB = -30.0
     STICKY_BLOCKS = 500  # 10 s after an echo was seen
-    SETTLE_BLOCKS = 150
+    WINDOW_BLOCKS = 25  # 0.5 s: the longest echo delay the canceller's reference can have
+    QUIET_BLOCKS = 5
+    EVIDENCE_BLOCKS = 500  # quiet blocks count for 10 s
 
     def __init__(self) -> None:
         from collections import deque
 
         self._segments: deque[bool] = deque(maxlen=self.SEGMENTS)  # True: that half second had no echo
+        self._window: deque[float] = deque(maxlen=self.WINDOW_BLOCKS)  # the last far levels (dB)
+        self._quiet: deque[int] = deque()  # the blocks that showed no echo
         self._near = self._far = 0.0
         self._far_active = self._in_segment = 0
         self._blocks = 0
@@ -238,6 +244,12 @@ class EchoCoupling:
         self._blocks += 1
         if echo_detected:
             self._echo_seen_at = self._blocks
+        window = self._window
+        if len(window) == window.maxlen and min(window) > FAR_ACTIVE_DB and near_db <= min(window) + self.NO_ECHO_DB:
+            self._quiet.append(self._blocks)
+        while self._quiet and self._blocks - self._quiet[0] >= self.EVIDENCE_BLOCKS:
+            self._quiet.popleft()
+        window.append(far_db)
         self._near += 10 ** (near_db / 10)
         self._far += 10 ** (far_db / 10)
         self._far_active += far_db > FAR_ACTIVE_DB
@@ -248,11 +260,9 @@ class EchoCoupling:
                 self._segments.append(ratio_db <= self.NO_ECHO_DB)
             self._near = self._far = 0.0
             self._far_active = self._in_segment = 0
-        if self._blocks < self.SETTLE_BLOCKS:
-            return False
         if self._echo_seen_at is not None and self._blocks - self._echo_seen_at < self.STICKY_BLOCKS:
             return False
-        return any(self._segments)
+        return any(self._segments) or len(self._quiet) >= self.QUIET_BLOCKS
 
 
 class CaptureProcessing:

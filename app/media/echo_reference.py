@@ -62,12 +62,11 @@ SETTLE_LATE_S = 0.250
 SETTLE_BLOCKS = 5
 SMOOTHING = 0.01
 #: Locked on the measured echo delay: a step this large, measured twice (within LOCK_AGREE_S), becomes the
-#: new lock (the canceller's own delay estimator follows a step within its reach faster than we could
-#: confirm it; undoing it afterwards cost 2-3 s of echo, measured); a smaller deviation beyond
-#: LOCK_DEAD_S is drift, slewed away one sample at a time, so the canceller sees its delay hold still.
+#: new lock when it is within the canceller's reach (its own delay estimator follows such a step faster
+#: than we could confirm it: undoing it afterwards cost 2-3 s of echo, measured; so did slewing the
+#: cursor to hold the measured delay still, which module-loopback's rate control moves by ms a second).
 LOCK_STEP_S = 0.004
 LOCK_AGREE_S = 0.002
-LOCK_DEAD_S = 0.002
 #: A first measured delay outside this range is moved to LOCK_TARGET_S (an echo at or before its
 #: reference cannot be cancelled; one far behind it is near the end of the canceller's reach).
 LOCK_MIN_S = 0.010
@@ -178,7 +177,6 @@ class ReferenceAligner:
         # left to slew away.
         self.locked: int | None = None
         self._step: int | None = None
-        self._lock_error = 0
         self._in_reach = False  # a measurement put the echo within the canceller's reach since the last jump
 
     @property
@@ -225,23 +223,15 @@ class ReferenceAligner:
                     log.info("echo reference resync off_by_ms=%.1f", (new - cursor) / SAMPLE_RATE * 1000)
                 cursor = new
                 self.locked = self._step = None
-                self._lock_error = 0
                 self._in_reach = False
         else:
             self._error += SMOOTHING * ((target - cursor) - self._error)
             self._blocks += 1
-            if self._blocks % SLEW_EVERY == 0:
-                if self.locked is not None:  # the measured delay drifts: keep it where it was locked
-                    if abs(self._lock_error) > LOCK_DEAD_S * SAMPLE_RATE:
-                        step = -1 if self._lock_error > 0 else 1
-                        cursor += step
-                        self._lock_error += step
-                        self.slewed += step
-                elif abs(self._error) > SLEW_THRESHOLD_S * SAMPLE_RATE:
-                    step = 1 if self._error > 0 else -1
-                    cursor += step
-                    self._error -= step
-                    self.slewed += step
+            if abs(self._error) > SLEW_THRESHOLD_S * SAMPLE_RATE and self._blocks % SLEW_EVERY == 0:
+                step = 1 if self._error > 0 else -1
+                cursor += step
+                self._error -= step
+                self.slewed += step
         cursor = self._written(cursor, n)
         far = self.reference.read(cursor, n)
         self._cursor = cursor + n
@@ -265,9 +255,9 @@ class ReferenceAligner:
     def measured(self, lag: int | None) -> None:
         """The echo delay the canceller sees (samples; `EchoDelayEstimator`, echo_delay.py) measured on the raw
         capture and the reference as fed, or None. The first clear measurement locks it; from then on the
-        cursor keeps it still against drift (slewed), the device timestamps no longer move it (only a step
-        beyond RESYNC_S does), and a measured step out of the canceller's reach (the device played silence
-        we never wrote, capture was lost) is brought back to LOCK_TARGET_S."""
+        settling device timestamps no longer move the cursor (only a step beyond RESYNC_S does: a device
+        switch, a stall), and a measured echo out of the canceller's reach (the device played silence we
+        never wrote, capture was lost) is brought back to LOCK_TARGET_S."""
         if lag is None or self._cursor is None:
             return
         in_reach = LOCK_MIN_S * SAMPLE_RATE <= lag <= LOCK_MAX_S * SAMPLE_RATE
@@ -279,7 +269,6 @@ class ReferenceAligner:
             self._step = None
             if in_reach:
                 self.locked = lag
-                self._lock_error = 0
                 log.info("echo reference locked on the measured echo delay_ms=%.1f", lag / SAMPLE_RATE * 1000)
                 return
             self.locked = round(LOCK_TARGET_S * SAMPLE_RATE)
@@ -288,7 +277,6 @@ class ReferenceAligner:
         error = lag - self.locked
         if abs(error) < LOCK_STEP_S * SAMPLE_RATE:
             self._step = None
-            self._lock_error = error
             return
         if self._step is None or abs(lag - self._step) > LOCK_AGREE_S * SAMPLE_RATE:
             self._step = lag
@@ -296,7 +284,6 @@ class ReferenceAligner:
         self._step = None
         if in_reach:
             self.locked = lag
-            self._lock_error = 0
             log.info("echo reference lock follows a measured step delay_ms=%.1f", lag / SAMPLE_RATE * 1000)
             return
         self.locked = round(LOCK_TARGET_S * SAMPLE_RATE)
@@ -313,7 +300,6 @@ class ReferenceAligner:
                 self.locked -= shift - room
                 shift = room
         self._cursor += shift
-        self._lock_error = 0
         self.realigns += 1
         log.info(
             "echo reference realigned on the measured echo delay_ms=%.1f shift_ms=%.1f",
