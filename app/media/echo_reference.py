@@ -72,9 +72,10 @@ LOCK_AGREE_S = 0.002
 LOCK_MIN_S = 0.010
 LOCK_MAX_S = 0.350
 LOCK_TARGET_S = 0.080
-#: Reading past what the speaker was given for this many blocks in a row: the device played silence we
-#: never wrote (a starved output), so the reference steps back to what was written, less one block.
-#: (For a few blocks it is normal: PulseAudio asks for output in bursts.)
+#: Whole blocks past what the speaker was given, this many in a row: the device played silence we never
+#: wrote (a starved output; measured on a loaded machine: the canceller then got only zeros for seconds
+#: and cancelled nothing), so the reference steps back to what was written, less one block. (A block's
+#: tail past it is normal: PulseAudio asks for output in bursts, and it is written a moment later.)
 UNWRITTEN_BLOCKS = 25
 
 
@@ -212,18 +213,14 @@ class ReferenceAligner:
         else:
             self._far_off = 0
         if cursor is None or self._far_off >= blocks:
-            # never to samples the speaker was not given yet (the clocks put them there; they cannot be right)
-            end = self.reference.end
-            new = round(target) if end is None else min(round(target), end - 2 * n)
+            if cursor is not None:
+                self.resyncs += 1
+                log.info("echo reference resync off_by_ms=%.1f", (target - cursor) / SAMPLE_RATE * 1000)
+            cursor = round(target)
             self._error = 0.0
             self._far_off = 0
-            if cursor is None or abs(new - cursor) >= LOCK_STEP_S * SAMPLE_RATE:
-                if cursor is not None:
-                    self.resyncs += 1
-                    log.info("echo reference resync off_by_ms=%.1f", (new - cursor) / SAMPLE_RATE * 1000)
-                cursor = new
-                self.locked = self._step = None
-                self._in_reach = False
+            self.locked = self._step = None
+            self._in_reach = False
         else:
             self._error += SMOOTHING * ((target - cursor) - self._error)
             self._blocks += 1
@@ -238,9 +235,9 @@ class ReferenceAligner:
         return far
 
     def _written(self, cursor: int, n: int) -> int:
-        """The cursor, stepped back when it has read past what the speaker was given for a while."""
+        """The cursor, stepped back when all it read for UNWRITTEN_BLOCKS was never given to the speaker."""
         end = self.reference.end
-        if end is None or cursor + n <= end:
+        if end is None or cursor < end:
             self._unwritten = 0
             return cursor
         self._unwritten += 1
