@@ -90,13 +90,15 @@ class EchoDelayEstimator:
         corr = corr[:valid]
         p = int(np.argmax(corr))
         seg = xd[p : p + len(rd)]
-        norm = float(np.sqrt(np.dot(rd, rd) * np.dot(seg, seg)))
+        # (a * b).sum(), not np.dot: numpy's BLAS may start threads for a dot this long, which on a
+        # loaded machine took 100-300 ms (measured) in the capture callback
+        norm = float(np.sqrt((rd * rd).sum() * (seg * seg).sum()))
         if norm <= 0 or corr[p] / norm < MIN_QUALITY:
             return None
         coarse = p * DECIMATE  # offset of the echo window in `near`
         best, best_value = coarse, -np.inf
         for offset in range(max(coarse - DECIMATE, 0), min(coarse + DECIMATE, len(x) - self._window) + 1):
-            value = float(np.dot(x[offset : offset + self._window], ref))
+            value = float((x[offset : offset + self._window] * ref).sum())
             if value > best_value:
                 best, best_value = offset, value
         return best - start

@@ -189,6 +189,7 @@ class ReferenceAligner:
         """The reference for `n` captured samples whose first was at the ADC at `adc_time`;
         None while the speaker has played nothing. `glitch`: the input reported an overflow."""
         if glitch or self.reference.glitches != self._glitches_seen:
+            log.info("echo reference: the %s reported a glitch", "microphone" if glitch else "speaker")
             self._glitches_seen = self.reference.glitches
             self.glitches += 1
             self._quick_until = self._captured + int(SETTLE_S * SAMPLE_RATE)
