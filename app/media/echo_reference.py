@@ -42,6 +42,7 @@ of the reference costs it a second or more of reconvergence (measured on the Pul
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass
 
 from app.media.audio_format import SAMPLE_RATE, Int16Array
@@ -72,11 +73,13 @@ LOCK_AGREE_S = 0.002
 LOCK_MIN_S = 0.010
 LOCK_MAX_S = 0.350
 LOCK_TARGET_S = 0.080
-#: Whole blocks past what the speaker was given, this many in a row: the device played silence we never
-#: wrote (a starved output; measured on a loaded machine: the canceller then got only zeros for seconds
-#: and cancelled nothing), so the reference steps back to what was written, less one block. (A block's
-#: tail past it is normal: PulseAudio asks for output in bursts, and it is written a moment later.)
+#: Reads running at least UNWRITTEN_MIN_S past what the speaker was given, this many blocks in a row: the
+#: device played silence we never wrote (a starved output: measured on a loaded machine, the canceller
+#: then got zeros for the rest of the call, wholly or in every block's tail, and cancelled nothing), so
+#: the reference steps back by the least overshoot of the last 10 of them plus one block. (Now and then it is normal:
+#: PulseAudio asks for output in bursts, and the rest is written a moment later.)
 UNWRITTEN_BLOCKS = 25
+UNWRITTEN_MIN_S = 0.002
 
 
 @dataclass(frozen=True)
@@ -170,6 +173,7 @@ class ReferenceAligner:
         self.glitches = 0
         self._far_off = 0  # consecutive blocks the clocks put the cursor more than RESYNC_S away
         self._unwritten = 0  # consecutive blocks that read past what the speaker was given
+        self._overs: deque[int] = deque(maxlen=10)  # how far the last of them ran past it (samples)
         self._n = 0  # the last block's length
         self.resyncs = 0  # jumps the timestamps asked for
         self.realigns = 0  # jumps the measured echo delay asked for (or reading past what was written)
@@ -214,14 +218,18 @@ class ReferenceAligner:
         else:
             self._far_off = 0
         if cursor is None or self._far_off >= blocks:
-            if cursor is not None:
-                self.resyncs += 1
-                log.info("echo reference resync off_by_ms=%.1f", (target - cursor) / SAMPLE_RATE * 1000)
-            cursor = round(target)
+            # never to samples the speaker was not given yet (the clocks put them there: they cannot be right)
+            end = self.reference.end
+            new = round(target) if end is None else min(round(target), end - n)
             self._error = 0.0
             self._far_off = 0
-            self.locked = self._step = None
-            self._in_reach = False
+            if cursor is None or abs(new - cursor) >= LOCK_STEP_S * SAMPLE_RATE:
+                if cursor is not None:
+                    self.resyncs += 1
+                    log.info("echo reference resync off_by_ms=%.1f", (new - cursor) / SAMPLE_RATE * 1000)
+                cursor = new
+                self.locked = self._step = None
+                self._in_reach = False
         else:
             self._error += SMOOTHING * ((target - cursor) - self._error)
             self._blocks += 1
@@ -236,16 +244,18 @@ class ReferenceAligner:
         return far
 
     def _written(self, cursor: int, n: int) -> int:
-        """The cursor, stepped back when all it read for UNWRITTEN_BLOCKS was never given to the speaker."""
+        """The cursor, stepped back when its reads ran past what the speaker was given for UNWRITTEN_BLOCKS."""
         end = self.reference.end
-        if end is None or cursor < end:
+        over = cursor + n - end if end is not None else 0
+        if over < UNWRITTEN_MIN_S * SAMPLE_RATE:
             self._unwritten = 0
             return cursor
         self._unwritten += 1
+        self._overs.append(over)
         if self._unwritten < UNWRITTEN_BLOCKS:
             return cursor
         self._unwritten = 0
-        back = cursor + 2 * n - end
+        back = min(self._overs) + n  # the overshoot that lasted (of the last blocks), and one block more
         self.realigns += 1
         log.info("echo reference past what was played back_ms=%.1f", back / SAMPLE_RATE * 1000)
         return cursor - back
