@@ -4,7 +4,8 @@ Issue 14's target: the echo at the far end at least 25 dB lower with processing 
 within 2 s of the call's start. One call with processing off gives the echo's level; then
 `--runs` calls with processing on (tests/tools/echo_path.py: real relay, two wzp-cli processes,
 null sinks with module-loopback 50 ms). Prints per run the reduction from 2 s (and from 1 s and
-3 s), the echo level per 0.5 s, the reference's jumps, and the distribution at the end.
+3 s), the echo level per 0.5 s, the reference's jumps, and the distribution at the end; first the
+capture processing's CPU per 20 ms frame (in-process, synthetic echo).
 
 `--baseline DIR` (a directory holding another version's `app/`, e.g. from `git archive`): every
 run is made with both versions back to back, so both see the same machine load.
@@ -18,6 +19,7 @@ import argparse
 import asyncio
 import os
 import re
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -30,6 +32,27 @@ from tests.test_echo_path import FAR_TEXT
 from tests.tools.echo_path import FS, echo_call, level_db, voice, window
 
 OFF = ("--no-aec", "--no-ns", "--no-agc")
+#: The capture callback's processing per 20 ms frame (aligner, canceller and the other processors, the
+#: echo delay measurement), in-process on a synthetic echo (-6 dB, 80 ms), for a version's `app/`.
+COST = """
+import time, numpy as np
+from app.media.echo_reference import RenderReference
+from app.media.session_factory import make_device_processing
+from app.media.audio_processing import ProcessingConfig
+capture, reference = make_device_processing(ProcessingConfig(), to_speaker=True, notice=print)
+fs, n = 48000, 960
+rng = np.random.default_rng(1)
+far = (np.convolve(rng.standard_normal(20 * fs), np.ones(8) / 8, "same") * 0.2 * 32767).astype("<i2")
+near = (np.concatenate([np.zeros(3840), far[:-3840]]) * 0.5).astype("<i2")
+times = []
+for i in range(0, len(far) - n, n):
+    reference.played(far[i : i + n].tobytes(), i / fs + 0.05)
+    t0 = time.perf_counter()
+    capture.process(near[i : i + n].tobytes(), i / fs)
+    times.append(time.perf_counter() - t0)
+t = np.array(times[50:]) * 1e6
+print(f"mean {t.mean():.0f} us, median {np.median(t):.0f}, p99 {np.percentile(t, 99):.0f}, max {t.max():.0f}")
+"""
 TARGET_DB = 25.0
 STARTS = (1.0, 2.0, 3.0)
 JUMPS = re.compile(r"echo reference (resync|past what was played|realigned|lock follows)[^\n]*?(-?[\d.]+)\n")
@@ -44,6 +67,12 @@ async def main(runs: int, keep: Path | None, baseline: Path | None) -> None:
         far_wav = tmp / "far.wav"
         far = voice(far_wav, FAR_TEXT, "en-us", peak=0.5)
         seconds = len(far) / FS
+        for name, path in versions.items():
+            cost = subprocess.run(
+                [sys.executable, "-c", COST], env={**os.environ, "PYTHONPATH": path}, capture_output=True, text=True
+            )
+            figure = cost.stdout.strip() or cost.stderr[-500:]
+            print(f"{name}: capture processing per 20 ms frame: {figure}", flush=True)
         os.environ["PYTHONPATH"] = here
         off = await echo_call(tmp / "off", far_wav=far_wav, near_flags=OFF, duration=seconds + 1)
         print(f"echo with processing off: {level_db(window(off.received, 2.0, seconds)):.1f} dBFS from 2 s", flush=True)

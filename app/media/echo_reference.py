@@ -28,15 +28,15 @@ Jumps: for the first `SETTLE_S` of capture the timestamps settle (by 20-400 ms t
 PulseAudio), and the cursor follows a step that lasts `SETTLE_BLOCKS` blocks when it says the
 cursor is more than `SETTLE_RESYNC_S` behind (the echo would come close to or before its
 reference, which can never be cancelled) or more than `SETTLE_LATE_S` ahead (beyond the
-canceller's reach); a cursor somewhat ahead only makes the echo's delay longer, which the
-canceller finds by itself,
-while every jump costs it a second of reconvergence (a 75 ms jump at 1.4 s cost the first 3.5 s).
-The same quick rule holds for `SETTLE_S` after a glitch either stream reports (PortAudio's
-output underflow or input overflow: the device played silence we never wrote, or samples were
-lost; on a busy machine this happens mid-call, and the step is tens of ms). Otherwise only a
-step beyond `RESYNC_S` that lasts `RESYNC_BLOCKS` blocks (a device switch, a stall) moves it;
-smaller ones are left to the canceller's delay estimator (it covers ~500 ms), because each jump
-of the reference costs it a second or more of reconvergence (measured on the PulseAudio echo path).
+canceller's reach); the same quick rule holds for `SETTLE_S` after a glitch either stream reports
+(PortAudio's output underflow or input overflow). Each such jump costs the canceller seconds of
+reconvergence (a 75 ms jump at 1.4 s cost the first 3.5 s), and it is the timestamps, not the
+echo, that moved: so once the echo is measured (`measured`, from `echo_delay.EchoDelayEstimator`)
+within the canceller's reach, they move the cursor no more. Otherwise only a step beyond
+`RESYNC_S` that lasts `RESYNC_BLOCKS` blocks (a device switch, a stall) moves it, a measured echo
+out of reach is brought to `LOCK_TARGET_S`, and reads that keep running past what the speaker
+was given (a starved output: the device played silence we never wrote, and the reference would
+be zeros for the rest of the call) step back. No jump ever lands past what was written.
 """
 
 from __future__ import annotations
