@@ -204,6 +204,7 @@ NEAR_FLOOR_DB = -70.0  # a quieter capture has no echo worth measuring (a headse
 
 
 ERLE_WINDOW_BLOCKS = 100  # 2 s of 20 ms blocks
+ECHO_TAIL_BLOCKS = 25  # an echo may come up to 0.5 s after what the speaker played
 
 
 class EchoCoupling:
@@ -294,6 +295,7 @@ class CaptureProcessing:
         self.processor = processor
         self.bypass = bypass
         self.early = early  # the bypass without gain control, until the echo path is known
+        self._far_active_at = -ECHO_TAIL_BLOCKS  # the last block the far end talked in (frames)
         self.coupling = EchoCoupling()
         self.bypassed = 0  # blocks that took the bypass's output
         self.capped = 0  # blocks held at the raw capture's level before the canceller converged
@@ -343,12 +345,15 @@ class CaptureProcessing:
             if plain is not None and no_echo:
                 out = plain
                 self.bypassed += 1
-            elif early is not None and self.coupling.undecided:
+            elif early is not None and plain is not None and self.coupling.undecided:
                 # No echo measured yet (the first ~1.5 s of far speech): a headset's near talker is not
                 # suppressed meanwhile, and a speakerphone's echo not lifted by the gain control (`early`
-                # has none); the canceller adapts all the same and takes over once an echo shows. (The
-                # bypass capped at the raw level instead cost a headset's double talk 0.5 PESQ-WB.)
-                out = early
+                # has none) while the far end talks or just did; the canceller adapts all the same and takes
+                # over once an echo shows. (The bypass capped at the raw level instead cost a headset's
+                # double talk 0.5 PESQ-WB.) With the far end silent there is no echo: the gain control works.
+                if far_db > FAR_ACTIVE_DB:
+                    self._far_active_at = self.frames
+                out = early if self.frames - self._far_active_at < ECHO_TAIL_BLOCKS else plain
                 self.bypassed += 1
             else:
                 out = self._not_louder(near_db, far_db, out)
