@@ -13,15 +13,18 @@ import random
 import numpy as np
 import pytest
 
+from app.media.audio_format import SAMPLE_RATE
 from app.media.audio_processing import (
     BACKENDS,
     CaptureProcessing,
+    EchoCoupling,
     ProcessingConfig,
     WebRtcAudioProcessor,
     energy_db,
     make_processor,
 )
-from app.media.echo_reference import SAMPLE_RATE, ReferenceAligner, RenderReference
+from app.media.echo_delay import EchoDelayEstimator
+from app.media.echo_reference import ReferenceAligner, RenderReference
 
 BLOCK = 960
 
@@ -172,3 +175,95 @@ def test_aligner_follows_a_small_step_quickly_only_after_a_reported_glitch() -> 
     assert run(glitch=False, lost=0.06).resyncs == 0  # without a glitch reported, a step under 150 ms is left
     # a step the other way only lengthens the echo's delay: left to the canceller's delay estimator
     assert run(glitch=True, lost=-0.06).resyncs == 0
+
+
+def _echo_of(far: np.ndarray, delay: int, gain: float = 0.5) -> np.ndarray:
+    return np.concatenate([np.zeros(max(delay, 0)), gain * far[: len(far) - max(delay, 0)]])[: len(far)]
+
+
+def _pcm(x: np.ndarray) -> bytes:
+    return (np.clip(x, -1, 1) * 32767).astype("<i2").tobytes()
+
+
+@pytest.mark.parametrize("delay", [3_917, 77, -2_400])  # 81.6 ms; 1.6 ms; the reference 50 ms after its echo
+def test_echo_delay_is_measured_to_the_sample(delay: int) -> None:
+    far = _speechlike(4 * SAMPLE_RATE, seed=7)
+    if delay >= 0:
+        near = _echo_of(far, delay)
+    else:  # the echo comes first: the reference fed is late
+        near, far = 0.5 * far, _echo_of(far, -delay, gain=1.0)
+    near = near + 0.003 * np.random.default_rng(3).standard_normal(len(near))
+    estimator = EchoDelayEstimator()
+    lags = [estimator.add(_pcm(near[i : i + BLOCK]), _pcm(far[i : i + BLOCK])) for i in range(0, len(far), BLOCK)]
+    measured = [lag for lag in lags if lag is not None]
+    assert len(measured) >= 8 and set(measured) == {delay}, measured
+    assert estimator.estimate() == pytest.approx(delay / 48, abs=0.01)
+
+
+def test_no_echo_and_a_near_voice_unlike_the_far_one_measure_nothing() -> None:
+    far = _speechlike(4 * SAMPLE_RATE, seed=7)
+    for near in (np.zeros(len(far)), _speechlike(len(far), seed=8)):  # a headset; a near talker alone
+        estimator = EchoDelayEstimator()
+        lags = [estimator.add(_pcm(near[i : i + BLOCK]), _pcm(far[i : i + BLOCK])) for i in range(0, len(far), BLOCK)]
+        assert not [lag for lag in lags if lag is not None] and estimator.estimate() is None
+
+
+def _settling_run(measured_lag: int | None) -> ReferenceAligner:
+    """The device timestamps step 60 ms early in the call (as PulseAudio's do while settling)."""
+    ref = RenderReference()
+    aligner = ReferenceAligner(ref, lead_s=0.0)
+    for block in range(50 * 3):
+        t = block * BLOCK / SAMPLE_RATE
+        ref.played(bytes(BLOCK * 2), dac_time=t + 0.1)
+        aligner.far_for(BLOCK, t + (0.06 if block >= 80 else 0.0))
+        if measured_lag is not None and block in (60, 72):  # two measurements, 0.25 s apart, agree
+            aligner.measured(measured_lag)
+    return aligner
+
+
+def test_a_measured_echo_in_reach_keeps_the_settling_timestamps_from_moving_the_reference() -> None:
+    assert _settling_run(None).resyncs == 1  # timestamps alone: followed (the canceller then re-learns)
+    locked = _settling_run(4_000)  # the echo measured 83 ms after its reference: nothing to move
+    assert locked.resyncs == 0 and locked.realigns == 0 and locked.locked == 4_000
+
+
+def test_an_echo_measured_out_of_reach_is_brought_back() -> None:
+    aligner = _settling_run(-1_000)  # the echo 21 ms before its reference: never cancellable
+    # moved towards 80 ms as far as the speaker was given samples (here 100 ms ahead of the DAC)
+    assert aligner.realigns == 1 and aligner.locked is not None and 0.010 * SAMPLE_RATE <= aligner.locked <= 3_840
+
+
+def test_the_reference_never_stays_past_what_the_speaker_was_given() -> None:
+    """A starved output after the timestamps settled: for 0.12 s the speaker gets nothing (the device plays
+    silence we never wrote). The clocks say the cursor is 120 ms ahead, less than a resync needs, and from then
+    on the cursor reads only what was never written: the canceller would get zeros for the rest of the call."""
+    ref = RenderReference()
+    aligner = ReferenceAligner(ref, lead_s=0.0)
+    unwritten = []
+    for block in range(50 * 8):
+        t = block * BLOCK / SAMPLE_RATE
+        if not 200 <= block < 206:
+            ref.played(np.full(BLOCK, 1000, dtype="<i2").tobytes(), dac_time=t + 0.06)
+        far = aligner.far_for(BLOCK, t)
+        unwritten.append(far is not None and not far.any())
+    assert aligner.resyncs == 0 and aligner.realigns == 1  # stepped back to what was written, once
+    assert not any(unwritten[240:])  # the reference is what was played again
+
+
+def _coupling(near: np.ndarray, far: np.ndarray) -> list[bool]:
+    coupling = EchoCoupling()
+    decisions = []
+    for i in range(0, len(far) - BLOCK + 1, BLOCK):
+        decisions.append(coupling.add(energy_db(_pcm(near[i : i + BLOCK])), energy_db(_pcm(far[i : i + BLOCK])), False))
+    return decisions
+
+
+def test_a_headset_is_recognised_in_the_first_second_even_while_both_talk() -> None:
+    t = np.arange(6 * SAMPLE_RATE) / SAMPLE_RATE
+    carrier = np.convolve(np.random.default_rng(4).standard_normal(len(t)), np.ones(8) / 8, mode="same")
+    far = 0.2 * carrier * (t % 2.3 < 2.0)  # 2 s phrases
+    near = _speechlike(len(t), seed=5)  # the near talker from the start, over the far one (words and pauses); no echo
+    decisions = _coupling(near, far)
+    assert any(decisions[:60]), "not recognised within 1.2 s"
+    # with an echo path (-6 dB, 80 ms) and the same double talk, never
+    assert not any(_coupling(near + _echo_of(far, 3_840), far))

@@ -38,9 +38,9 @@ def _pesq(clean: np.ndarray, received: np.ndarray) -> float:
     return score(resample(clean, FS, 16_000).astype(np.float32), resample(received, FS, 16_000).astype(np.float32))
 
 
-# Where the canceller has converged in every run seen here. Issue 14 asks for 25 dB from 2 s; that holds in
-# about three runs of four (when the device timestamps settle with a step the canceller needs 3.5-6 s), so
-# it is printed, not asserted: asserting it would make CI fail one run in four. The issue stays open for it.
+# Issue 14's target: 25 dB less echo from 2 s after the call's start (the whole far-only speech from there).
+# Where the canceller has converged in every run seen here, asserted too.
+TARGET_S = 2.0
 CONVERGED_S = 6.0
 
 
@@ -51,12 +51,20 @@ async def test_echo_is_cancelled(tmp_path: Path, voices) -> None:
         tmp_path / "off", far_wav=far_wav, near_flags=("--no-aec", "--no-ns", "--no-agc"), duration=seconds + 1
     )
     on = await echo_call(tmp_path / "on", far_wav=far_wav, duration=seconds + 1)
-    # far-end-only speech: from CONVERGED_S after the call's start to the end of the far voice (and from 2 s,
-    # the issue's target, printed)
     assert seconds > CONVERGED_S + 2, f"the far voice is too short ({seconds:.1f} s) to measure a converged echo"
+
+    def reduction(run: EchoRun, start: float) -> float:
+        return level_db(window(off.received, start, seconds)) - level_db(window(run.received, start, seconds))
+
+    if reduction(on, TARGET_S) < 25.0 and _starved(on):
+        # A device glitch (the sound server played silence we never wrote: the echo's delay stepped mid-call)
+        # or a starved media loop measures this machine's load: the canceller re-learns for a second or two.
+        # Once more, printed (bench/bench_apm_convergence.py gives the distribution over many calls).
+        print(f"echo reduction from 2 s {reduction(on, TARGET_S):.1f} dB on a starved machine: once more")
+        on = await echo_call(tmp_path / "on2", far_wav=far_wav, duration=seconds + 1)
     level_off = level_db(window(off.received, CONVERGED_S, seconds))
     level_on = level_db(window(on.received, CONVERGED_S, seconds))
-    from_2s = level_db(window(off.received, 2.0, seconds)) - level_db(window(on.received, 2.0, seconds))
+    from_2s = reduction(on, TARGET_S)
     first_off = level_db(window(off.received, 0.0, 2.0))
     first_on = level_db(window(on.received, 0.0, 2.0))
     erle = [(s.get("echo_erle_db"), s.get("echo_delay_ms")) for s in on.near_stats]
@@ -69,8 +77,9 @@ async def test_echo_is_cancelled(tmp_path: Path, voices) -> None:
     )
     assert level_off > -40, "the echo path carried nothing back: the test set-up is broken"
     profile = " ".join(f"{level_db(window(on.received, t, t + 0.5)):.0f}" for t in np.arange(0, seconds, 0.5))
-    notes = [line for line in on.near_stderr.splitlines() if "resync" in line or "underrun" in line]
+    notes = [line for line in on.near_stderr.splitlines() if "echo reference" in line or "underrun" in line]
     assert level_off - level_on >= 25.0, f"echo on, per 0.5 s: {profile}; {notes}; stats {on.near_stats}"
+    assert from_2s >= 25.0, f"echo on, per 0.5 s: {profile}; {notes}"
     # the stats event carries the processing figures once the far end has talked for a while
     late = [s for s in on.near_stats[3:] if s.get("echo_erle_db") is not None]
     assert late and max(s["echo_erle_db"] for s in late) >= 20.0, on.near_stats
@@ -92,9 +101,9 @@ STARVED = re.compile(r"media stopped .*? stalls=(\d+) late=(\d+) .*?forced_drops
 
 def _starved(run: EchoRun) -> bool:
     """The near end's media loop fell behind, played late, dropped or ran dry, or its audio device
-    reported an underrun or overflow: signs of a machine short of CPU."""
+    reported an underrun or overflow (PortAudio's status, ALSA's own message): signs of a machine short of CPU."""
     text = run.near_stderr
-    if any(word in text for word in ("underflow", "overflow", "xrun")):
+    if any(word in text for word in ("underflow", "overflow", "xrun", "underrun occurred", "reported a glitch")):
         return True
     return any(any(int(n) for n in counts) for counts in STARVED.findall(text))
 
@@ -142,22 +151,36 @@ async def test_near_end_speech_single_talk_and_double_talk(tmp_path: Path, voice
     assert levels["double"] >= levels["single"] - 6.0
 
 
+NEAR_LEAD_S = 2.5
+
+
 async def test_a_headset_is_not_harmed_by_the_echo_canceller(tmp_path: Path, voices) -> None:
-    """No echo path (a headset) and both ends talking: the near voice passes as with processing off."""
+    """No echo path (a headset) and both ends talking from the call's start: the near voice passes as with
+    processing off, in its first 3 s too (EchoCoupling recognises the headset within the first second)."""
     far_wav, _ = voices["far"]
     _, near = voices["near"]
-    # The near end talks over the far end from 5 s on. The first 3 s of capture are AEC3's whatever the path
-    # (the reference's alignment settles; EchoCoupling waits): double talk in them is attenuated with a headset.
-    late_wav = write_wav(tmp_path / "near_late.wav", np.concatenate([np.zeros(5 * FS), near]))
-    seconds = len(near) / FS + 7
+    # paplay starts when the near end reports its path, ~2 s before the far end's recording has the near voice
+    # (measured): with this lead the near voice reaches the far end from about 0.5 s into the call
+    late_wav = write_wav(tmp_path / "near_late.wav", np.concatenate([np.zeros(int(NEAR_LEAD_S * FS)), near]))
+    seconds = len(near) / FS + NEAR_LEAD_S + 2
     on = await echo_call(tmp_path / "on", far_wav=far_wav, near_wav=late_wav, duration=seconds, echo=False)
     off = await echo_call(
         tmp_path / "off", far_wav=far_wav, near_wav=late_wav, duration=seconds, echo=False, near_flags=("--no-aec",)
     )
-    on_score, off_score = _pesq(near, on.received), _pesq(near, off.received)
-    print(f"headset, both talking: near PESQ-WB with AEC {on_score:.2f}, without {off_score:.2f} (NS and AGC on)")
+    first = 3 * FS
+    scores = {}
+    for name, run in (("on", on), ("off", off)):
+        lag = _lag(near, run.received)
+        scores[name] = (_pesq(near, run.received), _pesq(near[:first], run.received[lag : lag + first]))
+    starts = {name: _lag(near, run.received) / FS for name, run in (("on", on), ("off", off))}
+    print(
+        f"headset, both talking from the start (near voice at {starts['on']:.1f} s / {starts['off']:.1f} s): "
+        f"near PESQ-WB with AEC {scores['on'][0]:.2f} (first 3 s "
+        f"{scores['on'][1]:.2f}), without {scores['off'][0]:.2f} ({scores['off'][1]:.2f}) (NS and AGC on)"
+    )
     assert any("echo path absent" in line for line in on.near_stderr.splitlines()), on.near_stderr[-3000:]
-    assert on_score >= off_score - 0.3
+    assert scores["on"][0] >= scores["off"][0] - 0.3
+    assert scores["on"][1] >= scores["off"][1] - 0.3
 
 
 async def test_noise_is_suppressed_and_speech_kept(tmp_path: Path, voices) -> None:

@@ -26,19 +26,13 @@ import logging
 import math
 import os
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
-
-    Int16Array = npt.NDArray[np.int16]
-else:
-    Int16Array = Any
+from app.media.audio_format import SAMPLE_RATE
+from app.media.echo_delay import EchoDelayEstimator
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 48_000
 BLOCK_SAMPLES = SAMPLE_RATE // 100  # the processing module works in 10 ms blocks
 BACKEND_ENV = "WZP_AUDIO_PROCESSING"
 #: 12 dB suppression. 18 dB (level 2) cost espeak speech 0.3 more PESQ-WB for little more noise gone.
@@ -209,67 +203,8 @@ CONVERGED_DB = 10.0
 NEAR_FLOOR_DB = -70.0  # a quieter capture has no echo worth measuring (a headset, a muted microphone)
 
 
-class EchoDelayEstimator:
-    """How long after the reference its echo shows up in the raw capture, from 1 ms energy envelopes.
-
-    Neither backend reports its canceller's delay estimate, so this is ours: the lag (0-500 ms)
-    at which the far envelope best matches the capture envelope over the last 3 s, when the match
-    is clear (normalised correlation >= 0.5); None otherwise (no far speech, a headset, no echo).
-    """
-
-    STEP = 48  # 1 ms
-    HISTORY = 3000  # ms
-    MAX_LAG = 500  # ms
-
-    def __init__(self) -> None:
-        self._near: list[Any] = []
-        self._far: list[Any] = []
-        self._blocks = 0
-        self._estimate: float | None = None
-        self._recent: list[float | None] = []  # the last raw estimates (5 a second)
-
-    def add(self, near: bytes, far: bytes) -> None:
-        np = _np()
-        n = len(near) // 2 // self.STEP * self.STEP
-        for store, pcm in ((self._near, near), (self._far, far)):
-            x = np.frombuffer(pcm, dtype="<i2")[:n].astype(np.float32)
-            store.append(np.log10(np.mean((x * x).reshape(-1, self.STEP), axis=1) + 1.0))
-        keep = self.HISTORY * self.STEP // max(n, 1)
-        del self._near[:-keep], self._far[:-keep]
-        self._blocks += 1
-        if self._blocks % 10 == 0:  # 5 times a second: an echo must take the canceller's output at once
-            self._update()
-
-    def _update(self) -> None:
-        np = _np()
-        near, far = np.concatenate(self._near), np.concatenate(self._far)
-        if len(near) < self.MAX_LAG * 2 + 200 or float(np.std(far)) < 0.3:
-            self._push(None)
-            return
-        near, far = near - near.mean(), far - far.mean()
-        span = len(far) - self.MAX_LAG
-        ref = far[:span]
-        corr = np.correlate(near, ref, mode="valid")[: self.MAX_LAG + 1]
-        lag = int(np.argmax(corr))
-        seg = near[lag : lag + span]
-        norm = float(np.sqrt(np.dot(ref, ref) * np.dot(seg, seg)))
-        self._push(float(lag) if norm > 0 and corr[lag] / norm >= 0.5 else None)
-
-    def _push(self, lag: float | None) -> None:
-        """An echo is only reported when three estimates in a row agree within 5 ms: a chance match of
-        two voices (a near talker starting over the far one) does not hold still like a real echo."""
-        self._recent = [*self._recent[-2:], lag]
-        lags = [x for x in self._recent if x is not None]
-        if len(lags) == 3 and max(lags) - min(lags) <= 5:
-            self._estimate = lags[-1]
-        elif self._recent[-1] is None or len(lags) < 2:
-            self._estimate = None
-
-    def estimate(self) -> float | None:
-        return self._estimate
-
-
 ERLE_WINDOW_BLOCKS = 100  # 2 s of 20 ms blocks
+ECHO_TAIL_BLOCKS = 25  # an echo may come up to 0.5 s after what the speaker played
 
 
 class EchoCoupling:
@@ -278,22 +213,28 @@ class EchoCoupling:
     AEC3 assumes an echo until its filter has converged on one, so without any echo path it keeps
     suppressing the near talker whenever the far end talks: measured, PESQ-WB 1.4 against 3.6 for
     the first ~15 s of a headset call, in both libraries. With an echo path, every stretch of far
-    speech comes back: the capture over half a second of far speech is never far below it. So one
-    such half second (of the last `SEGMENTS` with far speech) where the capture stays `NO_ECHO_DB`
-    below the far signal shows there is none. An echo our delay estimator sees (or the first
-    `SETTLE_BLOCKS`, while the reference's alignment settles) keeps the canceller's output.
+    speech comes back, a little later (70-130 ms measured here). Two signs there is none, each
+    enough: a half second (of the last `SEGMENTS` with far speech) where the capture stays
+    `NO_ECHO_DB` below the far signal; or, from the first second on and also while the near end talks
+    (its pauses between words), `QUIET_BLOCKS` blocks that are `NO_ECHO_DB` below the quietest of the
+    `WINDOW_BLOCKS` far blocks before them, all far speech: an echo of any of them would be louder.
+    An echo our delay estimator sees keeps the canceller's output for `STICKY_BLOCKS`.
     """
 
     SEGMENT_BLOCKS = 25  # 0.5 s of 20 ms blocks
     SEGMENTS = 20  # the last 10 s of far speech
     NO_ECHO_DB = -30.0
     STICKY_BLOCKS = 500  # 10 s after an echo was seen
-    SETTLE_BLOCKS = 150
+    WINDOW_BLOCKS = 15  # 0.3 s: echo delays measured here are 70-130 ms after the reference
+    QUIET_BLOCKS = 3
+    EVIDENCE_BLOCKS = 500  # quiet blocks count for 10 s
 
     def __init__(self) -> None:
         from collections import deque
 
         self._segments: deque[bool] = deque(maxlen=self.SEGMENTS)  # True: that half second had no echo
+        self._window: deque[float] = deque(maxlen=self.WINDOW_BLOCKS)  # the last far levels (dB)
+        self._quiet: deque[int] = deque()  # the blocks that showed no echo
         self._near = self._far = 0.0
         self._far_active = self._in_segment = 0
         self._blocks = 0
@@ -304,6 +245,12 @@ class EchoCoupling:
         self._blocks += 1
         if echo_detected:
             self._echo_seen_at = self._blocks
+        window = self._window
+        if len(window) == window.maxlen and min(window) > FAR_ACTIVE_DB and near_db <= min(window) + self.NO_ECHO_DB:
+            self._quiet.append(self._blocks)
+        while self._quiet and self._blocks - self._quiet[0] >= self.EVIDENCE_BLOCKS:
+            self._quiet.popleft()
+        window.append(far_db)
         self._near += 10 ** (near_db / 10)
         self._far += 10 ** (far_db / 10)
         self._far_active += far_db > FAR_ACTIVE_DB
@@ -314,11 +261,14 @@ class EchoCoupling:
                 self._segments.append(ratio_db <= self.NO_ECHO_DB)
             self._near = self._far = 0.0
             self._far_active = self._in_segment = 0
-        if self._blocks < self.SETTLE_BLOCKS:
-            return False
         if self._echo_seen_at is not None and self._blocks - self._echo_seen_at < self.STICKY_BLOCKS:
             return False
-        return any(self._segments)
+        return any(self._segments) or len(self._quiet) >= self.QUIET_BLOCKS
+
+    @property
+    def undecided(self) -> bool:
+        """Neither an echo measured nor its absence shown yet (the call's first second or two)."""
+        return self._echo_seen_at is None and not (any(self._segments) or len(self._quiet) >= self.QUIET_BLOCKS)
 
 
 class CaptureProcessing:
@@ -329,21 +279,30 @@ class CaptureProcessing:
 
     With `bypass` (the same processing without the echo canceller, run on every block so its state
     is current), its output is used while `EchoCoupling` finds no echo path: a headset is not
-    harmed by the canceller being on.
+    harmed by the canceller being on. Until it knows either way, `early` (the bypass without the
+    gain control) is used, so a headset is not harmed from the call's first block.
     """
 
-    def __init__(self, processor: AudioProcessor, reference: Any | None, bypass: AudioProcessor | None = None) -> None:
+    def __init__(
+        self,
+        processor: AudioProcessor,
+        reference: Any | None,
+        bypass: AudioProcessor | None = None,
+        early: AudioProcessor | None = None,
+    ) -> None:
         from app.media.echo_reference import ReferenceAligner, RenderReference
 
         self.processor = processor
         self.bypass = bypass
+        self.early = early  # the bypass without gain control, until the echo path is known
+        self._far_active_at = -ECHO_TAIL_BLOCKS  # the last block the far end talked in (frames)
         self.coupling = EchoCoupling()
         self.bypassed = 0  # blocks that took the bypass's output
         self.capped = 0  # blocks held at the raw capture's level before the canceller converged
         self._far_heard = False
         self._converged = False
         self._recent: list[tuple[float, float]] = []  # (in, out) dB of far-speech blocks
-        self._no_echo = False
+        self._echo_state = ""
         self.reference: RenderReference | None = reference
         self.aligner = ReferenceAligner(reference) if reference is not None else None
         self.frames = 0
@@ -351,6 +310,8 @@ class CaptureProcessing:
         self._erle_in: list[float] = []
         self._erle_out: list[float] = []
         self.delay = EchoDelayEstimator()
+        self._jumps = 0  # the aligner's jumps seen
+        self._events = 0  # and its jumps + glitches
         self._stats = ProcessingStats(processor.name, None, None, None, 0, 0, 0)
 
     def process(self, near: bytes, adc_time: float, *, glitch: bool = False) -> bytes:
@@ -362,6 +323,9 @@ class CaptureProcessing:
         try:
             out = self.processor.process(near, far)
             plain = self.bypass.process(near, None) if self.bypass is not None else None
+            early = None
+            if self.early is not None and self.coupling.undecided:
+                early = self.early.process(near, None)
         except Exception:
             self.failures += 1
             if self.failures == 1:
@@ -371,17 +335,25 @@ class CaptureProcessing:
         near_db = energy_db(near)
         far_db = energy_db(far) if far is not None else -120.0
         if far is not None:
-            self.delay.add(near, far)
-            no_echo = self.coupling.add(near_db, far_db, self.delay.estimate() is not None)
-            if no_echo != self._no_echo:
-                self._no_echo = no_echo
-                log.info(
-                    "echo path %s: %s",
-                    "absent" if no_echo else "present (or not known yet)",
-                    "the capture bypasses the canceller" if no_echo and plain is not None else "canceller on",
-                )
+            lag = self._measure(near, far)
+            no_echo = self.coupling.add(near_db, far_db, lag is not None or self.delay.estimate() is not None)
+            state = "absent" if no_echo else "not known yet" if self.coupling.undecided else "present"
+            if state != self._echo_state:
+                self._echo_state = state
+                bypass = state != "present" and plain is not None
+                log.info("echo path %s: %s", state, "the capture bypasses the canceller" if bypass else "canceller on")
             if plain is not None and no_echo:
                 out = plain
+                self.bypassed += 1
+            elif early is not None and plain is not None and self.coupling.undecided:
+                # No echo measured yet (the first ~1.5 s of far speech): a headset's near talker is not
+                # suppressed meanwhile, and a speakerphone's echo not lifted by the gain control (`early`
+                # has none) while the far end talks or just did; the canceller adapts all the same and takes
+                # over once an echo shows. (The bypass capped at the raw level instead cost a headset's
+                # double talk 0.5 PESQ-WB.) With the far end silent there is no echo: the gain control works.
+                if far_db > FAR_ACTIVE_DB:
+                    self._far_active_at = self.frames
+                out = early if self.frames - self._far_active_at < ECHO_TAIL_BLOCKS else plain
                 self.bypassed += 1
             else:
                 out = self._not_louder(near_db, far_db, out)
@@ -393,12 +365,32 @@ class CaptureProcessing:
             self._publish()
         return out
 
+    def _measure(self, near: bytes, far: bytes) -> int | None:
+        """The echo delay on the raw capture, handed to the aligner; after any jump of the reference the
+        measurement starts over, and the output is held at the raw capture's level until it reconverged."""
+        aligner = self.aligner
+        lag = self.delay.add(near, far)
+        if aligner is None:
+            return lag
+        aligner.measured(lag)
+        if aligner.jumps != self._jumps:
+            self._jumps = aligner.jumps
+            self.delay.reset()
+        if aligner.jumps + aligner.glitches != self._events:
+            # a jump, or a device glitch (silence played that was never written, capture lost): the echo's
+            # delay changed and the canceller re-learns it; meanwhile the gain control must not lift the echo
+            # above what the microphone took (measured: up to 7 dB louder than no processing for ~1 s)
+            self._events = aligner.jumps + aligner.glitches
+            self._converged = False
+            self._recent.clear()
+        return lag
+
     def _not_louder(self, near_db: float, far_db: float, out: bytes) -> bytes:
         """Once the far end has played something, and until the canceller has converged (the last half
         second of far speech came out `CONVERGED_DB` below what went in), the output is never louder than
         the raw capture: the gain control would otherwise lift the echo not learnt yet (measured: the
-        first 2 s of a speakerphone call came back up to 8 dB louder than with no processing). A start-up
-        measure only: converged once, the cap is gone for the call."""
+        first 2 s of a speakerphone call came back up to 8 dB louder than with no processing). Converged
+        once, the cap is gone until the reference jumps or a device reports a glitch (`_measure`)."""
         if far_db > FAR_ACTIVE_DB:
             self._far_heard = True
             recent = self._recent[-25:]
@@ -409,6 +401,10 @@ class CaptureProcessing:
                 self._converged = 10 * math.log10(max(gone, 1e-12)) >= CONVERGED_DB
         if not self._far_heard or self._converged:
             return out
+        return self._capped(near_db, out)
+
+    def _capped(self, near_db: float, out: bytes) -> bytes:
+        """`out`, no louder than the raw capture (`near_db`)."""
         out_db = energy_db(out)
         if out_db <= near_db:
             return out
@@ -431,7 +427,7 @@ class CaptureProcessing:
             erle_db=erle if self.processor.config.echo_cancellation else None,
             echo_delay_ms=self.delay.estimate(),
             reference_slewed_ms=round(aligner.slewed / 48, 2) if aligner is not None else None,
-            reference_resyncs=aligner.resyncs if aligner is not None else 0,
+            reference_resyncs=aligner.jumps if aligner is not None else 0,
             frames=self.frames,
             failures=self.failures,
         )

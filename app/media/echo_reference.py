@@ -28,34 +28,27 @@ Jumps: for the first `SETTLE_S` of capture the timestamps settle (by 20-400 ms t
 PulseAudio), and the cursor follows a step that lasts `SETTLE_BLOCKS` blocks when it says the
 cursor is more than `SETTLE_RESYNC_S` behind (the echo would come close to or before its
 reference, which can never be cancelled) or more than `SETTLE_LATE_S` ahead (beyond the
-canceller's reach); a cursor somewhat ahead only makes the echo's delay longer, which the
-canceller finds by itself,
-while every jump costs it a second of reconvergence (a 75 ms jump at 1.4 s cost the first 3.5 s).
-The same quick rule holds for `SETTLE_S` after a glitch either stream reports (PortAudio's
-output underflow or input overflow: the device played silence we never wrote, or samples were
-lost; on a busy machine this happens mid-call, and the step is tens of ms). Otherwise only a
-step beyond `RESYNC_S` that lasts `RESYNC_BLOCKS` blocks (a device switch, a stall) moves it;
-smaller ones are left to the canceller's delay estimator (it covers ~500 ms), because each jump
-of the reference costs it a second or more of reconvergence (measured on the PulseAudio echo path).
+canceller's reach); the same quick rule holds for `SETTLE_S` after a glitch either stream reports
+(PortAudio's output underflow or input overflow). Each such jump costs the canceller seconds of
+reconvergence (a 75 ms jump at 1.4 s cost the first 3.5 s), and it is the timestamps, not the
+echo, that moved: so once the echo is measured (`measured`, from `echo_delay.EchoDelayEstimator`)
+within the canceller's reach, they move the cursor no more. Otherwise only a step beyond
+`RESYNC_S` that lasts `RESYNC_BLOCKS` blocks (a device switch, a stall) moves it, a measured echo
+out of reach is brought to `LOCK_TARGET_S`, and reads that keep running past what the speaker
+was given (a starved output: the device played silence we never wrote, and the reference would
+be zeros for the rest of the call) step back. No jump ever lands past what was written.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    import numpy as np
-    import numpy.typing as npt
-
-    Int16Array = npt.NDArray[np.int16]
-else:
-    Int16Array = Any
+from app.media.audio_format import SAMPLE_RATE, Int16Array
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 48_000
 RING_SECONDS = 2.0
 #: The reference is taken this much later than the capture block: a timestamp that is a few ms
 #: off must not make the echo arrive before its reference (the canceller cannot look ahead).
@@ -69,6 +62,24 @@ SETTLE_RESYNC_S = 0.020
 SETTLE_LATE_S = 0.250
 SETTLE_BLOCKS = 5
 SMOOTHING = 0.01
+#: Locked on the measured echo delay: a step this large, measured twice (within LOCK_AGREE_S), becomes the
+#: new lock when it is within the canceller's reach (its own delay estimator follows such a step faster
+#: than we could confirm it: undoing it afterwards cost 2-3 s of echo, measured; so did slewing the
+#: cursor to hold the measured delay still, which module-loopback's rate control moves by ms a second).
+LOCK_STEP_S = 0.004
+LOCK_AGREE_S = 0.002
+#: A first measured delay outside this range is moved to LOCK_TARGET_S (an echo at or before its
+#: reference cannot be cancelled; one far behind it is near the end of the canceller's reach).
+LOCK_MIN_S = 0.010
+LOCK_MAX_S = 0.350
+LOCK_TARGET_S = 0.080
+#: Reads running at least UNWRITTEN_MIN_S past what the speaker was given, this many blocks in a row: the
+#: device played silence we never wrote (a starved output: measured on a loaded machine, the canceller
+#: then got zeros for the rest of the call, wholly or in every block's tail, and cancelled nothing), so
+#: the reference steps back by the least overshoot of the last 10 of them plus one block. (Now and then it is normal:
+#: PulseAudio asks for output in bursts, and the rest is written a moment later.)
+UNWRITTEN_BLOCKS = 25
+UNWRITTEN_MIN_S = 0.002
 
 
 @dataclass(frozen=True)
@@ -114,6 +125,12 @@ class RenderReference:
         self._anchor = _Anchor(dac_time, start, start + n)
         self.blocks += 1
 
+    @property
+    def end(self) -> int | None:
+        """One past the last sample written (None before anything was played)."""
+        anchor = self._anchor
+        return anchor.end if anchor is not None else None
+
     def position_at(self, t: float) -> float | None:
         """The render sample that is at the DAC at time `t` (None before anything was played)."""
         anchor = self._anchor
@@ -155,13 +172,28 @@ class ReferenceAligner:
         self._glitches_seen = 0
         self.glitches = 0
         self._far_off = 0  # consecutive blocks the clocks put the cursor more than RESYNC_S away
-        self.resyncs = 0
+        self._unwritten = 0  # consecutive blocks that read past what the speaker was given
+        self._overs: deque[int] = deque(maxlen=10)  # how far the last of them ran past it (samples)
+        self._n = 0  # the last block's length
+        self.resyncs = 0  # jumps the timestamps asked for
+        self.realigns = 0  # jumps the measured echo delay asked for (or reading past what was written)
         self.slewed = 0  # samples the cursor slipped to follow drift
+        # The measured echo delay the canceller sees (samples), once locked; the pending step; the deviation
+        # left to slew away.
+        self.locked: int | None = None
+        self._step: int | None = None
+        self._in_reach = False  # a measurement put the echo within the canceller's reach since the last jump
+
+    @property
+    def jumps(self) -> int:
+        """Every jump of the reference (the canceller's delay changed; the echo measurement starts over)."""
+        return self.resyncs + self.realigns
 
     def far_for(self, n: int, adc_time: float, *, glitch: bool = False) -> Int16Array | None:
         """The reference for `n` captured samples whose first was at the ADC at `adc_time`;
         None while the speaker has played nothing. `glitch`: the input reported an overflow."""
         if glitch or self.reference.glitches != self._glitches_seen:
+            log.info("echo reference: the %s reported a glitch", "microphone" if glitch else "speaker")
             self._glitches_seen = self.reference.glitches
             self.glitches += 1
             self._quick_until = self._captured + int(SETTLE_S * SAMPLE_RATE)
@@ -173,9 +205,11 @@ class ReferenceAligner:
         cursor = self._cursor
         settling = self._captured < max(SETTLE_S * SAMPLE_RATE, self._quick_until)
         self._captured += n
+        self._n = n
         # The canceller sees an echo delay of (acoustic delay + cursor - target): a cursor behind its target
         # shortens it towards an echo that comes before its reference; one ahead only lengthens it.
-        if settling:  # a cursor behind is urgent; one ahead only past the canceller's reach
+        # Locked on the measured echo, only a step beyond RESYNC_S (a device switch, a stall) is the clocks'.
+        if settling and not self._in_reach:  # a cursor behind is urgent; one ahead only past the canceller's reach
             low, high, blocks = -SETTLE_LATE_S, SETTLE_RESYNC_S, SETTLE_BLOCKS
         else:
             low, high, blocks = -RESYNC_S, RESYNC_S, RESYNC_BLOCKS
@@ -184,12 +218,18 @@ class ReferenceAligner:
         else:
             self._far_off = 0
         if cursor is None or self._far_off >= blocks:
-            if cursor is not None:
-                self.resyncs += 1
-                log.info("echo reference resync off_by_ms=%.1f", (target - cursor) / SAMPLE_RATE * 1000)
-            cursor = round(target)
+            # never to samples the speaker was not given yet (the clocks put them there: they cannot be right)
+            end = self.reference.end
+            new = round(target) if end is None else min(round(target), end - n)
             self._error = 0.0
             self._far_off = 0
+            if cursor is None or abs(new - cursor) >= LOCK_STEP_S * SAMPLE_RATE:
+                if cursor is not None:
+                    self.resyncs += 1
+                    log.info("echo reference resync off_by_ms=%.1f", (new - cursor) / SAMPLE_RATE * 1000)
+                cursor = new
+                self.locked = self._step = None
+                self._in_reach = False
         else:
             self._error += SMOOTHING * ((target - cursor) - self._error)
             self._blocks += 1
@@ -198,9 +238,82 @@ class ReferenceAligner:
                 cursor += step
                 self._error -= step
                 self.slewed += step
+        cursor = self._written(cursor, n)
         far = self.reference.read(cursor, n)
         self._cursor = cursor + n
         return far
+
+    def _written(self, cursor: int, n: int) -> int:
+        """The cursor, stepped back when its reads ran past what the speaker was given for UNWRITTEN_BLOCKS."""
+        end = self.reference.end
+        over = cursor + n - end if end is not None else 0
+        if over < UNWRITTEN_MIN_S * SAMPLE_RATE:
+            self._unwritten = 0
+            return cursor
+        self._unwritten += 1
+        self._overs.append(over)
+        if self._unwritten < UNWRITTEN_BLOCKS:
+            return cursor
+        self._unwritten = 0
+        back = min(self._overs) + n  # the overshoot that lasted (of the last blocks), and one block more
+        self.realigns += 1
+        log.info("echo reference past what was played back_ms=%.1f", back / SAMPLE_RATE * 1000)
+        return cursor - back
+
+    def measured(self, lag: int | None) -> None:
+        """The echo delay the canceller sees (samples; `EchoDelayEstimator`, echo_delay.py) measured on the raw
+        capture and the reference as fed, or None. The first clear measurement locks it; from then on the
+        settling device timestamps no longer move the cursor (only a step beyond RESYNC_S does: a device
+        switch, a stall), and a measured echo out of the canceller's reach (the device played silence we
+        never wrote, capture was lost) is brought back to LOCK_TARGET_S."""
+        if lag is None or self._cursor is None:
+            return
+        in_reach = LOCK_MIN_S * SAMPLE_RATE <= lag <= LOCK_MAX_S * SAMPLE_RATE
+        self._in_reach = self._in_reach or in_reach  # the settling timestamps are not followed any more
+        if self.locked is None:
+            if self._step is None or abs(lag - self._step) > LOCK_AGREE_S * SAMPLE_RATE:
+                self._step = lag  # wait for a second measurement that agrees
+                return
+            self._step = None
+            if in_reach:
+                self.locked = lag
+                log.info("echo reference locked on the measured echo delay_ms=%.1f", lag / SAMPLE_RATE * 1000)
+                return
+            self.locked = round(LOCK_TARGET_S * SAMPLE_RATE)
+            self._shift(self.locked - lag, lag)
+            return
+        error = lag - self.locked
+        if abs(error) < LOCK_STEP_S * SAMPLE_RATE:
+            self._step = None
+            return
+        if self._step is None or abs(lag - self._step) > LOCK_AGREE_S * SAMPLE_RATE:
+            self._step = lag
+            return
+        self._step = None
+        if in_reach:
+            self.locked = lag
+            log.info("echo reference lock follows a measured step delay_ms=%.1f", lag / SAMPLE_RATE * 1000)
+            return
+        self.locked = round(LOCK_TARGET_S * SAMPLE_RATE)
+        self._shift(self.locked - lag, lag)
+
+    def _shift(self, shift: int, lag: int) -> None:
+        """Move the cursor by `shift` samples (the canceller's delay changes by as much), never past what
+        was written: what cannot be moved forward is left in the lock (the canceller sees a longer delay)."""
+        assert self._cursor is not None and self.locked is not None
+        end = self.reference.end
+        if shift > 0 and end is not None:
+            room = max(end - (self._cursor + self._n), 0)
+            if shift > room:
+                self.locked -= shift - room
+                shift = room
+        self._cursor += shift
+        self.realigns += 1
+        log.info(
+            "echo reference realigned on the measured echo delay_ms=%.1f shift_ms=%.1f",
+            lag / SAMPLE_RATE * 1000,
+            shift / SAMPLE_RATE * 1000,
+        )
 
     @property
     def offset_ms(self) -> float:
