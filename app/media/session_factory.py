@@ -91,15 +91,13 @@ def make_device_processing(
     if processor is None:
         return None, None
     reference = RenderReference() if to_speaker and config.echo_cancellation else None
-    bypass = early = None
+    bypass = None
     if reference is not None:
-        # the same NS/AGC without the canceller, for when there is no echo path (a headset); and without the
-        # gain control too until the echo path is known (an echo not cancelled yet must not be lifted)
+        # the same NS/AGC without the canceller: for when there is no echo path (a headset), and until
+        # the echo path is known
         bypass = make_processor(ProcessingConfig(False, config.noise_suppression, config.gain_control))
-        early = make_processor(ProcessingConfig(False, config.noise_suppression, False))
         bypass = bypass or _Passthrough(config)
-        early = early or _Passthrough(config)
-    return CaptureProcessing(processor, reference, bypass, early), reference
+    return CaptureProcessing(processor, reference, bypass), reference
 
 
 class _Passthrough:
