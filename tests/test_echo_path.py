@@ -144,7 +144,9 @@ async def test_near_end_speech_single_talk_and_double_talk(tmp_path: Path, voice
     )
     # Nearly untouched: the canceller takes nothing in single talk (AEC alone: PESQ-WB 4.57 offline, as the
     # input); NS at 12 dB and AGC up to 9 dB cost ~0.6 offline (3.99), 0.3-0.9 here through Opus (3.2-3.5 vs 3.8-4.1).
-    assert scores["single"] >= 3.0
+    # Judged against the same call with processing off on the same machine at the same moment: a machine
+    # too busy to run the sound server lowers both (loaded CI run: 2.62 on, 3.22 off), the processing
+    # only the first. Quiet: 3.37-3.41 on, 4.01-4.11 off.
     assert scores["single"] >= scores["single_off"] - 1.0
     # Double talk: PESQ cannot judge a voice with another one under it (a clean mix scores ~1.1 too);
     # what must hold is that the canceller does not suppress the near talker while the far end talks.
