@@ -625,9 +625,6 @@ class QuicEndpoint:
         remote = normalize_sockaddr(addr)
         source = source_key(remote[0])
         limits = self.handshake
-        if len(self._half_open) >= limits.half_open:
-            self._drop("half-open-full")
-            return None
         if self._half_open_by_source.get(source, 0) >= limits.half_open_per_source:
             self._drop("half-open-source-full")
             return None
@@ -645,6 +642,9 @@ class QuicEndpoint:
             retry_scid = header.destination_cid
         elif limits.retry_above is not None and len(self._half_open) >= limits.retry_above:
             self._send_retry(header, addr)
+            return None
+        if len(self._half_open) >= limits.half_open and not self._evict_half_open_for(source):
+            self._drop("half-open-full")
             return None
         quic = self._new_quic(
             self._server_config,
@@ -676,6 +676,22 @@ class QuicEndpoint:
         for data, addr in kept:
             self._count("early-initial-replayed")
             self._loop.call_soon(self._datagram_received, data, addr)
+
+    def _evict_half_open_for(self, source: str) -> bool:
+        """The half-open table is full: make room for `source` if another source holds more than its
+        share. Without this, a few addresses that answer our Retries (real ones, so the Retry does not
+        stop them) keep the table full and every newcomer waits for their handshakes to time out; with
+        it, each source can keep only as many as the others. The oldest entry of the largest source is
+        aborted (no close frame). False: `source` already holds as many as anyone (its Initial is dropped)."""
+        mine = self._half_open_by_source.get(source, 0)
+        largest, count = max(self._half_open_by_source.items(), key=lambda item: item[1])
+        if count <= mine + 1:
+            return False
+        victim = next(conn for conn, entry in self._half_open.items() if entry.source == largest)
+        self._count("half-open-evicted")
+        log.info("handshake evicted remote=%s source_half_open=%d for=%s", victim.remote_addr, count, source)
+        victim.abort()  # state freed now (and _terminated drops the entry)
+        return True
 
     def _half_open_done(self, conn: QuicPeerConnection) -> None:
         entry = self._half_open.pop(conn, None)
