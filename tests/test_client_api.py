@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from helpers.events import EventLog
 
@@ -86,3 +88,25 @@ async def test_mute_volume_and_levels_go_through_the_client(relay: RelayServer, 
     await lb.wait("ended", call_id=call_id)
     with pytest.raises(ClientError):
         a.set_muted(call_id, True)
+
+
+async def test_a_call_reads_its_socket_in_the_frame_ticks_and_gives_it_back(relay: RelayServer, make_client) -> None:
+    """While media flows the loop no longer wakes per datagram: each side's media session reads the
+    shared socket at its 20 ms tick (Linux). Signalling still gets through (the hang-up), and the
+    reading goes back to the loop when the call ends."""
+    (a, _), (b, lb) = [await make_client(relay.port, name) for name in ("a", "b")]
+    with_tone(a)
+    b.media_factory = make_media_factory(no_audio=True, emit=b.emit)
+    call_id = await a.place_call(b.identity.fingerprint)
+    await lb.wait("incoming", call_id=call_id)
+    await b.answer(call_id, "generic")
+    await lb.wait("stats", call_id=call_id, where=lambda e: e.output_level_db > -20 and e.packets_concealed == 0)
+    assert a.endpoint is not None and b.endpoint is not None
+    held = (a.endpoint._read_holds, b.endpoint._read_holds)
+    if sys.platform.startswith("linux"):
+        assert held == (1, 1)
+    await a.hangup(call_id)  # read by B at one of its ticks
+    ended = await lb.wait("call_state", call_id=call_id, state="ended")
+    assert ended.reason == "Normal"
+    assert (a.endpoint._read_holds, b.endpoint._read_holds) == (0, 0)
+    assert not a.endpoint._held and not b.endpoint._held

@@ -218,7 +218,7 @@ async def test_one_unforwardable_datagram_does_not_stall_the_media_room(relay: R
         got: list[bytes] = []
         all_in = asyncio.Event()
 
-        def on_datagram(data: bytes) -> None:
+        def on_datagram(data: bytes, _at: float) -> None:
             got.append(data)
             if sum(1 for d in got if d[:1] == b"\x01") >= 200:
                 all_in.set()

@@ -235,7 +235,7 @@ async def test_real_connection_takes_both_paths_and_counts_garbage_with_a_valid_
         received: list[bytes] = []
         arrived = asyncio.Event()
 
-        def on_datagram(data: bytes) -> None:
+        def on_datagram(data: bytes, _at: float) -> None:
             received.append(data)
             arrived.set()
 

@@ -97,7 +97,8 @@ _DATAGRAM_WITH_LENGTH = int(QuicFrameType.DATAGRAM_WITH_LENGTH)
 _CONNECTED = QuicConnectionState.CONNECTED
 
 StreamPair = tuple[asyncio.StreamReader, asyncio.StreamWriter]
-DatagramHandler = Callable[[bytes], None]
+#: Called with each datagram received and the time its packet arrived (the loop's clock).
+DatagramHandler = Callable[[bytes, float], None]
 
 
 class ConnectionOwner(Protocol):
@@ -106,6 +107,15 @@ class ConnectionOwner(Protocol):
 
     def connection_handshake_completed(self, conn: QuicPeerConnection) -> None:
         """The connection's handshake completed (a server-side one may now be accepted)."""
+
+    def hold_reading(self) -> bool:
+        """The caller reads the socket in its own ticks (`read_waiting`); see the endpoint's."""
+
+    def release_reading(self) -> None:
+        """A holder of the reading is done."""
+
+    def read_waiting(self) -> None:
+        """Read what waits in the held sockets now."""
 
 
 class ConnectionClosed(ConnectionError):
@@ -585,6 +595,7 @@ class QuicPeerConnection(QuicConnectionProtocol):
         self._datagrams: deque[bytes] = deque()
         self._datagram_waiter: asyncio.Future[None] | None = None
         self._datagram_handler: DatagramHandler | None = None
+        self._received_at = 0.0  # when the packet being handled arrived
         self._streams: deque[StreamPair] = deque()
         self._adapters: list[QuicStreamAdapter] = []
         self._stream_waiter: asyncio.Future[None] | None = None
@@ -667,20 +678,22 @@ class QuicPeerConnection(QuicConnectionProtocol):
             return
         super()._handle_timer()
 
-    def datagram_received(self, data: bytes | str, addr: Any) -> None:
+    def datagram_received(self, data: bytes | str, addr: Any, at: float | None = None) -> None:
         """aioquic's, except that a packet that needs no answer now (media datagrams, ACKs) does not
         run a whole transmit (which built nothing but cost as much as a real one): only the timer
         is checked. Everything else is answered at once, as before. An established call's packets
-        take `BoundedQuicConnection.receive_media_packet` and are handed over without events."""
+        take `BoundedQuicConnection.receive_media_packet` and are handed over without events.
+        `at`: when the packet arrived, if it was read later (the endpoint's held reading): RTT
+        samples, ACK delays and the datagram handler get that time."""
         quic = self._quic
-        now = self._loop.time()
+        now = self._received_at = self._loop.time() if at is None else at
         if isinstance(quic, BoundedQuicConnection):
             datagrams = quic.receive_media_packet(data, addr, now)  # type: ignore[arg-type]
             if datagrams is not None:  # an established call's packet: no events, no transmit
                 if quic._events:  # (an ACK may have acknowledged a PING)
                     self._process_events()
                 for datagram in datagrams:
-                    self._on_datagram(datagram)
+                    self._on_datagram(datagram, now)
                 if quic.take_transmit_due():
                     self.transmit()
                 else:
@@ -900,7 +913,7 @@ class QuicPeerConnection(QuicConnectionProtocol):
 
     def quic_event_received(self, event: events.QuicEvent) -> None:
         if isinstance(event, events.DatagramFrameReceived):
-            self._on_datagram(event.data)
+            self._on_datagram(event.data, self._received_at)
             return
         if isinstance(event, events.HandshakeCompleted):
             self._handshake_done.set()
@@ -914,11 +927,11 @@ class QuicPeerConnection(QuicConnectionProtocol):
             self._on_terminated(reason)
         super().quic_event_received(event)
 
-    def _on_datagram(self, data: bytes) -> None:
+    def _on_datagram(self, data: bytes, at: float) -> None:
         handler = self._datagram_handler
         if handler is not None:
             try:
-                handler(data)
+                handler(data, at)
             except Exception:
                 log.exception("datagram handler failed remote=%s", self.remote_addr)
             return

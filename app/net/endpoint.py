@@ -30,6 +30,9 @@ import logging
 import os
 import socket
 import ssl
+import struct
+import sys
+import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -103,6 +106,19 @@ EARLY_INITIALS = 8
 
 CLIENT_HANDSHAKE_LIMITS = HandshakeLimits(half_open=16, half_open_per_source=8, retry_above=None)
 
+# Reading in the owner's ticks (`QuicEndpoint.hold_reading`).
+#: While reading is held, nobody has read the sockets for this long (the holder's timer stalled,
+#: or it never released): the endpoint reads them itself, so the socket is never left unread.
+HELD_READ_GRACE_S = 0.2
+#: Datagrams read from one socket per `read_waiting()`; more wait for the next one.
+READ_BATCH = 64
+_RECV_SIZE = 65535
+#: Linux's SO_TIMESTAMPNS (= SCM_TIMESTAMPNS): the kernel stamps each datagram with its arrival
+#: time (CLOCK_REALTIME, a struct timespec), which a held reading needs (it reads up to 20 ms later).
+_SO_TIMESTAMPNS = 35
+_TIMESPEC = struct.Struct("@ll")
+_ANC_SPACE = socket.CMSG_SPACE(_TIMESPEC.size) if hasattr(socket, "CMSG_SPACE") else 0
+
 
 class IncomingPermit:
     """Lets an on-demand endpoint accept incoming connections while held. Counted: the endpoint
@@ -158,8 +174,8 @@ class _Socket(asyncio.DatagramProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.DatagramTransport, transport)
 
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        self.endpoint._datagram_received(data, addr)
+    def datagram_received(self, data: bytes, addr: Any, at: float | None = None) -> None:
+        self.endpoint._datagram_received(data, addr, at=at)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP unreachable and friends: normal for dials to dead candidates.
@@ -186,11 +202,11 @@ class SideSocket(asyncio.DatagramProtocol):
         self.transport = cast(asyncio.DatagramTransport, transport)
         self.port = self.transport.get_extra_info("sockname")[1]
 
-    def datagram_received(self, data: bytes, addr: Any) -> None:
+    def datagram_received(self, data: bytes, addr: Any, at: float | None = None) -> None:
         if data and not data[0] & 0x40 and self.on_raw is not None:  # QUIC sets the fixed bit (0x40)
             self.on_raw(data, normalize_sockaddr(addr))
             return
-        self.endpoint._datagram_received(data, addr, side=self)
+        self.endpoint._datagram_received(data, addr, side=self, at=at)
 
     def error_received(self, exc: Exception) -> None:
         log.debug("udp error on side socket %d: %s", self.port, exc)
@@ -286,6 +302,11 @@ class QuicEndpoint:
         self._accept_waiter: asyncio.Future[None] | None = None
         self._server_config = self._make_config(is_client=False)
         self._closed = False
+        #: Holders of the reading (media sessions), the sockets they read, and when they last did.
+        self._read_holds = 0
+        self._held: list[tuple[socket.socket, _Socket | SideSocket, asyncio.DatagramTransport]] = []
+        self._held_read_at = 0.0
+        self._read_guard: asyncio.TimerHandle | None = None
 
     # --------------------------------------------------------------- creation
 
@@ -479,6 +500,9 @@ class QuicEndpoint:
         """Close every connection (sending CONNECTION_CLOSE), stop all timers, release the socket."""
         if self._closed:
             return
+        if self._read_holds:  # the peers' confirmations of our close are read as they come
+            self._read_holds = 1
+            self.release_reading()
         self._closed = True
         conns = list(self._connections)
         for conn in conns:
@@ -560,7 +584,10 @@ class QuicEndpoint:
         self._accept_queue.append(conn)
         _wake(self._accept_waiter)
 
-    def _datagram_received(self, data: bytes, addr: Any, side: SideSocket | None = None) -> None:
+    def _datagram_received(
+        self, data: bytes, addr: Any, side: SideSocket | None = None, at: float | None = None
+    ) -> None:
+        """One datagram from a socket; `at`: when it arrived (loop clock), if it was read later."""
         self.stats.packets_in += 1
         if len(data) > _SHORT_CID_END and (data[0] & 0xC0) == 0x40:
             # A short-header packet (fixed bit set): its connection ID is the next 8 bytes, which is
@@ -568,7 +595,7 @@ class QuicEndpoint:
             conn = self._by_cid.get(data[1:_SHORT_CID_END])
             if conn is not None:
                 try:
-                    conn.datagram_received(data, addr)
+                    conn.datagram_received(data, addr, at)
                 except Exception:
                     log.exception("connection failed to process a packet remote=%s", conn.remote_addr)
                     self._drop("processing-error")
@@ -589,7 +616,7 @@ class QuicEndpoint:
                 return
             is_new = True
         try:
-            conn.datagram_received(data, addr)
+            conn.datagram_received(data, addr, at)
         except Exception:
             # aioquic should never raise on bad input; if it does, the packet is dropped.
             log.exception("connection failed to process a packet remote=%s", conn.remote_addr)
@@ -770,6 +797,106 @@ class QuicEndpoint:
             return self._dual
         family = socket.AF_INET6 if len(sockaddr) == 4 else socket.AF_INET
         return self._sockets.get(family)
+
+    # ------------------------------------------------------ reading in ticks
+
+    def hold_reading(self) -> bool:
+        """The caller (a media session, which wakes every 20 ms anyway) reads the sockets from now
+        on, by calling `read_waiting()` at each of its ticks, instead of the event loop waking for
+        every datagram: one wake-up per frame instead of two. Each datagram keeps the time it
+        arrived (the kernel's receive timestamp), so RTT samples and the jitter buffer's delay
+        estimate are as exact as when it was read at once; other traffic on the socket (signalling,
+        the standby path, a probe's handshake) waits at most a frame. Counted: reading returns to
+        the loop when every holder has called `release_reading()`. If no holder has read for
+        `HELD_READ_GRACE_S`, the endpoint reads by itself.
+
+        False (nothing changes) where this cannot be done: no receive timestamps (only Linux gives
+        them here), or an event loop without selector readers (Windows' proactor)."""
+        if self._closed:
+            return False
+        if not self._read_holds:
+            held = self._holdable_sockets()
+            if held is None:
+                return False
+            for sock, _proto, _transport in held:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, _SO_TIMESTAMPNS, 1)
+                self._loop._remove_reader(sock.fileno())  # type: ignore[attr-defined]
+            self._held = held
+            self._held_read_at = self._loop.time()
+            self._read_guard = self._loop.call_later(HELD_READ_GRACE_S, self._guard_held_reading)
+            log.debug("socket reading held port=%d sockets=%d", self.port, len(held))
+        self._read_holds += 1
+        return True
+
+    def release_reading(self) -> None:
+        """One holder is done; the last one gives the reading back to the loop."""
+        if self._read_holds == 0:
+            return
+        self._read_holds -= 1
+        if self._read_holds:
+            return
+        self.read_waiting()  # what arrived since the holder's last tick
+        if self._read_guard is not None:
+            self._read_guard.cancel()
+            self._read_guard = None
+        held, self._held = self._held, []
+        for sock, _proto, transport in held:
+            if not transport.is_closing():
+                self._loop._add_reader(sock.fileno(), transport._read_ready)  # type: ignore[attr-defined]
+        log.debug("socket reading released port=%d", self.port)
+
+    def read_waiting(self) -> None:
+        """Read what waits in the held sockets now (at most `READ_BATCH` each), each datagram
+        stamped with its arrival time on the loop's clock."""
+        if not self._held:
+            return
+        loop_now = self._loop.time()
+        self._held_read_at = loop_now
+        realtime_offset = time.time() - loop_now
+        for sock, proto, transport in self._held:
+            if transport.is_closing():
+                continue
+            for _ in range(READ_BATCH):
+                try:
+                    data, ancillary, _flags, addr = sock.recvmsg(_RECV_SIZE, _ANC_SPACE)
+                except (BlockingIOError, InterruptedError):
+                    break
+                except OSError as exc:  # (what asyncio's reader does with an ICMP error)
+                    proto.error_received(exc)
+                    continue
+                at = loop_now
+                for level, kind, value in ancillary:
+                    if level == socket.SOL_SOCKET and kind == _SO_TIMESTAMPNS and len(value) >= _TIMESPEC.size:
+                        seconds, nanoseconds = _TIMESPEC.unpack_from(value)
+                        at = min(loop_now, seconds + nanoseconds * 1e-9 - realtime_offset)
+                proto.datagram_received(data, addr, at)
+
+    def _holdable_sockets(self) -> list[tuple[socket.socket, _Socket | SideSocket, asyncio.DatagramTransport]] | None:
+        if not sys.platform.startswith("linux") or not _ANC_SPACE:
+            return None
+        if not hasattr(self._loop, "_remove_reader") or not hasattr(self._loop, "_add_reader"):
+            return None
+        held: list[tuple[socket.socket, _Socket | SideSocket, asyncio.DatagramTransport]] = []
+        protos: list[_Socket | SideSocket] = [*self._sockets.values(), *self._side_sockets]
+        for proto in protos:
+            transport = proto.transport
+            sock = getattr(transport, "_sock", None)
+            if transport is None or transport.is_closing():
+                continue
+            if not isinstance(sock, socket.socket) or not hasattr(transport, "_read_ready"):
+                return None
+            held.append((sock, proto, transport))
+        return held or None
+
+    def _guard_held_reading(self) -> None:
+        self._read_guard = None
+        if not self._read_holds or self._closed:
+            return
+        if self._loop.time() - self._held_read_at >= HELD_READ_GRACE_S:
+            self._count("held-read-late")
+            self.read_waiting()
+        self._read_guard = self._loop.call_later(HELD_READ_GRACE_S, self._guard_held_reading)
 
     def _sendto(self, data: bytes, addr: Any) -> None:
         sock = self._dual if self._dual is not None else self._socket_for(tuple(addr))

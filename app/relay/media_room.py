@@ -41,7 +41,7 @@ class MediaRoom:
             old.close(reason_phrase="media rejoined from another connection")
         self._conns[fingerprint] = conn
         other = self.parties[1] if fingerprint == self.parties[0] else self.parties[0]
-        conn.set_datagram_handler(lambda data, to=other: self._forward(to, data))
+        conn.set_datagram_handler(lambda data, _at, to=other: self._forward(to, data))
         log.info("media room join call_id=%s party=%s remote=%s", self.call_id, fingerprint, conn.remote_addr)
 
     def _forward(self, to: str, data: bytes) -> None:

@@ -440,7 +440,7 @@ class Worker:
                 self.skipped += 1
         s.handle = self.loop.call_at(s.next_at, self._send, s)
 
-    def _on_datagram(self, data: bytes) -> None:
+    def _on_datagram(self, data: bytes, _at: float) -> None:
         now = time.monotonic()
         if len(data) < HEADER.size or data[:4] != MAGIC:
             self.junk += 1
