@@ -13,9 +13,11 @@ class ClientEvent:
     event: ClassVar[str] = "event"
 
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"event": self.event}
-        out.update(dataclasses.asdict(self))
-        return out
+        values = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        # Most events are flat (a call's stats, every second): nested ones are copied deeply.
+        if any(isinstance(v, list | tuple | dict) or dataclasses.is_dataclass(v) for v in values.values()):
+            values = dataclasses.asdict(self)
+        return {"event": self.event, **values}
 
 
 @dataclass(frozen=True)

@@ -110,3 +110,23 @@ async def test_a_call_reads_its_socket_in_the_frame_ticks_and_gives_it_back(rela
     assert ended.reason == "Normal"
     assert (a.endpoint._read_holds, b.endpoint._read_holds) == (0, 0)
     assert not a.endpoint._held and not b.endpoint._held
+
+
+async def test_a_relayed_call_costs_the_relay_one_packet_out_per_frame(relay: RelayServer, make_client) -> None:
+    """The relay's ACK of what a party sends rides with the next frame it forwards to that party:
+    about one packet out per packet in, not two (an ACK of its own 1 ms after each frame)."""
+    (a, la), (b, lb) = [await make_client(relay.port, name) for name in ("a", "b")]
+    with_tone(a)
+    with_tone(b)
+    call_id = await a.place_call(b.identity.fingerprint)
+    await lb.wait("incoming", call_id=call_id)
+    await b.answer(call_id, "generic")  # relay path
+    first = await lb.wait("stats", call_id=call_id, where=lambda e: e.packets_received > 25)
+    stats = relay.endpoints[0].stats
+    before = (stats.packets_in, stats.packets_out)
+    await lb.wait("stats", call_id=call_id, where=lambda e: e.packets_received > first.packets_received + 100)
+    packets_in, packets_out = stats.packets_in - before[0], stats.packets_out - before[1]
+    assert packets_in >= 150
+    assert packets_out <= packets_in * 1.15, (packets_in, packets_out)
+    await a.hangup(call_id)
+    await la.wait("ended", call_id=call_id)

@@ -56,7 +56,7 @@ class FakeTransport:
     def set_datagram_handler(self, handler: Callable[[bytes], None] | None) -> None:
         self.handler = handler
 
-    def set_ack_delay(self, delay: float) -> None:
+    def set_ack_delay(self, delay: float, *, ride_within: float | None = None) -> None:
         self.ack_delay = delay
 
     def take(self) -> list[bytes]:

@@ -109,6 +109,44 @@ class Pair:
         self.send(self.server)
 
 
+def test_media_acks_cover_several_frames_and_never_go_alone() -> None:
+    """A media connection holds its ACK (75 ms) until a frame goes out within a frame of it being due:
+    one ACK per three or four frames, each riding on a frame, none alone, none late (the peer knows
+    we may hold ACKs 100 ms: it never fires a probe), and the call's packets all acknowledged."""
+    from app.media.session import ACK_DELAY_S, ACK_RIDES_WITHIN_S
+    from app.net.connection import MAX_ACK_DELAY
+
+    pair = Pair()
+    client, server = pair.client, pair.server
+    assert client._loss.max_ack_delay == server._loss.max_ack_delay == MAX_ACK_DELAY  # advertised
+    acks = {id(client): 0, id(server): 0}
+    for conn in (client, server):
+        conn.set_ack_delay(ACK_DELAY_S, ride_within=ACK_RIDES_WITHIN_S)
+        handle = conn._loss.on_ack_received
+
+        def counted(*args: Any, _handle: Any = handle, _conn: Any = conn, **kwargs: Any) -> None:
+            acks[id(_conn)] += 1
+            _handle(*args, **kwargs)
+
+        conn._loss.on_ack_received = counted  # type: ignore[method-assign]
+    full_before = (client.packets_sent_full, server.packets_sent_full)
+    for i in range(500):
+        client.send_datagram_frame(b"c%04d" % i)
+        server.send_datagram_frame(b"s%04d" % i)
+        pair.exchange()
+    assert pair.received[id(server)] == [b"c%04d" % i for i in range(500)]
+    assert pair.received[id(client)] == [b"s%04d" % i for i in range(500)]
+    # Every packet was a media frame built by the fast path: no ACK went in a packet of its own.
+    assert (client.packets_sent_full, server.packets_sent_full) == full_before
+    for conn in (client, server):
+        # Each side handled one ACK per 3-4 of its frames (it was one per frame).
+        assert 500 / 5 <= acks[id(conn)] <= 500 / 2.5, acks
+        assert conn._loss._pto_count == 0 and not conn._probe_pending and not conn._ping_pending
+        space = conn._spaces[tls.Epoch.ONE_RTT]
+        assert len(space.sent_packets) <= 5, len(space.sent_packets)  # the last ACK's worth at most
+        assert conn._loss._rtt_initialized
+
+
 def seal(sender: BoundedQuicConnection, payload: bytes, *, first_bits: int = 0, dcid: bytes | None = None) -> bytes:
     """A 1-RTT packet from `sender` with exactly `payload` as its frames, under its real keys."""
     crypto = sender._cryptos[tls.Epoch.ONE_RTT]

@@ -15,6 +15,9 @@ from array import array
 MIN_DBFS = -100.0
 FULL_SCALE = 32768.0
 _BIG_ENDIAN = sys.byteorder == "big"
+#: `quieter_than` looks at one sample in this many (12 kHz of a 48 kHz frame: the energy of
+#: speech and noise is the same within a fraction of a dB).
+_SILENCE_STRIDE = 4
 
 
 def samples_of(pcm: bytes) -> array:
@@ -47,9 +50,10 @@ def level_dbfs(pcm: bytes) -> float:
 
 
 def quieter_than(pcm: bytes, dbfs: float) -> bool:
-    """Whether `level_dbfs(pcm) < dbfs` (for dbfs > MIN_DBFS), without the whole sum when it is not:
-    speech passes the threshold within the first quarter of a frame."""
-    samples = samples_of(pcm)
+    """Whether the frame's level is below `dbfs` (for dbfs > MIN_DBFS), estimated from every
+    `_SILENCE_STRIDE`-th sample (the sender asks this of every frame: the full sum cost ~40 us of
+    a 20 ms frame on a busy machine); speech passes the threshold within the first quarter."""
+    samples = samples_of(pcm)[::_SILENCE_STRIDE]
     n = len(samples)
     if not n:
         return MIN_DBFS < dbfs

@@ -53,9 +53,12 @@ log = logging.getLogger(__name__)
 #: After a switch the old path carries a copy of every frame this long: the peer may still be
 #: listening there (it switches a round trip later), and the replay window drops the doubles.
 SWITCH_OVERLAP_S = 0.3
-#: How long the connection in use may hold an ACK back: a little more than a frame, so the ACK
-#: for what we received goes out with our next frame (one packet each way per 20 ms, not two).
-ACK_DELAY_S = FRAME_S + 0.005
+#: How long the connection in use may hold an ACK back, and when a frame takes it along: once it
+#: is due within a frame. So an ACK goes out with every third or fourth frame, never alone (one
+#: packet each way per 20 ms, not two), and the peer's loss recovery handles one ACK per ~60 ms
+#: instead of one per frame (~50 us each on a busy machine).
+ACK_DELAY_S = 0.075
+ACK_RIDES_WITHIN_S = FRAME_S + 0.005
 #: Slots owed at most (200 ms, what the capture bridge holds): further behind, the clock skips ahead.
 MAX_CATCH_UP = 10
 #: The frame timer this much overdue means the loop is busy: what it reads now may have waited.
@@ -141,7 +144,7 @@ class MediaSession:
         self.conn = conn
         self.path = path
         conn.set_datagram_handler(self._on_active_datagram)
-        conn.set_ack_delay(ACK_DELAY_S)  # we send a frame every 20 ms: ACKs ride with it
+        conn.set_ack_delay(ACK_DELAY_S, ride_within=ACK_RIDES_WITHIN_S)  # a frame every 20 ms takes it
         self._hold_reading()
         self.liveness.started(self._now())
         log.info("media transport call_id=%s path=%s remote=%s", self.call_id, path, conn.remote_addr)

@@ -46,7 +46,9 @@ from aioquic.quic.packet import (
     QuicFrameType,
     QuicPacketType,
     pull_ack_frame,
+    pull_quic_transport_parameters,
     push_ack_frame,
+    push_quic_transport_parameters,
 )
 from aioquic.quic.packet_builder import PACKET_NUMBER_SEND_SIZE, QuicPacketBuilder, QuicSentPacket
 from aioquic.quic.recovery import K_GRANULARITY, MAX_ACK_RANGES, QuicPacketSpace
@@ -77,8 +79,10 @@ DATAGRAM_SEND_QUEUE_LIMIT = 64
 #: Frames that never need an answer sooner than the ACK timer, and ACK frames (see `_on_ack_frame`).
 _QUIET_FRAMES = frozenset({QuicFrameType.PADDING, QuicFrameType.DATAGRAM, QuicFrameType.DATAGRAM_WITH_LENGTH})
 _ACK_FRAMES = frozenset({QuicFrameType.ACK, QuicFrameType.ACK_ECN})
-#: The longest we hold back an ACK (what aioquic advertises as max_ack_delay: 25 ms).
-MAX_ACK_DELAY = 0.025
+#: The longest we hold back an ACK, and what we advertise as max_ack_delay (aioquic: 25 ms). A
+#: media connection holds its ACKs so that one covers several frames (`set_ack_delay`); a peer's
+#: tail-loss timer for stream data waits this much longer than with 25 ms (only when a packet is lost).
+MAX_ACK_DELAY = 0.100
 #: The loop timer follows the connection's next deadline both ways (a deadline moves with every
 #: packet: an ACK due on receipt, loss detection later with each frame sent) unless it moved less
 #: than this. Leaving a timer armed at a deadline that has moved later costs a wasted loop wake-up
@@ -177,6 +181,8 @@ class BoundedQuicConnection(QuicConnection):
         loss._on_packets_lost = on_packets_lost  # type: ignore[method-assign]
         #: Packets handled by `receive_media_packet` / by aioquic's whole `receive_datagram`, and
         #: those the fast path dropped (not authentic, duplicates).
+        #: See `set_ack_delay` (None: a waiting ACK rides with any datagram).
+        self._ack_ride_within: float | None = None
         self.packets_fast = 0
         self.packets_full = 0
         self.packets_dropped = 0
@@ -375,7 +381,7 @@ class BoundedQuicConnection(QuicConnection):
         if crypto._update_key_requested or not crypto.send.is_valid() or self._something_else_to_send():
             return None
         loss = self._loss
-        ack = space.ack_at is not None
+        ack = self._ack_rides(space, now)
         if ack and len(space.ack_queue) > 1:
             return None
         pacer = loss._pacer
@@ -462,16 +468,35 @@ class BoundedQuicConnection(QuicConnection):
         (aioquic writes an ACK only once it is due, and then in a packet of its own)."""
         if self._datagrams_pending:
             space = self._spaces.get(tls.Epoch.ONE_RTT)
-            if space is not None and space.ack_at is not None and space.ack_at > now:
+            if space is not None and self._ack_rides(space, now):
                 space.ack_at = now
         datagrams = super().datagrams_to_send(now)
         self.packets_sent_full += len(datagrams)
         return datagrams
 
-    def set_ack_delay(self, delay: float) -> None:
-        """Hold an ACK back up to `delay` (at most `MAX_ACK_DELAY`) so that it goes with the next
-        datagram instead of alone: one packet each way per media frame instead of two."""
+    def set_ack_delay(self, delay: float, *, ride_within: float | None = None) -> None:
+        """Hold an ACK back up to `delay` (at most `MAX_ACK_DELAY`) so that it goes with a datagram
+        instead of alone. `ride_within`: a datagram takes the ACK along only if the ACK would be due
+        within that time (the sender's interval: the last datagram before it is due takes it, so one
+        ACK covers several); None: any datagram takes it at once."""
         self._ack_delay = min(MAX_ACK_DELAY, max(K_GRANULARITY, delay))
+        self._ack_ride_within = ride_within
+
+    def _ack_rides(self, space: QuicPacketSpace, now: float) -> bool:
+        """Whether the ACK that waits goes out with a datagram sent now."""
+        ack_at = space.ack_at
+        if ack_at is None:
+            return False
+        within = self._ack_ride_within
+        return within is None or ack_at - now <= within
+
+    def _serialize_transport_parameters(self) -> bytes:
+        """aioquic's, with our max_ack_delay (`MAX_ACK_DELAY`; aioquic writes 25 ms)."""
+        params = pull_quic_transport_parameters(Buffer(data=super()._serialize_transport_parameters()))
+        params.max_ack_delay = round(MAX_ACK_DELAY * 1000)
+        buf = Buffer(capacity=3 * self._max_datagram_size)
+        push_quic_transport_parameters(buf, params)
+        return buf.data
 
     # ------------------------------------------------------------------ credit
 
@@ -716,11 +741,11 @@ class QuicPeerConnection(QuicConnectionProtocol):
             self._timer = self._loop.call_at(timer_at, self._handle_timer)
             self._timer_at = timer_at
 
-    def set_ack_delay(self, delay: float) -> None:
-        """The owner sends a datagram at least every `delay` seconds (media frames): ACKs wait for
-        it instead of going out alone (see `BoundedQuicConnection.set_ack_delay`)."""
+    def set_ack_delay(self, delay: float, *, ride_within: float | None = None) -> None:
+        """The owner sends datagrams often (media frames): ACKs wait up to `delay` for one of them
+        instead of going out alone (see `BoundedQuicConnection.set_ack_delay`)."""
         if isinstance(self._quic, BoundedQuicConnection):
-            self._quic.set_ack_delay(delay)
+            self._quic.set_ack_delay(delay, ride_within=ride_within)
 
     # --------------------------------------------------------------- datagrams
 
