@@ -273,7 +273,10 @@ async def test_receiver_that_never_acks_keeps_the_relay_queue_bounded(relay: Rel
             if i % 10 == 0:
                 await asyncio.sleep(0.002)
                 most = max(most, len(to_b._quic._datagrams_pending))
-        await until(lambda: room.forwarded + room.dropped >= before + n)
+        # Everything A got out reached the relay (A's own congestion window may have made it drop
+        # some: the relay acknowledges A's packets with a frame to A, or after 25 ms, and none goes to A).
+        await until(lambda: room.forwarded + room.dropped >= before + n - sender.datagrams_send_dropped)
+        assert room.forwarded + room.dropped - before >= 200
         pending = to_b._quic._datagrams_pending
         most = max(most, len(pending))
         assert most <= 64, f"{most} datagrams pending for a receiver that never acknowledges"
