@@ -338,6 +338,9 @@ async def measured(
     """Median of each figure over `repeats` measured calls (the machine's load varies)."""
     runs = [await measured_call(lab, f"{caller_name}{i}", target_fp, callee, seconds, versus) for i in range(repeats)]
     result = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+    RUN_RATIOS[id(result)] = {
+        key: sorted(r[key] / r["floor"] for r in runs) for key in runs[0] if key.endswith(("caller", "callee"))
+    }
     for key in ("direct", "vs direct"):  # how many of the calls ended the window on the direct path
         if key in result:
             result[key] = sum(r[key] for r in runs)
@@ -487,8 +490,18 @@ async def _memory_calls(
 # --------------------------------------------------------------------------- main
 
 
-def ratio_line(name: str, percent: float, floor: float) -> str:
-    return f"  {name:28s} {percent:5.1f} % of a core   {percent / floor:4.1f}x the codec floor ({floor:.2f} %)"
+#: Each measured configuration's per-call ratios to the floor, by figure (printed after the median).
+RUN_RATIOS: dict[int, dict[str, list[float]]] = {}
+
+
+def ratio_line(name: str, result: dict[str, float], key: str) -> str:
+    """`result[key]` (% of a core) and its ratio to the floor measured with it; then each call's ratio."""
+    percent, floor = result[key], result["floor"]
+    line = f"  {name:28s} {percent:5.1f} % of a core   {percent / floor:4.1f}x the codec floor ({floor:.2f} %)"
+    each = RUN_RATIOS.get(id(result), {}).get(key, [])
+    if len(each) > 1:
+        line += "   calls: " + " ".join(f"{r:.2f}" for r in each)
+    return line
 
 
 async def run(args: argparse.Namespace) -> None:
@@ -543,26 +556,26 @@ async def run(args: argparse.Namespace) -> None:
             f"{floor_after:.2f} after;\n  ratios below are to the floor process (the same codec work paced "
             f"at 20 ms) in the same window; {paths} (a call may fall back to the relay on a loaded machine)"
         )
-        print(ratio_line("wzp-cli call (to a CLI)", cli_cli["caller"], cli_cli["floor"]))
-        print(ratio_line("wzp-cli listen", cli_cli["callee"], cli_cli["floor"]))
-        print(ratio_line("wzp-cli call, relay path", relayed["caller"], relayed["floor"]))
-        print(ratio_line("wzp-cli listen, relay path", relayed["callee"], relayed["floor"]))
+        print(ratio_line("wzp-cli call (to a CLI)", cli_cli, "caller"))
+        print(ratio_line("wzp-cli listen", cli_cli, "callee"))
+        print(ratio_line("wzp-cli call, relay path", relayed, "caller"))
+        print(ratio_line("wzp-cli listen, relay path", relayed, "callee"))
         print(
             f"  {'wzp-relay, one relayed call':28s} {relayed['relay']:5.1f} % of a core "
             f"(with no call through it: {cli_cli['relay']:.1f} %)"
         )
         if args.versus:
             print(f"  the same calls at the same time with {args.versus}:")
-            print(ratio_line("  wzp-cli call (to a CLI)", cli_cli["vs caller"], cli_cli["floor"]))
-            print(ratio_line("  wzp-cli listen", cli_cli["vs callee"], cli_cli["floor"]))
-            print(ratio_line("  wzp-cli call, relay path", relayed["vs caller"], relayed["floor"]))
-            print(ratio_line("  wzp-cli listen, relay path", relayed["vs callee"], relayed["floor"]))
+            print(ratio_line("  wzp-cli call (to a CLI)", cli_cli, "vs caller"))
+            print(ratio_line("  wzp-cli listen", cli_cli, "vs callee"))
+            print(ratio_line("  wzp-cli call, relay path", relayed, "vs caller"))
+            print(ratio_line("  wzp-cli listen, relay path", relayed, "vs callee"))
             print(f"  {'  wzp-relay, one relayed call':28s} {relayed['vs relay']:5.1f} % of a core")
         if gui_call is not None:
-            print(ratio_line("wzp-cli call (to the GUI)", gui_call["caller"], gui_call["floor"]))
-            print(ratio_line("wzp GUI in a call, shown", gui_call["callee"], gui_call["floor"]))
+            print(ratio_line("wzp-cli call (to the GUI)", gui_call, "caller"))
+            print(ratio_line("wzp GUI in a call, shown", gui_call, "callee"))
         if hidden is not None:
-            print(ratio_line("wzp GUI in a call, hidden", hidden["callee"], hidden["floor"]))
+            print(ratio_line("wzp GUI in a call, hidden", hidden, "callee"))
 
         if args.calls and lab.gui is not None:
             assert lab.listener is not None

@@ -58,7 +58,7 @@ class WavFileSink(AudioSink):
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         try:
-            self._file: BinaryIO | None = open(self.path, "wb")
+            self._file: BinaryIO | None = open(self.path, "wb", buffering=1 << 16)  # ~17 frames per write
             self._file.write(_wav_header(0))
         except OSError as exc:
             raise AudioFileError(f"cannot create audio file {self.path}: {exc}") from exc
