@@ -127,6 +127,7 @@ class PathRace:
         on_use: Callable[[RaceResult, str], None] = lambda _result, _reason: None,
         on_peer_ended: Callable[[], None] = lambda: None,
         on_standby: Callable[[QuicPeerConnection | None], None] = lambda _conn: None,
+        on_settled: Callable[[bool], None] = lambda _settled: None,
         started_at: float | None = None,
     ) -> None:
         self.endpoint = endpoint
@@ -138,6 +139,11 @@ class PathRace:
         self._on_use = on_use
         self._on_peer_ended = on_peer_ended
         self._on_standby = on_standby
+        #: Told when the race settles (nothing more to decide until a path breaks) and when it no
+        #: longer is (a path broke, a probe for direct started): the call's audio may then read
+        #: the socket in its own ticks, which would slow a handshake by up to a frame per flight.
+        self._on_settled = on_settled
+        self.settled = False
         self._loop = asyncio.get_running_loop()
         self._start = started_at if started_at is not None else self._loop.time()
         if params.spray:  # a spray takes longer than a dial: give the direct attempts its window
@@ -245,6 +251,9 @@ class PathRace:
             while True:
                 kind, value = await self._next(self.policy.next_wake())
                 self._apply(self._feed(kind, value, self._loop.time()))
+                if self.policy.settled != self.settled:
+                    self.settled = self.policy.settled
+                    self._on_settled(self.settled)
         finally:
             self.done = True
             await self._cleanup()

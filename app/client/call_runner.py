@@ -109,6 +109,7 @@ class CallRunner:
             on_use=self._on_path,
             on_peer_ended=self.on_peer_ended,
             on_standby=lambda conn: call.media.set_standby(conn) if call.media is not None else None,
+            on_settled=lambda settled: call.media.allow_held_reading(settled) if call.media is not None else None,
             started_at=call.setup_at,
         )
         call.race = race
@@ -165,6 +166,7 @@ class CallRunner:
         media.on_path_silent = lambda path: call.race.on_silent(path) if call.race is not None else None
         media.set_muted(call.muted)
         media.set_volume(call.volume)
+        media.allow_held_reading(call.race is not None and call.race.settled)
         media.set_transport(call.result.conn, call.result.path)
         media.set_standby(call.result.standby)
         await media.start()

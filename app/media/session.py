@@ -114,8 +114,10 @@ class MediaSession:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._last_bytes = 0
         self._stopped = False
-        #: The endpoint whose socket this session reads at each tick (see `_hold_reading`).
+        #: The endpoint whose socket this session reads at each tick (see `_hold_reading`), and
+        #: whether it may (a call's race that is still deciding wants its handshakes read at once).
         self._reading: ConnectionOwner | None = None
+        self._reading_allowed = True
 
     # The pipeline's parts, for tests and benches that look inside.
     @property
@@ -159,13 +161,29 @@ class MediaSession:
             conn.set_datagram_handler(self._on_datagram)
             log.info("media standby call_id=%s remote=%s", self.call_id, conn.remote_addr)
 
+    def allow_held_reading(self, allowed: bool) -> None:
+        """Whether this session may read its socket in its ticks (`_hold_reading`): the call's race
+        allows it once settled and takes it back while it probes or fails over."""
+        self._reading_allowed = allowed
+        if allowed:
+            self._hold_reading()
+        elif self._reading is not None:
+            self._reading.release_reading()
+            self._reading = None
+
     def _hold_reading(self) -> None:
         """Once running on a real connection: read its endpoint's socket at each frame tick
         instead of the loop waking for every datagram (one wake-up per 20 ms instead of two; the
         datagrams keep their arrival times). Where the endpoint cannot, datagrams are read as
         they arrive, as before."""
         conn = self.conn
-        if self._reading is not None or self._loop is None or self._stopped or self._clock is not None:
+        if (
+            self._reading is not None
+            or not self._reading_allowed
+            or self._loop is None
+            or self._stopped
+            or self._clock is not None
+        ):
             return
         if isinstance(conn, QuicPeerConnection) and conn.endpoint.hold_reading():
             self._reading = conn.endpoint
