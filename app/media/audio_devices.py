@@ -326,7 +326,8 @@ def _now(time: Any) -> float:
 
 
 class MicrophoneSource(AudioSource):
-    """Capture from a device; gives silence while the device is missing (never ends).
+    """Capture from a device, live (frames on the device's clock; never ends). While the device is
+    late or missing nothing is read: the call decides what to send meanwhile.
 
     With `processing`, every captured block goes through it (echo cancellation, noise
     suppression, gain control) in the capture callback."""
@@ -349,8 +350,16 @@ class MicrophoneSource(AudioSource):
     def bridge(self) -> FrameBridge:
         return self._stream.bridge
 
+    live = True
+
     def read_frame(self) -> bytes | None:
-        return self._stream.bridge.pull() or SILENCE
+        """The oldest captured frame not read yet; None when none is waiting (the device is late, or
+        missing while it is re-opened)."""
+        return self._stream.bridge.pull()
+
+    @property
+    def backlog(self) -> int:
+        return len(self._stream.bridge)
 
     def check(self) -> bool:
         return self._stream.check()

@@ -58,6 +58,9 @@ class MediaCounters:
     send_failed: int = 0
     overlap_sent: int = 0  # copies sent on the previous path right after a switch
     stalls: int = 0  # times the frame loop fell too far behind and skipped ahead
+    capture_late: int = 0  # slots the microphone had no frame for yet (it went with a later slot)
+    capture_gaps: int = 0  # slots filled with silence: the microphone gave nothing for a while
+    capture_trimmed: int = 0  # frames sent early to cut the capture's latency (see CAPTURE_TRIM_SLOTS)
     bytes_sent: int = 0
 
 

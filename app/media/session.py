@@ -61,6 +61,19 @@ ACK_DELAY_S = 0.075
 ACK_RIDES_WITHIN_S = FRAME_S + 0.005
 #: Slots owed at most (200 ms, what the capture bridge holds): further behind, the clock skips ahead.
 MAX_CATCH_UP = 10
+#: A live source (a microphone) gives frames on its own clock and in bursts (through PulseAudio, a
+#: third of the slots find none and the next finds two, measured): each slot sends the oldest frame
+#: captured, and a slot that finds none sends nothing; the frame waiting from then on is a cushion
+#: against the next burst (the sender's own jitter buffer). Filling that slot with silence instead cut
+#: 20 ms out of speech (PESQ-WB 2.6 against 3.4, tests/test_echo_path.py); sending both frames of a burst
+#: at once passed the device's jitter on to the peer (its jitter buffer stretched and concealed: 2.4-3.2).
+#: Only after CAPTURE_GRACE_SLOTS slots without a frame (the device stalled, or is being re-opened) does
+#: the call send silence, which keeps the path alive.
+CAPTURE_GRACE_SLOTS = 3
+#: Latency: when a whole window of slots (5 s) always left a frame more than the bursts needed waiting, up to
+#: CAPTURE_TRIM_MAX of them go out at once (after a stall, or a device clock faster than ours).
+CAPTURE_TRIM_SLOTS = 250
+CAPTURE_TRIM_MAX = 2
 #: The frame timer this much overdue means the loop is busy: what it reads now may have waited.
 LATE_WAKE_S = 0.010
 
@@ -107,6 +120,9 @@ class MediaSession:
         self._last_input: bytes | None = None
         self._last_output: bytes | None = None
         self._source_done = False
+        self._capture_waits = 0  # slots in a row a live source had no frame for
+        self._capture_window = 0  # slots in the current trim window
+        self._capture_spare = 0  # the fewest frames left waiting after a slot in this window
         self._tasks: list[asyncio.Task[None]] = []
         self._frame_timer: asyncio.Handle | None = None
         self._origin = 0.0  # loop time of slot 0
@@ -232,7 +248,8 @@ class MediaSession:
         c = self.counters
         log.info(
             "media stopped call_id=%s sent=%d received=%d bad=%d duplicates=%d stalls=%d late=%d concealed=%d "
-            "accelerated=%d stretched=%d forced_drops=%d skipped=%d underruns=%d resyncs=%d delayed=%d",
+            "accelerated=%d stretched=%d forced_drops=%d skipped=%d underruns=%d resyncs=%d delayed=%d "
+            "capture_late=%d capture_gaps=%d capture_trimmed=%d",
             self.call_id,
             c.sent,
             c.received,
@@ -248,6 +265,9 @@ class MediaSession:
             js.underruns,
             js.resyncs,
             js.delayed_arrivals,
+            c.capture_late,
+            c.capture_gaps,
+            c.capture_trimmed,
         )
 
     @property
@@ -314,10 +334,45 @@ class MediaSession:
     # ----------------------------------------------------------------- sending
 
     def _send_frame(self, now: float) -> None:
+        if self.source.live:
+            self._send_captured(now)
+            return
         pcm = None if self._source_done else self.source.read_frame()
         if pcm is None:
             self._source_done = True
             pcm = SILENCE
+        self._send_pcm(pcm, now)
+
+    def _send_captured(self, now: float) -> None:
+        """The oldest frame the microphone captured; nothing when none is waiting (it goes with the next
+        slot, the one after waits as a cushion); silence after CAPTURE_GRACE_SLOTS empty slots."""
+        source = self.source
+        pcm = source.read_frame()
+        if pcm is None:
+            self._capture_waits += 1
+            if self._capture_waits < CAPTURE_GRACE_SLOTS:
+                self.counters.capture_late += 1
+                return
+            self.counters.capture_gaps += 1
+            self._send_pcm(SILENCE, now)
+            return
+        self._capture_waits = 0
+        self._send_pcm(pcm, now)
+        spare = source.backlog
+        if self._capture_window == 0 or spare < self._capture_spare:
+            self._capture_spare = spare
+        self._capture_window += 1
+        if self._capture_window < CAPTURE_TRIM_SLOTS:
+            return
+        self._capture_window = 0
+        for _ in range(min(self._capture_spare, CAPTURE_TRIM_MAX)):
+            extra = source.read_frame()
+            if extra is None:
+                break
+            self.counters.capture_trimmed += 1
+            self._send_pcm(extra, now)
+
+    def _send_pcm(self, pcm: bytes, now: float) -> None:
         if self.muted:
             pcm = SILENCE
         self._last_input = pcm

@@ -173,9 +173,20 @@ def read_wav(path: str | Path) -> tuple[FloatArray, int]:
 class AudioSource(ABC):
     """A producer of 20 ms frames of 48 kHz mono int16 PCM."""
 
+    #: Frames come on a device's clock (a microphone): `read_frame` returns None while none has been
+    #: captured since the last read, and the source never ends. The call sends what the device gave when
+    #: it gave it and never fills a late frame with silence (that would cut 20 ms out of speech).
+    live: bool = False
+
     @abstractmethod
     def read_frame(self) -> bytes | None:
-        """Return the next 1920-byte frame, or None when the source is exhausted."""
+        """Return the next 1920-byte frame, or None when the source is exhausted (a live source: when
+        no frame has been captured yet)."""
+
+    @property
+    def backlog(self) -> int:
+        """A live source: frames captured and not read yet (0 for the others)."""
+        return 0
 
     def close(self) -> None:  # noqa: B027 - optional hook, nothing to do by default
         """Release resources; reading after close returns None."""
