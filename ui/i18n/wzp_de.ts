@@ -49,7 +49,7 @@
     <name>CallModel</name>
     <message>
         <source>Calling…</source>
-        <extracomment>Incoming calls that rang while another was ringing: each rings when the one before ends. Whether anyone can see the level meters now (set by the call page); None: always.</extracomment>
+        <extracomment>What the window shows for each state of the client's call state machine (app.call.call_state). Incoming calls that rang while another was ringing: each rings when the one before ends. Whether anyone can see the level meters now (set by the call page); None: always.</extracomment>
         <translation>Wird angerufen…</translation>
     </message>
     <message>
@@ -217,24 +217,8 @@
         <translation>Ton an (M)</translation>
     </message>
     <message>
-        <source>Verify — WZP</source>
-        <translation>Überprüfen — WZP</translation>
-    </message>
-    <message>
-        <source>Compare this code with {name}:</source>
-        <translation>Vergleichen Sie diesen Code mit {name}:</translation>
-    </message>
-    <message>
         <source>Read it aloud, or listen to them read theirs. Mark them verified only if every digit is the same: then this is their real key and nobody is in between.</source>
         <translation>Lesen Sie ihn vor oder hören Sie zu, wie die andere Person ihren vorliest. Markieren Sie sie nur dann als überprüft, wenn jede Ziffer gleich ist: Dann ist es ihr echter Schlüssel, und niemand ist dazwischen.</translation>
-    </message>
-    <message>
-        <source>The codes match</source>
-        <translation>Die Codes stimmen überein</translation>
-    </message>
-    <message>
-        <source>Not now</source>
-        <translation>Nicht jetzt</translation>
     </message>
     <message>
         <source>Hide details</source>
@@ -585,24 +569,8 @@
         <translation>Diesen Anruf aus dem Verlauf löschen</translation>
     </message>
     <message>
-        <source>Verify — WZP</source>
-        <translation>Überprüfen — WZP</translation>
-    </message>
-    <message>
-        <source>Compare this code with {name}:</source>
-        <translation>Vergleichen Sie diesen Code mit {name}:</translation>
-    </message>
-    <message>
         <source>They see the same code under Verify… on their side, or on the call screen when you talk. Mark them verified only if every digit is the same.</source>
         <translation>Die Person sieht denselben Code unter „Überprüfen…“ auf ihrer Seite oder während eines Gesprächs. Markieren Sie sie nur als überprüft, wenn jede Ziffer gleich ist.</translation>
-    </message>
-    <message>
-        <source>The codes match</source>
-        <translation>Die Codes stimmen überein</translation>
-    </message>
-    <message>
-        <source>Not now</source>
-        <translation>Nicht jetzt</translation>
     </message>
 </context>
 <context>
@@ -1423,6 +1391,25 @@ Ein Dienst mit mehreren Knoten: eine Adresse pro Zeile oder durch Kommas getrenn
     <message>
         <source>Dismiss</source>
         <translation>Schließen</translation>
+    </message>
+</context>
+<context>
+    <name>VerifyBox</name>
+    <message>
+        <source>Verify — WZP</source>
+        <translation>Überprüfen — WZP</translation>
+    </message>
+    <message>
+        <source>Compare this code with {name}:</source>
+        <translation>Vergleichen Sie diesen Code mit {name}:</translation>
+    </message>
+    <message>
+        <source>The codes match</source>
+        <translation>Die Codes stimmen überein</translation>
+    </message>
+    <message>
+        <source>Not now</source>
+        <translation>Nicht jetzt</translation>
     </message>
 </context>
 <context>

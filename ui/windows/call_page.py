@@ -10,7 +10,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QPushButton,
     QSlider,
     QVBoxLayout,
@@ -25,6 +24,7 @@ from ui.sentences import badge_text, path_explanation
 from ui.widgets.identicon import IdenticonWidget
 from ui.widgets.level_meter import LevelMeter
 from ui.widgets.signal_bars import SignalBars
+from ui.widgets.verify_box import VerifyBox
 
 BADGE_STYLE = (
     "QLabel {{ background: {bg}; color: white; border-radius: 9px; padding: 3px 10px; font-weight: bold; }}"
@@ -95,7 +95,7 @@ class CallPage(QWidget):
         header.setColumnStretch(3, 1)
 
         # -- verification: the safety code both people compare, and the deliberate "they match"
-        self.verify_dialog: QMessageBox | None = None
+        self.verify_dialog: VerifyBox | None = None
         self.safety_title = QLabel(self.tr("Safety code"))
         self.safety_label = QLabel()
         self.safety_label.setObjectName("safetyCode")
@@ -274,20 +274,14 @@ class CallPage(QWidget):
         code, name = c.safety_code, c.peer_name
         if not code:
             return
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle(self.tr("Verify — WZP"))
-        box.setTextFormat(Qt.TextFormat.PlainText)  # a peer's alias is never markup
-        box.setText(self.tr("Compare this code with {name}:").format(name=name) + f"\n\n{code}")
-        box.setInformativeText(self.tr(
+        how = self.tr(
             "Read it aloud, or listen to them read theirs. Mark them verified only if every digit is the same: "
             "then this is their real key and nobody is in between."
-        ))
-        self.verify_match_button = box.addButton(self.tr("The codes match"), QMessageBox.ButtonRole.AcceptRole)
-        not_now = box.addButton(self.tr("Not now"), QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(not_now)  # marking verified is never the Enter key's doing
-        box.setEscapeButton(not_now)
-        box.buttonClicked.connect(lambda button: c.mark_verified() if button is self.verify_match_button else None)
+        )
+        box = VerifyBox(name, code, how, c.mark_verified, self)
+        self.verify_match_button = box.match_button
+        if self.verify_dialog is not None:
+            self.verify_dialog.deleteLater()
         self.verify_dialog = box
         box.open()
 

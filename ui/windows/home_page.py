@@ -42,6 +42,7 @@ from ui.widgets.block_confirm import BlockConfirm
 from ui.widgets.error_label import ErrorLabel
 from ui.widgets.identicon import IdenticonWidget, identicon_icon
 from ui.widgets.undo_bar import UndoBar
+from ui.widgets.verify_box import VerifyBox
 from ui.windows.contact_dialog import ContactDialog, ContactEntry
 
 FP_ROLE = Qt.ItemDataRole.UserRole
@@ -111,7 +112,7 @@ class HomePage(QWidget):
         self.item_menu: QMenu | None = None  # the right-click menu of a person in a list
         self.block_confirm: BlockConfirm | None = None
         self.contact_dialog: ContactDialog | None = None
-        self.verify_dialog: QMessageBox | None = None
+        self.verify_dialog: VerifyBox | None = None
         self.verify_match_button: QPushButton | None = None
 
         # -- banner: how the last call ended, or what went wrong
@@ -677,23 +678,12 @@ class HomePage(QWidget):
             return
         code = safety_code(self.dialer.own_fingerprint, fingerprint)
         name = self.contacts.display_name(fingerprint)
-        box = QMessageBox(self)
-        box.setIcon(QMessageBox.Icon.Question)
-        box.setWindowTitle(self.tr("Verify — WZP"))
-        box.setTextFormat(Qt.TextFormat.PlainText)  # a name is never markup
-        box.setText(self.tr("Compare this code with {name}:").format(name=name) + f"\n\n{code}")
-        box.setInformativeText(self.tr(
+        how = self.tr(
             "They see the same code under Verify… on their side, or on the call screen when you talk. "
             "Mark them verified only if every digit is the same."
-        ))
-        self.verify_match_button = box.addButton(self.tr("The codes match"), QMessageBox.ButtonRole.AcceptRole)
-        not_now = box.addButton(self.tr("Not now"), QMessageBox.ButtonRole.RejectRole)
-        box.setDefaultButton(not_now)  # marking verified is never the Enter key's doing
-        box.setEscapeButton(not_now)
-        match = self.verify_match_button
-        box.buttonClicked.connect(
-            lambda button: self.contacts.set_verified(fingerprint, True) if button is match else None
         )
+        box = VerifyBox(name, code, how, lambda: self.contacts.set_verified(fingerprint, True), self)
+        self.verify_match_button = box.match_button
         if self.verify_dialog is not None:
             self.verify_dialog.deleteLater()
         self.verify_dialog = box
