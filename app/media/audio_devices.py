@@ -332,6 +332,8 @@ class MicrophoneSource(AudioSource):
     With `processing`, every captured block goes through it (echo cancellation, noise
     suppression, gain control) in the capture callback."""
 
+    live = True
+
     def __init__(
         self,
         device: str | int | None = None,
@@ -349,8 +351,6 @@ class MicrophoneSource(AudioSource):
     @property
     def bridge(self) -> FrameBridge:
         return self._stream.bridge
-
-    live = True
 
     def read_frame(self) -> bytes | None:
         """The oldest captured frame not read yet; None when none is waiting (the device is late, or
