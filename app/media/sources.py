@@ -174,8 +174,8 @@ class AudioSource(ABC):
     """A producer of 20 ms frames of 48 kHz mono int16 PCM."""
 
     #: Frames come on a device's clock (a microphone): `read_frame` returns None while none has been
-    #: captured since the last read, and the source never ends. The call sends what the device gave when
-    #: it gave it and never fills a late frame with silence (that would cut 20 ms out of speech).
+    #: captured since the last read, and the source never ends. The call waits for a late frame instead of
+    #: filling its slot with silence (that cut 20 ms out of speech; see MediaSession._send_captured).
     live: bool = False
 
     @abstractmethod

@@ -39,7 +39,8 @@ def test_verify_on_the_call_screen(qtbot: Any, relay: Any, make_app: Any) -> Non
     assert not a.contacts.is_verified(b.identity.fingerprint) and a.contacts.get(b.identity.fingerprint) is None
 
     click(qtbot, pa.verify_button)
-    click(qtbot, pa.verify_match_button)
+    assert pa.verify_dialog is not None
+    click(qtbot, pa.verify_dialog.match_button)
     assert a.contacts.is_verified(b.identity.fingerprint)
     contact = a.contacts.get(b.identity.fingerprint)
     assert contact is not None and contact.name == b.identity.alias and not contact.allow_direct  # verified only

@@ -279,7 +279,6 @@ class CallPage(QWidget):
             "then this is their real key and nobody is in between."
         )
         box = VerifyBox(name, code, how, c.mark_verified, self)
-        self.verify_match_button = box.match_button
         if self.verify_dialog is not None:
             self.verify_dialog.deleteLater()
         self.verify_dialog = box

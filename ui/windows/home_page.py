@@ -113,7 +113,6 @@ class HomePage(QWidget):
         self.block_confirm: BlockConfirm | None = None
         self.contact_dialog: ContactDialog | None = None
         self.verify_dialog: VerifyBox | None = None
-        self.verify_match_button: QPushButton | None = None
 
         # -- banner: how the last call ended, or what went wrong
         self.banner = QLabel()
@@ -683,7 +682,6 @@ class HomePage(QWidget):
             "Mark them verified only if every digit is the same."
         )
         box = VerifyBox(name, code, how, lambda: self.contacts.set_verified(fingerprint, True), self)
-        self.verify_match_button = box.match_button
         if self.verify_dialog is not None:
             self.verify_dialog.deleteLater()
         self.verify_dialog = box
